@@ -1,0 +1,1 @@
+"""Leadline crm_store."""

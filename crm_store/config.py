@@ -1,0 +1,91 @@
+"""Deployment settings: read from the environment at call time into one typed object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .errors import CrmError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A deployment setting: its environment variable, default (as text) and a one-line help."""
+
+    env: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CRM_DATA_DIR", "./var", "Folder for the SQLite database, the secret key, documents and the mail outbox."),
+    Setting(
+        "CRM_DATABASE_URL",
+        "sqlite:///$CRM_DATA_DIR/leadline.db",
+        "SQLAlchemy URL of the database, e.g. postgresql+psycopg://crm@db.example/crm.",
+    ),
+    Setting(
+        "CRM_SECRET_KEY",
+        "generated once into $CRM_DATA_DIR/secret_key",
+        "Key that signs sessions and links; keep it secret and the same on every machine.",
+    ),
+    Setting("CRM_BASE_URL", "http://127.0.0.1:8000", "Public address of the web app, used for links in emails."),
+    Setting("CRM_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The deployment settings in force for one call."""
+
+    data_dir: Path
+    database_url: str
+    base_url: str
+    log_level: str
+    secret_key_env: str | None
+
+    @property
+    def secret_key(self) -> str:
+        """Return CRM_SECRET_KEY, or the key generated once into the data dir."""
+        if self.secret_key_env:
+            return self.secret_key_env
+        return _stored_secret_key(self.data_dir)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Read the deployment settings from the environment; fail naming the bad variable."""
+    env = os.environ if environ is None else environ
+    get: Callable[[str], str] = lambda name: env.get(name, "").strip()  # noqa: E731
+    data_dir = Path(get("CRM_DATA_DIR") or "./var").expanduser().resolve()
+    database_url = get("CRM_DATABASE_URL") or f"sqlite:///{data_dir / 'leadline.db'}"
+    if "://" not in database_url:
+        raise CrmError(f"CRM_DATABASE_URL: {database_url!r} is not a database URL (sqlite:///… or postgresql+psycopg://…)")
+    base_url = (get("CRM_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise CrmError(f"CRM_BASE_URL: {base_url!r} must start with http:// or https://")
+    log_level = (get("CRM_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise CrmError(f"CRM_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return Config(data_dir, database_url, base_url, log_level, get("CRM_SECRET_KEY") or None)
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key

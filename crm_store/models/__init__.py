@@ -1,0 +1,37 @@
+"""The typed SQLAlchemy models of the store; importing this package registers every table."""
+
+from .base import Base, utcnow
+from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
+from .pipeline import SalesProcess, SalesStage, StageHistory
+from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
+from .sales import OPEN_LEAD_EXCLUDED_STATUSES, Account, Campaign, CampaignMember, Contact, Lead, Opportunity
+from .work import ACTIVITY_TYPES, Activity, Note
+
+__all__ = [
+    "ACTIVITY_TYPES",
+    "ASSIGNMENT_STRATEGIES",
+    "LANGUAGES",
+    "OPEN_LEAD_EXCLUDED_STATUSES",
+    "ROLES",
+    "Account",
+    "Activity",
+    "Base",
+    "Batch",
+    "Campaign",
+    "CampaignMember",
+    "CompanySetting",
+    "Contact",
+    "Currency",
+    "Lead",
+    "Note",
+    "Opportunity",
+    "PicklistValue",
+    "RecordCounter",
+    "SalesProcess",
+    "SalesStage",
+    "StageHistory",
+    "Team",
+    "TeamMember",
+    "User",
+    "utcnow",
+]

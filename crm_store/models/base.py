@@ -1,0 +1,127 @@
+"""Declarative base, shared column types and the columns every CRM record has."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC; accepts only aware datetimes and returns aware UTC ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the store keeps timestamps in UTC")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Money(TypeDecorator[Decimal]):
+    """An amount with four decimals; exact on PostgreSQL, REAL-backed on SQLite without warnings."""
+
+    impl = Numeric(20, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(20, 4, asdecimal=False))
+        return dialect.type_descriptor(Numeric(20, 4))
+
+    def process_bind_param(self, value: Decimal | int | float | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return float(value) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(round(float(value), 4))) if dialect.name == "sqlite" else Decimal(value)
+
+
+class Rate(Money):
+    """An exchange rate with eight decimals."""
+
+    impl = Numeric(20, 8)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(20, 8, asdecimal=False))
+        return dialect.type_descriptor(Numeric(20, 8))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(round(float(value), 8))) if dialect.name == "sqlite" else Decimal(value)
+
+
+intpk = Annotated[int, mapped_column(Integer().with_variant(BigInteger, "postgresql"), primary_key=True)]
+str20 = Annotated[str, mapped_column(String(20))]
+str40 = Annotated[str, mapped_column(String(40))]
+str100 = Annotated[str, mapped_column(String(100))]
+str255 = Annotated[str, mapped_column(String(255))]
+text = Annotated[str, mapped_column(Text)]
+utc = Annotated[dt.datetime, mapped_column(UTCDateTime)]
+money = Annotated[Decimal, mapped_column(Money)]
+user_fk = Annotated[int, mapped_column(ForeignKey("users.id"), index=True)]
+
+
+class Base(DeclarativeBase):
+    """Every table of the store."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, Decimal: Money}
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, aware, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Record:
+    """Columns shared by every numbered CRM record (lead, account, contact, opportunity, campaign)."""
+
+    id: Mapped[intpk]
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20), default="CRM")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deleted_at: Mapped[dt.datetime | None]
+
+    @declared_attr
+    def batch_id(cls) -> Mapped[int | None]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(ForeignKey("batches.id"), index=True)
+
+
+class Touchable:
+    """Records whose last staff action is tracked: NULL means the created time."""
+
+    last_touch_at: Mapped[dt.datetime | None]

@@ -1,0 +1,70 @@
+"""Staff: users, teams and team membership."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, intpk, str100, str255, utcnow
+
+ROLES = ("admin", "manager", "rep")
+LANGUAGES = ("en", "zh_Hant")
+ASSIGNMENT_STRATEGIES = ("round_robin", "weighted", "least_loaded")
+
+
+class User(Base):
+    """A member of staff who logs in, owns records and receives mail."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role in ('admin','manager','rep')", name="role"),)
+
+    id: Mapped[intpk]
+    email: Mapped[str255] = mapped_column(unique=True)
+    name: Mapped[str100]
+    role: Mapped[str] = mapped_column(String(10), default="rep")
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    out_of_office_from: Mapped[dt.datetime | None]
+    out_of_office_to: Mapped[dt.datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deactivated_at: Mapped[dt.datetime | None]
+
+    manager: Mapped[User | None] = relationship(remote_side=[id])
+
+
+class Team(Base):
+    """A group of users that leads are shared out to."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[intpk]
+    name: Mapped[str100] = mapped_column(unique=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignment_strategy: Mapped[str] = mapped_column(String(20), default="round_robin")
+    round_robin_pointer: Mapped[int] = mapped_column(Integer, default=0)
+
+    members: Mapped[list[TeamMember]] = relationship(back_populates="team", cascade="all, delete-orphan")
+
+
+class TeamMember(Base):
+    """A user's place in a team: a weight for weighted round-robin and a cap of open leads."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id"),
+        CheckConstraint("weight >= 1", name="weight_positive"),
+    )
+
+    id: Mapped[intpk]
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    open_lead_cap: Mapped[int | None] = mapped_column(Integer)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()

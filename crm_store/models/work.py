@@ -1,0 +1,73 @@
+"""Activities (tasks, calls, meetings, emails) and notes, attached to any sales record."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, intpk, str255, utcnow
+
+ACTIVITY_TYPES = ("task", "call", "meeting", "email")
+
+
+
+class RelatedTo:
+    """Links to the lead, account, contact or opportunity a row is about."""
+
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+
+
+class Activity(RelatedTo, Base):
+    """A task with a due date, or a call/meeting/email with a start and an end."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        CheckConstraint("type in ('task','call','meeting','email')", name="type"),
+        CheckConstraint("end_at is null or start_at is null or end_at >= start_at", name="end_after_start"),
+        CheckConstraint("reminder_minutes is null or reminder_minutes >= 0", name="reminder"),
+        Index("ix_activities_owner_open", "owner_id", "completed_at", "due_date"),
+    )
+
+    id: Mapped[intpk]
+    type: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str255]
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    start_at: Mapped[dt.datetime | None]
+    end_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(255))
+    reminder_minutes: Mapped[int | None] = mapped_column(Integer)
+    reminder_sent_at: Mapped[dt.datetime | None]
+    description: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[dt.datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_automation: Mapped[str | None] = mapped_column(String(100))
+    deleted_at: Mapped[dt.datetime | None]
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+
+
+class Note(RelatedTo, Base):
+    """A note on a record, optionally with a time to remind its author (a memo reminder)."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[intpk]
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    remind_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    reminded_at: Mapped[dt.datetime | None]
+    deleted_at: Mapped[dt.datetime | None]
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
