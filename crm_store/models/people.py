@@ -34,7 +34,7 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     deactivated_at: Mapped[dt.datetime | None]
 
-    manager: Mapped[User | None] = relationship(remote_side=[id])
+    manager: Mapped[User | None] = relationship(remote_side="User.id")
 
 
 class Team(Base):

@@ -1,0 +1,172 @@
+"""Create, update and delete leads, accounts, contacts, opportunities and campaigns.
+
+Every function takes the caller's session and never commits: the edge owns the transaction,
+so a failed validation leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import company, numbering, stages
+from .actor import SYSTEM, Actor
+from .errors import NotFound, ValidationError
+from .models import Account, Base, Campaign, Contact, Currency, Lead, Opportunity, SalesStage, utcnow
+from .validation import MODELS, NUMBER_FIELD, Validator
+
+R = TypeVar("R", bound=Base)
+MODULE_OF = {model: module for module, model in MODELS.items()}
+# Changes by staff to these fields count as a touch (stage changes are touched in `stages`).
+STAFF_TOUCH_FIELDS = {"leads": {"status"}}
+
+
+def create(
+    session: Session,
+    module: str,
+    values: dict[str, Any],
+    actor: Actor = SYSTEM,
+    *,
+    at: dt.datetime | None = None,
+    batch_id: int | None = None,
+    validator: Validator | None = None,
+) -> Any:
+    """Validate and add one record; `at` back-dates it (imports, demo data)."""
+    if module not in MODELS:
+        raise ValidationError("module", f"unknown module {module!r}")
+    values = dict(values)
+    stage = values.pop("stage", None)
+    currency = values.pop("currency", None)
+    v = validator or Validator.for_session(session)
+    clean = v.clean(module, values)
+    v.check_references(session, module, [clean])
+    _number(session, module, clean)
+    at = at or utcnow()
+    if module == "opportunities":
+        stage_row = _prepare_opportunity(session, clean, stage, currency)
+    if module == "leads" and clean.get("owner_id") is not None:
+        clean.setdefault("assigned_at", at)
+    record = MODELS[module](**clean, created_by_id=actor.user_id, batch_id=batch_id, created_at=at, updated_at=at)
+    session.add(record)
+    session.flush()
+    if module == "opportunities":
+        stages.enter_first_stage(session, record, stage_row, actor, at)
+        session.flush()
+    return record
+
+
+def update(session: Session, record: R, values: dict[str, Any], actor: Actor = SYSTEM) -> R:
+    """Validate and apply changed values; a stage change goes through the stage history."""
+    module = MODULE_OF[type(record)]
+    values = dict(values)
+    stage = values.pop("stage", None)
+    currency = values.pop("currency", None)
+    if NUMBER_FIELD[module] in values:
+        raise ValidationError(NUMBER_FIELD[module], "record numbers cannot be changed")
+    v = Validator.for_session(session)
+    clean = v.clean(module, values, partial=True)
+    v.check_references(session, module, [clean])
+    changed = {k: val for k, val in clean.items() if getattr(record, k) != val}
+    now = utcnow()
+    if isinstance(record, Opportunity) and (currency is not None or "amount" in changed):
+        _copy_rate(session, changed, currency or record.currency_id)
+    for name, value in changed.items():
+        setattr(record, name, value)
+    if isinstance(record, Lead) and "owner_id" in changed:
+        record.assigned_at = now if record.owner_id is not None else None
+    if actor.is_staff and changed.keys() & STAFF_TOUCH_FIELDS.get(module, set()):
+        record.last_touch_at = now
+    if isinstance(record, Opportunity) and stage is not None:
+        stages.change_stage(session, record, stage, actor, at=now)
+    session.flush()
+    return record
+
+
+def delete(session: Session, record: Base, actor: Actor = SYSTEM) -> None:
+    """Move a record to the recycle bin (soft delete); it keeps its number."""
+    if getattr(record, "deleted_at", None) is not None:
+        raise ValidationError("id", "the record is already deleted")
+    record.deleted_at = utcnow()  # type: ignore[attr-defined]
+    session.flush()
+
+
+def get_by_number(session: Session, number: str) -> Any:
+    """Return the record with this number (LEA12, ACC3, ...) of any module."""
+    for module, field in NUMBER_FIELD.items():
+        prefix = numbering.PREFIXES[module]
+        if number.upper().startswith(prefix) and number[len(prefix) :].isdigit():
+            model = MODELS[module]
+            found = session.scalar(select(model).where(getattr(model, field) == number.upper()))
+            if found is not None:
+                return found
+    raise NotFound(f"no record numbered {number!r}")
+
+
+def _number(session: Session, module: str, clean: dict[str, Any]) -> None:
+    field = NUMBER_FIELD[module]
+    given = clean.get(field)
+    if given is None:
+        clean[field] = numbering.allocate(session, module)[0]
+        return
+    given = given.upper()
+    model = MODELS[module]
+    if session.scalar(select(model.id).where(getattr(model, field) == given)) is not None:
+        raise ValidationError(field, f"{given} is already taken")
+    numbering.adopt(session, module, [given])
+    clean[field] = given
+
+
+def _prepare_opportunity(session: Session, clean: dict[str, Any], stage: Any, currency: Any) -> Any:
+    process_id = clean.get("sales_process_id") or stages.default_process(session).id
+    clean["sales_process_id"] = process_id
+    stage_row = (
+        stages.find_stage(session, process_id, stage)
+        if stage is not None
+        else min(_process_stages(session, process_id), key=lambda s: s.position)
+    )
+    clean["stage_id"] = stage_row.id
+    _copy_rate(session, clean, currency or clean.get("currency_id") or company.get(session, "default_currency"))
+    return stage_row
+
+
+def _process_stages(session: Session, process_id: int) -> list[SalesStage]:
+    return list(session.scalars(select(SalesStage).where(SalesStage.sales_process_id == process_id)))
+
+
+def _copy_rate(session: Session, clean: dict[str, Any], currency: str | int) -> None:
+    """Store the currency and copy its exchange rate as it is at save time."""
+    column = Currency.id if isinstance(currency, int) else Currency.code
+    key = currency if isinstance(currency, int) else str(currency).upper()
+    found = session.scalar(select(Currency).where(column == key, Currency.active))
+    if found is None:
+        raise ValidationError("currency", f"{currency!r} is not an active currency")
+    clean["currency_id"] = found.id
+    clean["conversion_rate"] = found.exchange_rate
+
+
+def create_lead(session: Session, values: dict[str, Any], actor: Actor = SYSTEM, **kw: Any) -> Lead:
+    """Add a lead."""
+    return create(session, "leads", values, actor, **kw)
+
+
+def create_account(session: Session, values: dict[str, Any], actor: Actor = SYSTEM, **kw: Any) -> Account:
+    """Add an account."""
+    return create(session, "accounts", values, actor, **kw)
+
+
+def create_contact(session: Session, values: dict[str, Any], actor: Actor = SYSTEM, **kw: Any) -> Contact:
+    """Add a contact."""
+    return create(session, "contacts", values, actor, **kw)
+
+
+def create_opportunity(session: Session, values: dict[str, Any], actor: Actor = SYSTEM, **kw: Any) -> Opportunity:
+    """Add an opportunity in its first (or the given) stage, with its first stage-history row."""
+    return create(session, "opportunities", values, actor, **kw)
+
+
+def create_campaign(session: Session, values: dict[str, Any], actor: Actor = SYSTEM, **kw: Any) -> Campaign:
+    """Add a campaign."""
+    return create(session, "campaigns", values, actor, **kw)

@@ -1,0 +1,241 @@
+"""Check and clean the values of a record before it is written: one place for every path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Boolean, Date, Integer, String, Text, select
+from sqlalchemy.orm import Session
+
+from . import company, picklists
+from .contact_points import clean_email, to_e164
+from .errors import ValidationError
+from .models import Account, Base, Campaign, Contact, Lead, Opportunity, User
+from .models.base import Money, UTCDateTime
+
+MODELS: dict[str, type[Base]] = {
+    "leads": Lead,
+    "accounts": Account,
+    "contacts": Contact,
+    "opportunities": Opportunity,
+    "campaigns": Campaign,
+}
+NUMBER_FIELD = {
+    "leads": "lead_no",
+    "accounts": "account_no",
+    "contacts": "contact_no",
+    "opportunities": "opportunity_no",
+    "campaigns": "campaign_no",
+}
+# Fields a caller sets; the store fills the rest (ids, numbers, timestamps, derived values).
+SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at", "deleted_at", "batch_id", "created_by_id"})
+PICKLIST_FIELDS: dict[str, dict[str, str]] = {
+    "leads": {
+        "salutation": "salutation", "lead_source": "lead_source", "industry": "industry",
+        "status": "lead_status", "rating": "rating",
+    },
+    "accounts": {"rating": "rating", "industry": "industry", "account_type": "account_type"},
+    "contacts": {"salutation": "salutation", "lead_source": "lead_source"},
+    "opportunities": {
+        "opportunity_type": "opportunity_type", "lead_source": "lead_source", "lost_reason": "lost_reason",
+    },
+    "campaigns": {
+        "campaign_type": "campaign_type", "status": "campaign_status", "expected_response": "expected_response",
+    },
+}
+EMAIL_FIELDS = frozenset({"email", "secondary_email"})
+# A phone field and the column its E.164 form goes to.
+E164_OF = {"phone": "phone_e164", "mobile": "mobile_e164"}
+PHONE_FIELDS = frozenset({"phone", "mobile", "fax", "other_phone", "home_phone", "assistant_phone"})
+DERIVED = frozenset(E164_OF.values())
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "leads": ("last_name",),
+    "accounts": ("name",),
+    "contacts": ("last_name",),
+    "opportunities": ("name", "expected_close_date"),
+    "campaigns": ("name",),
+}
+# References checked to exist (and not be deleted) before a write: field -> model.
+REFERENCES: dict[str, dict[str, type[Base]]] = {
+    "leads": {"campaign_id": Campaign},
+    "accounts": {"parent_id": Account},
+    "contacts": {"account_id": Account, "reports_to_id": Contact, "campaign_id": Campaign},
+    "opportunities": {"account_id": Account, "contact_id": Contact, "campaign_id": Campaign},
+    "campaigns": {},
+}
+
+
+@dataclass
+class Validator:
+    """Validation context for many rows: picklists and the phone region are read once."""
+
+    allowed: dict[str, frozenset[str]]
+    phone_region: str
+    known_ids: dict[type[Base], set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def for_session(cls, session: Session) -> Validator:
+        """Load what validation needs from the database."""
+        return cls(picklists.all_values(session), company.get(session, "phone_region"))
+
+    def clean(self, module: str, values: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+        """Return checked, normalised values; raise ValidationError naming the first bad field."""
+        model = MODELS[module]
+        columns = model.__table__.columns
+        out: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in columns or name in SYSTEM_FIELDS or name in DERIVED:
+                raise ValidationError(name, f"is not a field of {module}")
+            out[name] = coerce(name, columns[name].type, raw)
+        if not partial:
+            for name in REQUIRED[module]:
+                if out.get(name) is None:
+                    raise ValidationError(name, "is required")
+        elif any(name in out and out[name] is None for name in REQUIRED[module]):
+            name = next(n for n in REQUIRED[module] if n in out and out[n] is None)
+            raise ValidationError(name, "is required")
+        for name, value in list(out.items()):
+            if value is None:
+                if name in E164_OF and E164_OF[name] in columns:
+                    out[E164_OF[name]] = None
+                continue
+            self._check_value(module, name, value, out)
+        return out
+
+    def _check_value(self, module: str, name: str, value: Any, out: dict[str, Any]) -> None:
+        if name in PICKLIST_FIELDS[module]:
+            picklists.check(self.allowed, PICKLIST_FIELDS[module][name], name, value)
+        elif name in EMAIL_FIELDS:
+            out[name] = clean_email(name, value)
+        elif name in PHONE_FIELDS:
+            e164 = to_e164(name, value, self.phone_region)
+            if name in E164_OF and E164_OF[name] in MODELS[module].__table__.columns:
+                out[E164_OF[name]] = e164
+        elif name == "probability" and not 0 <= value <= 100:
+            raise ValidationError(name, "must be between 0 and 100")
+        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value < 0:
+            raise ValidationError(name, "must not be negative")
+
+    def check_references(
+        self,
+        session: Session,
+        module: str,
+        rows: list[dict[str, Any]],
+        references: dict[str, type[Base]] | None = None,
+    ) -> None:
+        """Fail naming the field when a row points at a record or user that does not exist."""
+        owners = {r["owner_id"] for r in rows if r.get("owner_id") is not None}
+        if owners - self.known_ids.setdefault(User, set()):
+            active = set(session.scalars(select(User.id).where(User.id.in_(owners), User.active)))
+            self.known_ids[User].update(active)
+            if owners - active:
+                raise ValidationError("owner_id", f"user {min(owners - active)} does not exist or is inactive")
+        for name, target in (REFERENCES[module] if references is None else references).items():
+            wanted = {r[name] for r in rows if r.get(name) is not None}
+            if not wanted:
+                continue
+            known = self.known_ids.setdefault(target, set())
+            missing = wanted - known
+            if missing:
+                stmt = select(target.id).where(target.id.in_(missing), target.deleted_at.is_(None))
+                found = set()
+                for chunk in _chunks(sorted(missing), 5000):
+                    found.update(session.scalars(stmt.where(target.id.in_(chunk))))
+                known.update(found)
+                if missing - found:
+                    bad = min(missing - found)
+                    row = next(i for i, r in enumerate(rows, 1) if r.get(name) == bad)
+                    table = target.__tablename__
+                    raise ValidationError(
+                        name, f"{table} record {bad} does not exist", row=row if len(rows) > 1 else None
+                    )
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def coerce(name: str, type_: Any, raw: Any) -> Any:
+    """Turn a raw value (text from a form or CSV, or a Python value) into the column's type."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(type_, (Money,)):
+        return _decimal(name, raw)
+    if isinstance(type_, Boolean):
+        return _boolean(name, raw)
+    if isinstance(type_, Integer):
+        return _integer(name, raw)
+    if isinstance(type_, Date):
+        return _date(name, raw)
+    if isinstance(type_, UTCDateTime):
+        return _datetime(name, raw)
+    if isinstance(type_, (String, Text)):
+        if not isinstance(raw, str):
+            raise ValidationError(name, "must be text")
+        value = raw.strip()
+        if "\x00" in value:
+            raise ValidationError(name, "must not contain NUL characters")
+        limit = getattr(type_, "length", None)
+        if limit is not None and len(value) > limit:
+            raise ValidationError(name, f"is {len(value)} characters long; the limit is {limit}")
+        return value
+    return raw
+
+
+def _decimal(name: str, raw: Any) -> Decimal:
+    try:
+        value = Decimal(str(raw).replace(",", "").strip()) if not isinstance(raw, Decimal) else raw
+    except InvalidOperation:
+        raise ValidationError(name, f"{raw!r} is not a number") from None
+    if not value.is_finite() or abs(value) >= Decimal("1e15"):
+        raise ValidationError(name, f"{raw!r} is not a usable amount")
+    return value
+
+
+def _integer(name: str, raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValidationError(name, "must be a whole number")
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw).replace(",", "").strip())
+    except ValueError:
+        raise ValidationError(name, f"{raw!r} is not a whole number") from None
+
+
+def _boolean(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on", "y"):
+        return True
+    if text in ("0", "false", "no", "off", "n"):
+        return False
+    raise ValidationError(name, f"{raw!r} is not yes/no")
+
+
+def _date(name: str, raw: Any) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        raise ValidationError(name, "must be a date, not a date and time")
+    if isinstance(raw, dt.date):
+        return raw
+    try:
+        return dt.date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValidationError(name, f"{raw!r} is not a date like 2026-12-31") from None
+
+
+def _datetime(name: str, raw: Any) -> dt.datetime:
+    if isinstance(raw, dt.datetime):
+        value = raw
+    else:
+        try:
+            value = dt.datetime.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise ValidationError(name, f"{raw!r} is not a date and time like 2026-12-31T09:30+08:00") from None
+    if value.tzinfo is None:
+        raise ValidationError(name, "needs a time zone (the store keeps UTC)")
+    return value.astimezone(dt.timezone.utc)
