@@ -1,0 +1,82 @@
+"""Company settings: seeded defaults, validated changes, the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from crm_store import company
+from crm_store.errors import NotFound, ValidationError
+
+
+def test_thresholds_are_seeded_with_their_documented_defaults(session: Session) -> None:
+    values = company.all_settings(session)
+    assert values["lead_aging_days"] == 7
+    assert values["lead_stale_days"] == 30
+    assert values["lead_cold_days"] == 90
+    assert values["idle_days_mode"] == "calendar"
+    assert values["sla_hours"] == 4
+    assert values["sla_reassign"] is False
+    assert values["clv_years"] == 3
+    assert values["phone_region"] == "TW"
+    assert values["time_zone"] == company.machine_time_zone()
+    for key in ("prices_include_tax", "recycle_bin_days", "ip_retention_days", "flow_run_days", "unassigned_pool",
+                "company_name", "default_currency", "working_days", "working_hours", "holidays"):
+        assert key in values
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "stored"),
+    [
+        ("time_zone", "Asia/Taipei", "Asia/Taipei"),
+        ("holidays", "2026-02-16, 2026-01-01", ["2026-01-01", "2026-02-16"]),
+        ("working_days", "mon,tue,wed,thu,fri,sat", ["mon", "tue", "wed", "thu", "fri", "sat"]),
+        ("working_hours", "08:30-17:30", "08:30-17:30"),
+        ("sla_reassign", "on", True),
+        ("lead_aging_days", "10", 10),
+        ("default_currency", "usd", "USD"),
+        ("phone_region", "us", "US"),
+    ],
+)
+def test_set_parses_and_stores(session: Session, key: str, raw: str, stored: object) -> None:
+    assert company.set_value(session, key, raw) == stored
+    session.commit()
+    assert company.get(session, key) == stored
+
+
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("time_zone", "Mars/Olympus"),
+        ("holidays", "2026-13-01"),
+        ("working_days", "monday"),
+        ("working_hours", "18:00-09:00"),
+        ("sla_hours", "four"),
+        ("lead_cold_days", "0"),
+        ("idle_days_mode", "sometimes"),
+        ("default_currency", "XYZ"),
+        ("phone_region", "ZZ"),
+    ],
+)
+def test_bad_values_name_the_setting_and_change_nothing(session: Session, key: str, raw: str) -> None:
+    before = company.get(session, key)
+    with pytest.raises(ValidationError) as err:
+        company.set_value(session, key, raw)
+    assert err.value.field == key
+    assert company.get(session, key) == before
+
+
+def test_unknown_key(session: Session) -> None:
+    with pytest.raises(NotFound, match="crm settings list"):
+        company.get(session, "colour")
+
+
+def test_cli_list_get_set(crm) -> None:  # noqa: ANN001
+    listed = crm("settings", "list").output
+    assert "lead_stale_days" in listed and "30" in listed
+    assert crm("settings", "set", "time_zone", "Asia/Taipei").output.strip() == "time_zone = Asia/Taipei"
+    assert crm("settings", "get", "time_zone").output.strip() == "Asia/Taipei"
+    bad = crm("settings", "set", "sla_hours", "0", ok=False)
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == "error: sla_hours: must be at least 1"
+    assert "Traceback" not in bad.output
