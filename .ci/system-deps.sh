@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install the system packages the tests need (PostgreSQL's server) when missing; as root only.
+set -eu
+missing=""
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "Installing system packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+else
+    echo "The tests need system packages that are missing. Run, as root:"
+    echo "    apt-get install -y$missing"
+    exit 1
+fi

@@ -1,0 +1,33 @@
+# Leadline: `make demo` runs the CRM on the embedded defaults, `make test` runs every test.
+VENV      := .venv
+BIN       := $(VENV)/bin
+UV_VERSION := 0.13.9
+PYTHON    ?= python3
+
+.PHONY: demo test install system-deps bench clean-demo help
+
+help:
+	@echo "make demo   - install, create the database under ./var, load demo data"
+	@echo "make test   - install, then run the whole test suite (SQLite and PostgreSQL)"
+	@echo "make bench  - run the benchmarks under bench/"
+
+$(BIN)/crm: pyproject.toml uv.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact
+	@touch $@
+
+install: $(BIN)/crm
+
+system-deps:
+	@sh .ci/system-deps.sh
+
+demo: install
+	$(BIN)/crm init
+	$(BIN)/crm demo
+
+test: install system-deps
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench.bulk_insert
