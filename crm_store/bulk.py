@@ -130,10 +130,10 @@ def _clean_chunk(
     _fill_defaults(module, clean_rows)
     try:
         v.check_references(session, module, clean_rows)
+        _numbers(session, module, clean_rows)
     except ValidationError as exc:
         row = exc.row + offset if exc.row is not None else None
         raise ValidationError(exc.field, exc.message, row=row) from None
-    _numbers(session, module, clean_rows)
     return clean_rows, histories
 
 
@@ -154,9 +154,11 @@ def _numbers(session: Session, module: str, rows: list[dict[str, Any]]) -> None:
         if len(set(given)) != len(given):
             raise ValidationError(field_name, "the same number appears twice in the load")
         model = MODELS[module]
-        taken = session.scalar(select(getattr(model, field_name)).where(getattr(model, field_name).in_(given)).limit(1))
+        column = getattr(model, field_name)
+        taken = session.scalar(select(column).where(column.in_(given)).limit(1))
         if taken is not None:
-            raise ValidationError(field_name, f"{taken} is already taken")
+            row = next(i for i, r in enumerate(rows, 1) if (r.get(field_name) or "").upper() == taken)
+            raise ValidationError(field_name, f"{taken} is already taken", row=row)
         numbering.adopt(session, module, given)
     missing = [r for r in rows if not r.get(field_name)]
     for r, number in zip(missing, numbering.allocate(session, module, len(missing)), strict=True):
@@ -270,7 +272,11 @@ def _insert_plain(
             clean["batch_id"] = batch.id if batch else None
             clean_rows.append(clean)
         owner_key = "owner_id" if model is Activity else "author_id"
-        _check_ids(session, v, clean_rows, parents, owner_key)
+        try:
+            _check_ids(session, v, clean_rows, parents, owner_key)
+        except ValidationError as exc:
+            row = exc.row + total if exc.row is not None else None
+            raise ValidationError(exc.field, exc.message, row=row) from None
         keys = set().union(*(r.keys() for r in clean_rows))
         for r in clean_rows:
             for k in keys - r.keys():

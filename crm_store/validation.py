@@ -132,7 +132,10 @@ class Validator:
             active = set(session.scalars(select(User.id).where(User.id.in_(owners), User.active)))
             self.known_ids[User].update(active)
             if owners - active:
-                raise ValidationError("owner_id", f"user {min(owners - active)} does not exist or is inactive")
+                bad = min(owners - active)
+                raise ValidationError(
+                    "owner_id", f"user {bad} does not exist or is inactive", row=_row_of(rows, "owner_id", bad)
+                )
         for name, target in (REFERENCES[module] if references is None else references).items():
             wanted = {r[name] for r in rows if r.get(name) is not None}
             if not wanted:
@@ -147,11 +150,15 @@ class Validator:
                 known.update(found)
                 if missing - found:
                     bad = min(missing - found)
-                    row = next(i for i, r in enumerate(rows, 1) if r.get(name) == bad)
                     table = target.__tablename__
-                    raise ValidationError(
-                        name, f"{table} record {bad} does not exist", row=row if len(rows) > 1 else None
-                    )
+                    raise ValidationError(name, f"{table} record {bad} does not exist", row=_row_of(rows, name, bad))
+
+
+def _row_of(rows: list[dict[str, Any]], name: str, value: Any) -> int | None:
+    """Return the 1-based row holding the value, when there are several rows to tell apart."""
+    if len(rows) == 1:
+        return None
+    return next(i for i, r in enumerate(rows, 1) if r.get(name) == value)
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
