@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -21,7 +22,7 @@ def demo(size: str, seed: int) -> None:
     started = time.perf_counter()
     try:
         with session_scope() as session, click.progressbar(length=total, label=f"Loading {size} demo", width=36,
-                                                           show_eta=True, file=click.get_text_stream("stderr")) as bar:
+                                                           show_eta=True, file=sys.stderr) as bar:
             counts = load_demo(session, size, seed=seed, progress=lambda _stage, n: bar.update(n))
     except DemoAlreadyLoaded as exc:
         click.echo(f"Demo data is already loaded ({exc}); nothing to do. Use a fresh CRM_DATA_DIR for another load.")
