@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound, ValidationError
-from .models import CompanySetting, Currency
+from .models import CompanySetting, Currency, User
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -223,6 +223,14 @@ def zone(session: Session) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(get(session, "time_zone"))
 
 
-def local(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    """Show a stored UTC timestamp in a zone."""
-    return moment.astimezone(tz)
+def zone_for(session: Session, user: User | None = None) -> zoneinfo.ZoneInfo:
+    """Return the zone to show times in: the user's own, else the company's."""
+    if user is not None and user.time_zone:
+        return zoneinfo.ZoneInfo(user.time_zone)
+    return zone(session)
+
+
+def show_time(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> str:
+    """Format a stored UTC timestamp in a zone, e.g. 2026-11-27 17:30 CST."""
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"

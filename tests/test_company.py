@@ -80,3 +80,22 @@ def test_cli_list_get_set(crm) -> None:  # noqa: ANN001
     assert bad.exit_code == 1
     assert bad.stderr.strip() == "error: sla_hours: must be at least 1"
     assert "Traceback" not in bad.output
+
+
+def test_timestamps_are_stored_in_utc_and_shown_in_the_company_or_user_zone(session: Session) -> None:
+    import datetime as dt
+
+    from crm_store import records
+    from crm_store.users import add_user
+
+    taipei_morning = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    lead = records.create_lead(session, {"last_name": "Lee"}, at=taipei_morning)
+    company.set_value(session, "time_zone", "Asia/Taipei")
+    session.commit()
+    session.expire_all()
+    stored = session.get(type(lead), lead.id).created_at
+    assert stored.utcoffset() == dt.timedelta(0)
+    assert (stored.hour, stored.minute) == (1, 30)
+    assert company.show_time(stored, company.zone_for(session)) == "2026-11-27 09:30 CST"
+    user = add_user(session, "ny@example.com", "NY Rep", time_zone="America/New_York")
+    assert company.show_time(stored, company.zone_for(session, user)) == "2026-11-26 20:30 EST"
