@@ -150,10 +150,26 @@ def users_deactivate(email: str) -> None:
         click.echo(f"Deactivated {user.email}.")
 
 
+@main.command()
+def up() -> None:
+    """Run every long-running service (mail worker, …) in the foreground until Ctrl-C."""
+    from .services import declared_services, run_services
+
+    services = declared_services()
+    if not services:
+        raise CrmError("no services are installed")
+    click.echo(f"Starting {', '.join(services)}. Press Ctrl-C to stop.")
+    run_services(services)
+    click.echo("All services stopped.")
+
+
 def _load_plugins() -> None:
     """Add the sub-groups other packages declare under the `leadline.cli` entry point group."""
     for ep in entry_points(group="leadline.cli"):
-        main.add_command(ep.load(), ep.name)
+        try:
+            main.add_command(ep.load(), ep.name)
+        except Exception as exc:  # a broken add-on must not take the core commands down with it
+            click.echo(f"warning: the `crm {ep.name}` commands could not be loaded: {exc}", err=True)
 
 
 from .demo_cli import demo  # noqa: E402  (the demo command lives beside the generator)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -36,6 +36,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("CRM_BASE_URL", "http://127.0.0.1:8000", "Public address of the web app, used for links in emails."),
     Setting("CRM_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting(
+        "CRM_SMTP_URL",
+        "unset: mail is written as .eml files to $CRM_DATA_DIR/outbox/",
+        "SMTP relay, e.g. smtp://user:pass@mail.example.com:587?starttls=1 or smtps://user:pass@host:465.",
+    ),
+    Setting("CRM_MAIL_FROM", "Leadline <noreply@localhost>", "Sender address of every message the CRM sends."),
 )
 
 
@@ -47,7 +53,9 @@ class Config:
     database_url: str
     base_url: str
     log_level: str
-    secret_key_env: str | None
+    secret_key_env: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "Leadline <noreply@localhost>"
 
     @property
     def secret_key(self) -> str:
@@ -55,6 +63,11 @@ class Config:
         if self.secret_key_env:
             return self.secret_key_env
         return _stored_secret_key(self.data_dir)
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Folder where mail is written as .eml files when no SMTP relay is set."""
+        return self.data_dir / "outbox"
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,7 +89,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     log_level = (get("CRM_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise CrmError(f"CRM_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    return Config(data_dir, database_url, base_url, log_level, get("CRM_SECRET_KEY") or None)
+    mail_from = get("CRM_MAIL_FROM") or "Leadline <noreply@localhost>"
+    if "\r" in mail_from or "\n" in mail_from or "@" not in mail_from:
+        raise CrmError(f"CRM_MAIL_FROM: {mail_from!r} is not an address like 'Sales <sales@example.com>'")
+    smtp_url = get("CRM_SMTP_URL") or None
+    if smtp_url is not None and not smtp_url.startswith(("smtp://", "smtps://")):
+        raise CrmError("CRM_SMTP_URL: must start with smtp:// or smtps://")
+    return Config(
+        data_dir, database_url, base_url, log_level, get("CRM_SECRET_KEY") or None, smtp_url, mail_from
+    )
 
 
 def _stored_secret_key(data_dir: Path) -> str:

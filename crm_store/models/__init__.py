@@ -1,6 +1,7 @@
 """The typed SQLAlchemy models of the store; importing this package registers every table."""
 
 from .base import Base, utcnow
+from .mail import OUTBOX_STATUSES, OutboxMessage
 from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
 from .pipeline import SalesProcess, SalesStage, StageHistory
 from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
@@ -12,6 +13,7 @@ __all__ = [
     "ASSIGNMENT_STRATEGIES",
     "LANGUAGES",
     "OPEN_LEAD_EXCLUDED_STATUSES",
+    "OUTBOX_STATUSES",
     "ROLES",
     "Account",
     "Activity",
@@ -25,6 +27,7 @@ __all__ = [
     "Lead",
     "Note",
     "Opportunity",
+    "OutboxMessage",
     "PicklistValue",
     "RecordCounter",
     "SalesProcess",

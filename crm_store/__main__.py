@@ -1,0 +1,5 @@
+"""`python -m crm_store` runs the `crm` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""`crm mail …`: see the outbox, retry, send, run the worker, preview templates."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from crm_store import outbox
+from crm_store.config import load_config
+from crm_store.db import session_scope
+from crm_store.models import utcnow
+
+from .catalog import SAMPLES
+from .render import KNOWN_TEMPLATES, render
+from .worker import destination, run_worker, send_all_due
+
+
+@click.group()
+def mail() -> None:
+    """Outgoing mail: status, retries, delivery and template previews."""
+
+
+@mail.command()
+@click.option("--failed", is_flag=True, help="List failed and retrying messages with the server's reply.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many to list.")
+def status(failed: bool, limit: int) -> None:
+    """Show how many messages are queued, sent, retrying, failed and suppressed."""
+    config = load_config()
+    click.echo(f"Mail goes to {destination(config)}.")
+    with session_scope(config) as session:
+        counts = outbox.counts(session)
+        click.echo("  ".join(f"{k}: {v}" for k, v in counts.items()))
+        rows = list(session.scalars(outbox.listing(failed_only=failed, limit=limit)))
+        for row in rows:
+            when = (row.sent_at or row.next_attempt_at).strftime("%Y-%m-%d %H:%M")
+            line = f"{row.id:>6}  {row.status:<10} {row.template:<20} {row.recipient:<32} {when} UTC  tries {row.attempts}"
+            click.echo(line)
+            if failed and row.last_error:
+                click.echo(f"        {row.last_error}")
+
+
+@mail.command()
+@click.argument("message_id", type=int)
+def retry(message_id: int) -> None:
+    """Queue failed message MESSAGE_ID again, now."""
+    with session_scope() as session:
+        row = outbox.retry(session, message_id)
+        click.echo(f"Message {row.id} to {row.recipient} is queued again.")
+
+
+@mail.command()
+def send() -> None:
+    """Deliver what is due now, once, and report."""
+    config = load_config()
+    tally = send_all_due(config)
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(tally.items()) if v) or "nothing was due"
+    click.echo(f"Mail to {destination(config)}: {summary}.")
+
+
+@mail.command()
+@click.option("--poll", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
+              help="Seconds between looks at the outbox when it is empty.")
+def worker(poll: float) -> None:
+    """Deliver mail within seconds until stopped (Ctrl-C or SIGTERM)."""
+    config = load_config()
+    logging.getLogger("leadline").setLevel(config.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run_worker(config, poll_seconds=poll, stop=stop)
+
+
+@mail.command()
+@click.argument("template", type=click.Choice(KNOWN_TEMPLATES))
+@click.option("--lang", "language", type=click.Choice(["en", "zh_Hant"]), default="en", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: <template>.<lang>.eml).")
+def preview(template: str, language: str, out: Path | None) -> None:
+    """Render TEMPLATE with sample data to an .eml file (open it in a mail program) and an .html file."""
+    config = load_config()
+    message = render(
+        template, language=language, context=SAMPLES[template], sender=config.mail_from,
+        recipient="王小明 <ming.wang@example.com>", message_id=f"<preview-{template}@leadline.invalid>",
+        base_url=config.base_url, company_name="Leadline Demo 股份有限公司",
+    )
+    out = out or Path(f"{template}.{language}.eml")
+    out.write_bytes(bytes(message))
+    html = message.get_body(("html",))
+    if html is not None:
+        out.with_suffix(".html").write_text(html.get_content())
+    click.echo(f"Wrote {out} and {out.with_suffix('.html')} ({message['Subject']}).")
+
+
+@mail.command("test")
+@click.argument("email")
+def test_message(email: str) -> None:
+    """Queue a test message to EMAIL and deliver it now."""
+    config = load_config()
+    with session_scope(config) as session:
+        outbox.enqueue(session, "test_message", email, key=f"test:{email}:{utcnow().isoformat()}",
+                       context=SAMPLES["test_message"], to_staff=True)
+    tally = send_all_due(config)
+    click.echo(f"Test message to {email}: {dict(tally) or 'nothing sent'} via {destination(config)}.")
+    if tally["sent"] == 0:
+        sys.exit(1)
+
+
+def worker_service() -> list[str]:
+    """The command `crm up` runs for the mail worker."""
+    return [sys.executable, "-m", "crm_store", "mail", "worker"]

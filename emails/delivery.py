@@ -1,0 +1,124 @@
+"""Delivery over SMTP with aiosmtplib: the only module that talks SMTP.
+
+Messages are shared out to a bounded number of connections; each connection is reused for many
+messages. 4xx replies, refused or dropped connections and timeouts are transient; a 5xx for a
+recipient fails that message only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Literal
+
+import aiosmtplib
+
+from .relay import Relay
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["sent", "transient", "permanent"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message."""
+
+    key: int
+    kind: Kind
+    detail: str = ""
+
+
+async def _connect(relay: Relay) -> aiosmtplib.SMTP:
+    client = aiosmtplib.SMTP(
+        hostname=relay.host,
+        port=relay.port,
+        timeout=relay.timeout,
+        use_tls=relay.implicit_tls,
+        start_tls=relay.starttls,
+        tls_context=relay.tls_context() if (relay.implicit_tls or relay.starttls) else None,
+    )
+    await client.connect()
+    if relay.username:
+        await client.login(relay.username, relay.password or "")
+    return client
+
+
+def _classify(exc: Exception) -> tuple[Kind, str, bool]:
+    """Return (kind, detail, connection still usable) for an exception from one send."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        return ("permanent" if all(c >= 500 for c in codes) else "transient"), detail, True
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return "transient", f"connection dropped: {exc}", False
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        usable = exc.code != 421  # 421: the server is closing the connection
+        kind: Kind = "permanent" if exc.code >= 500 and not isinstance(exc, aiosmtplib.SMTPSenderRefused) else "transient"
+        return kind, f"{exc.code} {exc.message}", usable
+    return "transient", f"{type(exc).__name__}: {exc}", False
+
+
+async def _send_over_one_connection(
+    relay: Relay, queue: asyncio.Queue[tuple[int, EmailMessage]], outcomes: dict[int, Outcome]
+) -> None:
+    client: aiosmtplib.SMTP | None = None
+    try:
+        while not queue.empty():
+            key, message = queue.get_nowait()
+            if client is None:
+                try:
+                    client = await _connect(relay)
+                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                    outcomes[key] = Outcome(key, "transient", f"cannot connect to {relay.host}:{relay.port}: {exc}")
+                    return  # the other connections (or the next pass) take the rest
+            try:
+                await client.send_message(message)
+                outcomes[key] = Outcome(key, "sent")
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                kind, detail, usable = _classify(exc)
+                outcomes[key] = Outcome(key, kind, detail)
+                client = await _reset_or_drop(client, usable)
+    finally:
+        if client is not None:
+            await _quit(client)
+
+
+async def _reset_or_drop(client: aiosmtplib.SMTP, usable: bool) -> aiosmtplib.SMTP | None:
+    if usable and client.is_connected:
+        try:
+            await client.rset()
+            return client
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+            pass
+    client.close()
+    return None
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        if client.is_connected:
+            await client.quit()
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        client.close()
+
+
+async def deliver(relay: Relay, messages: Sequence[tuple[int, EmailMessage]]) -> list[Outcome]:
+    """Send messages over at most `relay.concurrency` connections; return one outcome per message."""
+    queue: asyncio.Queue[tuple[int, EmailMessage]] = asyncio.Queue()
+    for item in messages:
+        queue.put_nowait(item)
+    outcomes: dict[int, Outcome] = {}
+    workers = max(1, min(relay.concurrency, len(messages)))
+    await asyncio.gather(*(_send_over_one_connection(relay, queue, outcomes) for _ in range(workers)))
+    for key, _ in messages:  # left in the queue because every connection failed
+        outcomes.setdefault(key, Outcome(key, "transient", f"no connection to {relay.host}:{relay.port}"))
+    return [outcomes[key] for key, _ in messages]
+
+
+def deliver_sync(relay: Relay, messages: Sequence[tuple[int, EmailMessage]]) -> list[Outcome]:
+    """Run `deliver` to completion from synchronous code."""
+    return asyncio.run(deliver(relay, messages))

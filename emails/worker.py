@@ -1,0 +1,137 @@
+"""The mail worker: claim what is due, render it, deliver it, record what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import Counter
+from email.message import EmailMessage
+from email.utils import formataddr
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from crm_store import company, outbox
+from crm_store.config import Config
+from crm_store.db import make_engine, session_factory
+from crm_store.models import OutboxMessage
+
+from . import delivery, files
+from .relay import parse_relay
+from .render import Attachment, render
+
+log = logging.getLogger("leadline.mail")
+BATCH = 500
+
+
+def destination(config: Config) -> str:
+    """Say plainly where mail goes."""
+    if config.smtp_url:
+        return parse_relay(config.smtp_url).describe()
+    return f"files under {config.outbox_dir} (CRM_SMTP_URL is unset; see README › Email)"
+
+
+def _attachments(config: Config, row: OutboxMessage) -> list[Attachment]:
+    found = []
+    for ref in row.attachments:
+        path = (config.data_dir / ref["path"]).resolve()
+        if config.data_dir.resolve() not in path.parents:
+            raise ValueError(f"attachment {ref['path']!r} is outside the data dir")
+        found.append(Attachment(ref["filename"], ref["content_type"], Path(path).read_bytes(), ref.get("inline_cid")))
+    return found
+
+
+def _render(config: Config, row: OutboxMessage, company_name: str) -> EmailMessage:
+    return render(
+        row.template,
+        language=row.language,
+        context=row.context,
+        sender=config.mail_from,
+        recipient=formataddr((row.recipient_name, row.recipient)) if row.recipient_name else row.recipient,
+        message_id=row.message_id,
+        base_url=config.base_url,
+        company_name=company_name,
+        attachments=_attachments(config, row),
+    )
+
+
+def send_due(config: Config, *, engine: Engine | None = None, now: dt.datetime | None = None,
+             limit: int = BATCH) -> Counter[str]:
+    """Deliver what is due once; return how many were sent, retried, failed and suppressed."""
+    own = engine is None
+    engine = engine or make_engine(config.database_url)
+    factory = session_factory(engine)
+    tally: Counter[str] = Counter()
+    try:
+        with factory.begin() as session:
+            suppressed_before = outbox.counts(session)["suppressed"]
+            claimed = outbox.claim_due(session, limit, now)
+            tally["suppressed"] = outbox.counts(session)["suppressed"] - suppressed_before
+            company_name = company.get(session, "company_name")
+            ready: list[tuple[int, EmailMessage, str]] = []
+            for row in claimed:
+                try:
+                    ready.append((row.id, _render(config, row, company_name), row.template))
+                except Exception as exc:  # a template or data problem: retrying will not help
+                    outbox.mark_failed(session, row.id, f"could not render {row.template}: {exc}")
+                    tally["failed"] += 1
+        outcomes = _deliver(config, ready)
+        with factory.begin() as session:
+            for outcome in outcomes:
+                if outcome.kind == "sent":
+                    outbox.mark_sent(session, outcome.key, now)
+                    tally["sent"] += 1
+                elif outcome.kind == "permanent":
+                    outbox.mark_failed(session, outcome.key, outcome.detail)
+                    tally["failed"] += 1
+                else:
+                    status = outbox.mark_transient(session, outcome.key, outcome.detail, now)
+                    tally[status] += 1
+    finally:
+        if own:
+            engine.dispose()
+    return tally
+
+
+def _deliver(config: Config, ready: list[tuple[int, EmailMessage, str]]) -> list[delivery.Outcome]:
+    if not ready:
+        return []
+    if config.smtp_url is None:
+        out = []
+        for key, message, template in ready:
+            files.write_eml(config.outbox_dir, key, template, message)
+            out.append(delivery.Outcome(key, "sent"))
+        return out
+    return delivery.deliver_sync(parse_relay(config.smtp_url), [(k, m) for k, m, _ in ready])
+
+
+def run_worker(config: Config, *, poll_seconds: float = 1.0, stop: threading.Event | None = None) -> None:
+    """Deliver within seconds until stopped; a failing pass is logged and retried, never fatal."""
+    stop = stop or threading.Event()
+    log.info("mail worker started; mail goes to %s", destination(config))
+    engine = make_engine(config.database_url)
+    try:
+        while not stop.is_set():
+            try:
+                tally = send_due(config, engine=engine)
+            except Exception:
+                log.exception("mail pass failed; trying again shortly")
+                tally = Counter()
+            if any(tally.values()):
+                log.info("mail: %s", ", ".join(f"{v} {k}" for k, v in sorted(tally.items()) if v))
+            if tally.total() < BATCH:
+                stop.wait(poll_seconds)
+    finally:
+        engine.dispose()
+        log.info("mail worker stopped")
+
+
+def send_all_due(config: Config) -> Counter[str]:
+    """Deliver everything due now, pass after pass, each message at most once per call."""
+    total: Counter[str] = Counter()
+    while True:
+        tally = send_due(config)
+        total.update(tally)
+        if tally.total() < BATCH:
+            return total

@@ -1,0 +1,105 @@
+"""The outbox rows: idempotent queuing, states, backoff, stuck rows, suppression."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_store import outbox, records
+from crm_store.errors import ValidationError
+from crm_store.models import OutboxMessage
+
+NOW = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+
+
+def queue(session: Session, key: str = "k1", to: str = "amy@example.com", **kw) -> bool:  # noqa: ANN003
+    return outbox.enqueue(session, "test_message", to, key=key, context={"n": 1}, **kw)
+
+
+def test_queuing_a_key_twice_is_a_no_op(session: Session) -> None:
+    assert queue(session, "digest:7:2026-11-27") is True
+    assert queue(session, "digest:7:2026-11-27") is False
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    row = session.scalar(select(OutboxMessage))
+    assert row.status == "queued" and row.message_id.startswith("<") and row.message_id.endswith(">")
+
+
+def test_queuing_rolls_back_with_the_business_change(session: Session) -> None:
+    records.create_lead(session, {"last_name": "Lee"})
+    queue(session, "lead:1")
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"to": "not an address"}, "recipient"),
+        ({"to": "a@example.com\r\nBcc: x@example.com"}, "recipient"),
+        ({"recipient_name": "Amy\r\nBcc: evil@example.com"}, "recipient_name"),
+        ({"language": "fr"}, "language"),
+        ({"key": ""}, "key"),
+    ],
+)
+def test_bad_messages_are_refused(session: Session, kwargs: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        queue(session, **kwargs)
+    assert err.value.field == field
+
+
+def test_claim_marks_sending_and_transient_failures_back_off_then_fail(session: Session) -> None:
+    queue(session)
+    (row,) = outbox.claim_due(session, now=NOW)
+    assert row.status == "sending" and row.attempts == 1
+    assert outbox.claim_due(session, now=NOW) == []  # not claimed twice
+    waits = []
+    at = NOW
+    for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
+        status = outbox.mark_transient(session, row.id, "421 try later", at)
+        if attempt < outbox.MAX_ATTEMPTS:
+            assert status == "retrying"
+            waits.append(row.next_attempt_at - at)
+            assert outbox.claim_due(session, now=row.next_attempt_at - dt.timedelta(seconds=1)) == []
+            at = row.next_attempt_at
+            assert outbox.claim_due(session, now=at) == [row]
+        else:
+            assert status == "failed"
+    assert row.attempts == outbox.MAX_ATTEMPTS
+    assert all(b > a for a, b in zip(waits, waits[1:]))  # exponential
+    total = sum(waits, dt.timedelta())
+    assert dt.timedelta(hours=18) < total < dt.timedelta(hours=26)  # about a day
+    assert row.last_error == "421 try later"
+
+
+def test_stuck_sending_goes_back_to_retrying(session: Session) -> None:
+    queue(session)
+    (row,) = outbox.claim_due(session, now=NOW)
+    assert outbox.claim_due(session, now=NOW + dt.timedelta(minutes=9)) == []
+    again = outbox.claim_due(session, now=NOW + dt.timedelta(minutes=11))
+    assert again == [row] and row.attempts == 2
+
+
+def test_opted_out_recipients_are_suppressed_but_staff_mail_is_not(session: Session) -> None:
+    records.create_lead(session, {"last_name": "Lee", "email": "Lee@Example.com", "email_opt_out": True})
+    queue(session, "visitor", to="lee@example.com")
+    queue(session, "staff", to="lee@example.com", to_staff=True)
+    claimed = outbox.claim_due(session, now=NOW)
+    assert [r.idempotency_key for r in claimed] == ["staff"]
+    suppressed = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == "visitor"))
+    assert suppressed.status == "suppressed"
+
+
+def test_retry_and_counts(session: Session) -> None:
+    queue(session)
+    (row,) = outbox.claim_due(session, now=NOW)
+    outbox.mark_failed(session, row.id, "550 no such user")
+    session.refresh(row)
+    assert outbox.counts(session)["failed"] == 1
+    outbox.retry(session, row.id)
+    assert row.status == "queued" and row.attempts == 0
+    with pytest.raises(ValidationError):
+        outbox.retry(session, row.id)
