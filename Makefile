@@ -25,6 +25,10 @@ system-deps:
 demo: install
 	$(BIN)/crm init
 	$(BIN)/crm demo
+	$(BIN)/crm mail send
+	$(BIN)/crm mail status
+	@echo "Starting the services (mail worker); Ctrl-C stops them."
+	$(BIN)/crm up
 
 test: install system-deps
 	$(BIN)/pytest

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import company
+from . import company, outbox
+from .config import load_config
 from .contact_points import clean_email
 from .errors import NotFound, ValidationError
 from .models import LANGUAGES, ROLES, User, utcnow
+from .tokens import make_token
+
+SET_PASSWORD_DAYS = 7
 
 
 def add_user(
@@ -20,8 +26,9 @@ def add_user(
     manager_email: str | None = None,
     language: str | None = None,
     time_zone: str | None = None,
+    welcome: bool = True,
 ) -> User:
-    """Add a member of staff; the email is the unique login."""
+    """Add a member of staff (the email is the unique login) and queue their welcome message."""
     email = clean_email("email", email).lower()
     name = name.strip()
     if not name or len(name) > 100:
@@ -42,7 +49,21 @@ def add_user(
     )
     session.add(user)
     session.flush()
+    if welcome:
+        queue_welcome(session, user)
     return user
+
+
+def queue_welcome(session: Session, user: User) -> None:
+    """Queue the welcome message with a link to set a password, valid for a week."""
+    expires = utcnow() + dt.timedelta(days=SET_PASSWORD_DAYS)
+    token = make_token(load_config().secret_key, "set_password", str(user.id), expires)
+    outbox.enqueue(
+        session, "welcome", user.email, key=f"welcome:{user.id}", language=user.language,
+        recipient_name=user.name, to_staff=True,
+        context={"recipient_name": user.name, "login_email": user.email, "token": token,
+                 "expires_at": company.show_time(expires, company.zone_for(session, user))},
+    )
 
 
 def find_user(session: Session, email: str) -> User:

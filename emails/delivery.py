@@ -43,7 +43,11 @@ async def _connect(relay: Relay) -> aiosmtplib.SMTP:
     )
     await client.connect()
     if relay.username:
-        await client.login(relay.username, relay.password or "")
+        try:
+            await client.login(relay.username, relay.password or "")
+        except BaseException:
+            client.close()
+            raise
     return client
 
 
