@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from crm_store import outbox
+from crm_store import company, outbox
 from crm_store.config import load_config
 from crm_store.db import session_scope
 from crm_store.models import utcnow
 
-from .catalog import SAMPLES
+from .catalog import SAMPLE_ATTACHMENTS, SAMPLES
 from .render import KNOWN_TEMPLATES, render
 from .worker import destination, run_worker, send_all_due
 
@@ -86,6 +86,7 @@ def preview(template: str, language: str, out: Path | None) -> None:
         template, language=language, context=SAMPLES[template], sender=config.mail_from,
         recipient="王小明 <ming.wang@example.com>", message_id=f"<preview-{template}@leadline.invalid>",
         base_url=config.base_url, company_name="Leadline Demo 股份有限公司",
+        attachments=SAMPLE_ATTACHMENTS.get(template, ()),
     )
     out = out or Path(f"{template}.{language}.eml")
     out.write_bytes(bytes(message))
@@ -100,9 +101,12 @@ def preview(template: str, language: str, out: Path | None) -> None:
 def test_message(email: str) -> None:
     """Queue a test message to EMAIL and deliver it now."""
     config = load_config()
+    now = utcnow()
     with session_scope(config) as session:
-        outbox.enqueue(session, "test_message", email, key=f"test:{email}:{utcnow().isoformat()}",
-                       context=SAMPLES["test_message"], to_staff=True)
+        context = {"recipient_name": email, "sent_at": company.show_time(now, company.zone(session)),
+                   "smtp_server": destination(config)}
+        outbox.enqueue(session, "test_message", email, key=f"test:{email}:{now.isoformat()}",
+                       context=context, to_staff=True)
     tally = send_all_due(config)
     click.echo(f"Test message to {email}: {dict(tally) or 'nothing sent'} via {destination(config)}.")
     if tally["sent"] == 0:

@@ -46,7 +46,7 @@ async def _connect(relay: Relay) -> aiosmtplib.SMTP:
         try:
             await client.login(relay.username, relay.password or "")
         except BaseException:
-            client.close()
+            _drop(client)
             raise
     return client
 
@@ -98,16 +98,27 @@ async def _reset_or_drop(client: aiosmtplib.SMTP, usable: bool) -> aiosmtplib.SM
             return client
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
             pass
-    client.close()
+    _drop(client)
     return None
 
 
+def _drop(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
+    # abort(), not a graceful close: a TLS close waits for the peer's close_notify, and the event
+    # loop may be gone by then, leaving the socket open.
+    transport = transport or client.transport
+    client.close()
+    if transport is not None:
+        transport.abort()
+
+
 async def _quit(client: aiosmtplib.SMTP) -> None:
+    transport = client.transport  # quit() forgets it while a TLS shutdown may still be pending
     try:
         if client.is_connected:
             await client.quit()
     except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
-        client.close()
+        pass
+    _drop(client, transport)
 
 
 async def deliver(relay: Relay, messages: Sequence[tuple[int, EmailMessage]]) -> list[Outcome]:

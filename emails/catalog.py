@@ -1,0 +1,304 @@
+"""What each email template needs: its context keys, and a realistic sample to preview and test.
+
+Conventions shared by the templates:
+- Dates and times are strings the caller already formatted in the recipient's zone and language.
+- A *record reference* is `{"module", "number", "name"}` where `module` is the URL segment of the
+  record's module (`leads`, `accounts`, `contacts`, `opportunities`, `campaigns`); templates link
+  to `{base_url}/{module}/{number}`.
+- A *lead row* is `{"number", "name", "company", "source"}`; `company` may be None.
+- Links the templates build: `/leads/<number>`, `/<module>/<number>`, `/opportunities/<number>`,
+  `/reports/<report_slug>`, `/auth/set-password/<token>`, `/auth/reset-password/<token>`.
+- `render()` adds `base_url`, `company_name` and `language`; the context may not set them.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+from .render import KNOWN_TEMPLATES, Attachment
+
+_GREETING = {"recipient_name": "Display name of the user the mail goes to."}
+_RECORD = "Record reference {module, number, name}."
+_FOLLOW_UP = {
+    **_GREETING,
+    "activity_subject": "Subject of the follow-up activity.",
+    "due": "When it is (was) due, formatted.",
+    "related": _RECORD,
+}
+_LEAD = "Lead {number, name, company}; company may be None."
+
+CONTEXT: dict[str, dict[str, str]] = {
+    "welcome": {
+        **_GREETING,
+        "login_email": "Email address the user signs in with.",
+        "token": "One-time token of the set-password link (URL-safe).",
+        "expires_at": "When the link expires, formatted.",
+    },
+    "password_reset": {
+        **_GREETING,
+        "token": "One-time token of the reset link (URL-safe).",
+        "expires_at": "When the link expires, formatted.",
+    },
+    "test_message": {
+        **_GREETING,
+        "sent_at": "When the test was sent, formatted.",
+        "smtp_server": "host:port of the mail server used.",
+    },
+    "leads_assigned": {
+        **_GREETING,
+        "assigned_by": "Name of who assigned them, or None for the assignment rules.",
+        "leads": "List of lead rows {number, name, company, source}; at least one.",
+    },
+    "new_inquiry": {
+        **_GREETING,
+        "record": "The lead or contact who wrote: {module, number, name, company}.",
+        "contact_email": "Address the inquiry came from.",
+        "received_at": "When it arrived, formatted.",
+        "message": "The inquiry text, line breaks kept.",
+    },
+    "follow_up_due": _FOLLOW_UP,
+    "follow_up_overdue": _FOLLOW_UP,
+    "stale_lead": {
+        **_GREETING,
+        "lead": _LEAD,
+        "owner_name": "Name of the lead's owner (the recipient is the owner or the manager).",
+        "days_idle": "Whole days without activity (int).",
+        "last_touch_at": "When the last activity was, formatted, or None.",
+    },
+    "sla_reminder": {
+        **_GREETING,
+        "lead": _LEAD,
+        "minutes_left": "Minutes until the first-response deadline (int).",
+        "deadline": "The first-response deadline, formatted.",
+    },
+    "sla_escalation": {
+        **_GREETING,
+        "lead": _LEAD,
+        "owner_name": "Name of the owner who has not responded.",
+        "minutes_late": "Minutes past the deadline (int).",
+        "deadline": "The first-response deadline, formatted.",
+    },
+    "daily_digest": {
+        **_GREETING,
+        "date": "The day the digest covers, formatted.",
+        "new_leads": "Lead rows {number, name, company, source} created or assigned since yesterday.",
+        "due_today": "Follow-ups {subject, due, related} due today.",
+        "overdue": "Follow-ups {subject, due, related} past due.",
+        "stale": "Leads {number, name, company, days_idle} without recent activity.",
+    },
+    "stage_playbook": {
+        **_GREETING,
+        "opportunity": "{number, name, account_name, amount, close_date}; amount formatted (NT$1,250,000).",
+        "stage": "Name of the stage just entered.",
+        "previous_stage": "Name of the stage it left, or None for a new opportunity.",
+        "checklist": "List of steps for this stage (strings); may be empty.",
+    },
+    "memo_reminder": {
+        **_GREETING,
+        "note": "The note text, line breaks kept.",
+        "written_by": "Name of the note's author.",
+        "written_at": "When the note was written, formatted.",
+        "related": _RECORD,
+    },
+    "event_reminder": {
+        **_GREETING,
+        "kind": '"meeting" or "call" (anything else reads as an event).',
+        "subject": "Subject of the meeting or call; also the calendar SUMMARY.",
+        "start": "Start, formatted in the recipient's zone.",
+        "end": "End, formatted in the recipient's zone.",
+        "time_zone": "Name of the recipient's zone as shown, e.g. Asia/Taipei (UTC+8).",
+        "location": "Where, or None.",
+        "description": "Agenda or notes, or None.",
+        "organizer": "Organizer as an address (王小明 <ming@example.com>), or None.",
+        "related": "Record reference {module, number, name}, or None.",
+        "event_uid": "Stable UID of the event for the .ics (same UID on every reminder).",
+        "event_start_utc": "Start as an ISO 8601 string with offset, for the .ics.",
+        "event_end_utc": "End as an ISO 8601 string with offset, for the .ics.",
+        "event_sequence": "Revision of the event (int), raised each time it changes.",
+    },
+    "visitor_auto_reply": {
+        "visitor_name": "Name the visitor typed into the web form.",
+        "reply_within_hours": "Business hours within which sales replies (int).",
+        "company_phone": "Phone number to call when urgent, or None.",
+    },
+    "scheduled_report": {
+        **_GREETING,
+        "report_name": "Name of the report.",
+        "report_slug": "URL segment of the report in the app.",
+        "period": "Period covered, formatted.",
+        "columns": "Column headings (strings).",
+        "rows": "Rows of already-formatted cells (lists of strings); may be empty.",
+        "charts": "Images {cid, title}; each cid must be the inline_cid of an attachment.",
+        "csv_filename": "Filename of the attached CSV; render() checks that it is attached.",
+    },
+}
+
+_LEADS = [
+    {"number": "LEA1024", "name": "陳志明", "company": "宏達精密工業股份有限公司", "source": "Trade Show"},
+    {"number": "LEA1025", "name": "Emily Chen", "company": "Formosa Tea Export Co.", "source": "Web Site"},
+    {"number": "LEA1026", "name": "黃淑芬", "company": None, "source": "Word of mouth"},
+]
+_ACCOUNT = {"module": "accounts", "number": "ACC208", "name": "Lin & Partners 林氏顧問"}
+_CONTACT = {"module": "contacts", "number": "CON512", "name": "David Wang 王大衛"}
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "welcome": {
+        "recipient_name": "林怡君",
+        "login_email": "yijun.lin@goodfortune.com.tw",
+        "token": "Zq3v8KfT1xWcR0pLmN2a",
+        "expires_at": "2025-03-17 18:00",
+    },
+    "password_reset": {
+        "recipient_name": "Kevin Wu",
+        "token": "r7Yd0a9QbXk2LmPz5sTe",
+        "expires_at": "2025-03-14 11:30",
+    },
+    "test_message": {
+        "recipient_name": "系統管理員",
+        "sent_at": "2025-03-14 09:05",
+        "smtp_server": "smtp.goodfortune.com.tw:587",
+    },
+    "leads_assigned": {"recipient_name": "林怡君", "assigned_by": "張經理", "leads": _LEADS},
+    "new_inquiry": {
+        "recipient_name": "林怡君",
+        "record": {
+            "module": "leads", "number": "LEA1025", "name": "Emily Chen", "company": "Formosa Tea Export Co.",
+        },
+        "contact_email": "emily.chen@formosatea.example",
+        "received_at": "2025-03-14 14:22",
+        "message": "Hi, could you send a quote for 500 cartons of oolong?\n想確認四月底前能否出貨，謝謝！",
+    },
+    "follow_up_due": {
+        "recipient_name": "Kevin Wu",
+        "activity_subject": "Call back about the Q2 quotation",
+        "due": "2025-03-14 15:00",
+        "related": _CONTACT,
+    },
+    "follow_up_overdue": {
+        "recipient_name": "林怡君",
+        "activity_subject": "寄送修訂版報價單",
+        "due": "2025-03-12 17:00",
+        "related": _ACCOUNT,
+    },
+    "stale_lead": {
+        "recipient_name": "張經理",
+        "lead": {"number": "LEA0987", "name": "吳建宏", "company": "大同五金行"},
+        "owner_name": "Kevin Wu",
+        "days_idle": 9,
+        "last_touch_at": "2025-03-05 10:40",
+    },
+    "sla_reminder": {
+        "recipient_name": "Kevin Wu",
+        "lead": {"number": "LEA1027", "name": "蔡佩珊", "company": "晨光文具有限公司"},
+        "minutes_left": 45,
+        "deadline": "2025-03-14 16:30",
+    },
+    "sla_escalation": {
+        "recipient_name": "張經理",
+        "lead": {"number": "LEA1027", "name": "蔡佩珊", "company": "晨光文具有限公司"},
+        "owner_name": "Kevin Wu",
+        "minutes_late": 95,
+        "deadline": "2025-03-14 16:30",
+    },
+    "daily_digest": {
+        "recipient_name": "林怡君",
+        "date": "2025-03-14",
+        "new_leads": _LEADS[:2],
+        "due_today": [
+            {"subject": "Demo for purchasing team", "due": "10:30", "related": _ACCOUNT},
+            {"subject": "確認樣品寄送進度", "due": "15:00", "related": _CONTACT},
+        ],
+        "overdue": [{"subject": "寄送修訂版報價單", "due": "2025-03-12 17:00", "related": _ACCOUNT}],
+        "stale": [],
+    },
+    "stage_playbook": {
+        "recipient_name": "Kevin Wu",
+        "opportunity": {
+            "number": "POT0311",
+            "name": "宏達精密 2025 年度耗材合約",
+            "account_name": "宏達精密工業股份有限公司",
+            "amount": "NT$1,250,000",
+            "close_date": "2025-04-30",
+        },
+        "stage": "Proposal or Price Quote",
+        "previous_stage": "Needs Analysis",
+        "checklist": [
+            "Send the formal quotation (含稅報價) and confirm payment terms",
+            "確認採購窗口與決策流程",
+            "Schedule a follow-up call within 3 working days",
+        ],
+    },
+    "memo_reminder": {
+        "recipient_name": "林怡君",
+        "note": "客戶提到下個月預算會重新審核。\nAsk about the new budget before 4/1.",
+        "written_by": "張經理",
+        "written_at": "2025-03-03 16:12",
+        "related": _ACCOUNT,
+    },
+    "event_reminder": {
+        "recipient_name": "Kevin Wu",
+        "kind": "meeting",
+        "subject": "季度檢討會議 Q1 review",
+        "start": "2025-03-20 (Thu) 10:00",
+        "end": "2025-03-20 (Thu) 11:00",
+        "time_zone": "Asia/Taipei (UTC+8)",
+        "location": "台北市信義區松仁路 100 號 12 樓, 會議室 B",
+        "description": "Agenda: Q1 numbers; renewal pricing\n帶上樣品目錄",
+        "organizer": "張經理 <manager.chang@goodfortune.com.tw>",
+        "related": _ACCOUNT,
+        "event_uid": "act-4821@leadline.goodfortune.com.tw",
+        "event_start_utc": "2025-03-20T02:00:00+00:00",
+        "event_end_utc": "2025-03-20T03:00:00+00:00",
+        "event_sequence": 0,
+    },
+    "visitor_auto_reply": {
+        "visitor_name": "Sarah Lee 李佳蓉",
+        "reply_within_hours": 4,
+        "company_phone": "+886 2 2345 6789",
+    },
+    "scheduled_report": {
+        "recipient_name": "張經理",
+        "report_name": "Pipeline by stage",
+        "report_slug": "pipeline-by-stage",
+        "period": "2025-03-01 – 2025-03-14",
+        "columns": ["Stage", "Opportunities", "Amount"],
+        "rows": [
+            ["Qualification", "8", "NT$2,400,000"],
+            ["Proposal or Price Quote", "5", "NT$8,250,000"],
+            ["Negotiation or Review", "2", "NT$3,100,000"],
+        ],
+        "charts": [{"cid": "pipeline-chart@leadline", "title": "Amount by stage"}],
+        "csv_filename": "pipeline-by-stage-2025-03-14.csv",
+    },
+}
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """Return a small solid-colour PNG, enough to stand in for a chart."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(row * height)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def _report_csv(sample: dict[str, Any]) -> bytes:
+    lines = [",".join(sample["columns"])] + [",".join(f'"{cell}"' for cell in row) for row in sample["rows"]]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")  # BOM so Excel reads UTF-8
+
+
+SAMPLE_ATTACHMENTS: dict[str, tuple[Attachment, ...]] = {
+    "scheduled_report": (
+        Attachment("pipeline-chart.png", "image/png", _png(8, 4, (31, 95, 153)), "pipeline-chart@leadline"),
+        Attachment(
+            SAMPLES["scheduled_report"]["csv_filename"],
+            "text/csv; charset=utf-8",
+            _report_csv(SAMPLES["scheduled_report"]),
+        ),
+    ),
+}

@@ -1,0 +1,260 @@
+"""Render a named email template into a ready-to-send EmailMessage, without I/O or Flask.
+
+Each template is a pair `templates/<language>/<name>.txt` and `.html`. The `.txt` file holds the
+one source of truth for the subject (`{% block subject %}`) and for the footer sentence saying why
+the recipient got the mail (`{% block reason %}`); both are handed to the `.html` file as
+`email_subject` and `email_reason`. `base_url`, `company_name` and `language` are added to every
+context. The context keys of each template are listed in `emails.catalog.CONTEXT`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import format_datetime
+from typing import Any
+
+import jinja2
+
+from .ics import event_ics
+
+KNOWN_TEMPLATES: tuple[str, ...] = (
+    "welcome",
+    "password_reset",
+    "test_message",
+    "leads_assigned",
+    "new_inquiry",
+    "follow_up_due",
+    "follow_up_overdue",
+    "stale_lead",
+    "sla_reminder",
+    "sla_escalation",
+    "daily_digest",
+    "stage_playbook",
+    "memo_reminder",
+    "event_reminder",
+    "visitor_auto_reply",
+    "scheduled_report",
+)
+LANGUAGES: dict[str, str] = {"en": "en", "zh_Hant": "zh-Hant"}  # ours -> BCP 47 tag
+DEFAULT_LANGUAGE = "en"
+ADDED_KEYS = frozenset({"base_url", "company_name", "language", "email_subject", "email_reason"})
+# Headers render() owns; `headers=` may add others (Reply-To, List-Unsubscribe, ...).
+_OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version"})
+# Parts are 7-bit on the wire (quoted-printable or base64), so no relay needs 8BITMIME.
+_POLICY = default_policy.clone(cte_type="7bit")
+_CID_REF = re.compile(r"""cid:([^"'\s<>)]+)""")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message; `inline_cid` marks an image shown inside the HTML body."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    inline_cid: str | None = None
+
+
+def duration(context: jinja2.runtime.Context, minutes: int) -> str:
+    """Format a number of minutes as days, hours and minutes in the context's language."""
+    units = {"en": (" d", " h", " min"), "zh_Hant": (" 天", " 小時", " 分鐘")}[context["language"]]
+    days, rest = divmod(abs(int(minutes)), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in zip((days, hours, mins), units) if n]
+    return " ".join(parts) if parts else f"0{units[2]}"
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("emails", "templates"),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENV.filters["duration"] = jinja2.pass_context(duration)
+
+
+def render(
+    template: str,
+    *,
+    language: str,
+    context: dict[str, Any],
+    sender: str,
+    recipient: str,
+    message_id: str,
+    base_url: str,
+    company_name: str,
+    attachments: Sequence[Attachment] = (),
+    headers: Mapping[str, str] | None = None,
+    sent_at: datetime | None = None,
+) -> EmailMessage:
+    """Render `template` in `language` (else English) into a multipart message.
+
+    Raises jinja2.UndefinedError when the context lacks a key the template uses, and ValueError
+    for a header that would carry CR/LF, an address that is not one address, or a bad argument.
+    """
+    if template not in KNOWN_TEMPLATES:
+        raise ValueError(f"unknown email template {template!r}")
+    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    sent_at = sent_at or datetime.now(UTC)
+    if sent_at.utcoffset() is None:
+        raise ValueError("sent_at needs a time zone")
+    clashes = ADDED_KEYS & context.keys()
+    if clashes:
+        raise ValueError(f"context may not set {', '.join(sorted(clashes))}: render() adds them")
+    ctx = {**context, "base_url": _base_url(base_url), "company_name": company_name, "language": language}
+
+    text_template = _ENV.get_template(f"{language}/{template}.txt")
+    subject = _block(text_template, "subject", ctx)
+    reason = _block(text_template, "reason", ctx)
+    _one_line("subject", subject)
+    if not subject:
+        raise ValueError(f"template {template!r} rendered an empty subject")
+    text = text_template.render(ctx)
+    html = _ENV.get_template(f"{language}/{template}.html").render(
+        {**ctx, "email_subject": subject, "email_reason": reason}
+    )
+
+    attachments = list(attachments)
+    if template == "event_reminder":
+        attachments.append(_invite(ctx, sent_at))
+    _check_attachments(template, ctx, html, attachments)
+
+    msg = EmailMessage(policy=_POLICY)
+    msg["From"] = _address("sender", sender)
+    msg["To"] = _address("recipient", recipient)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(sent_at.astimezone(UTC), usegmt=True)
+    msg["Message-ID"] = _message_id(message_id)
+    msg["Auto-Submitted"] = "auto-replied" if template == "visitor_auto_reply" else "auto-generated"
+    _add_body(msg, text, html, attachments)
+    # Set after the body: turning a part into a multipart moves Content-* headers into it.
+    msg["Content-Language"] = LANGUAGES[language]
+    for name, value in (headers or {}).items():
+        _extra_header(msg, name, value)
+    return msg
+
+
+def _block(template: jinja2.Template, name: str, ctx: dict[str, Any]) -> str:
+    return "".join(template.blocks[name](template.new_context(ctx))).strip()
+
+
+def _one_line(what: str, value: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{what} contains a line break (CR or LF)")
+
+
+def _base_url(base_url: str) -> str:
+    _one_line("base_url", base_url)
+    if not re.match(r"https?://[^/\s]+", base_url):
+        raise ValueError(f"base_url {base_url!r} is not an absolute http(s) URL")
+    return base_url.rstrip("/")
+
+
+def _address(what: str, value: str) -> Address:
+    """Parse one mailbox such as `王小明 <ming@example.com>` (or its RFC 2047 form); refuse lists."""
+    _one_line(what, value)
+    try:
+        header = default_policy.header_factory("to", value)
+    except (HeaderParseError, IndexError, ValueError):  # the stdlib parser raises IndexError on "a@"
+        raise ValueError(f"{what} {value!r} is not an email address") from None
+    if header.defects or len(header.groups) != 1 or header.groups[0].display_name is not None:
+        raise ValueError(f"{what} {value!r} is not a single email address")
+    (mailbox,) = header.addresses
+    if not mailbox.username or not mailbox.domain:
+        raise ValueError(f"{what} {value!r} is not an email address")
+    try:
+        domain = mailbox.domain.encode("idna").decode("ascii")  # 例子.台灣 -> xn--fsqu00a.xn--kpry57d
+    except UnicodeError:
+        raise ValueError(f"{what} {value!r} has an invalid domain") from None
+    return Address(display_name=mailbox.display_name, username=mailbox.username, domain=domain)
+
+
+def _message_id(message_id: str) -> str:
+    _one_line("message_id", message_id)
+    bare = message_id.strip().removeprefix("<").removesuffix(">")
+    if not re.fullmatch(r"[^<>@\s]+@[^<>@\s]+", bare):
+        raise ValueError(f"message_id {message_id!r} is not of the form <left@right>")
+    return f"<{bare}>"
+
+
+def _extra_header(msg: EmailMessage, name: str, value: str) -> None:
+    _one_line(f"header {name!r}", name)
+    _one_line(f"header {name!r}", value)
+    if not re.fullmatch(r"[!-9;-~]+", name):
+        raise ValueError(f"header name {name!r} is not valid")
+    if name.lower() in _OWN_HEADERS or name.lower().startswith("content-"):
+        raise ValueError(f"header {name!r} is set by render()")
+    del msg[name]  # a caller's value replaces a default such as Auto-Submitted
+    msg[name] = value
+
+
+def _invite(ctx: dict[str, Any], sent_at: datetime) -> Attachment:
+    """Build the .ics of an event_reminder from its context."""
+    data = event_ics(
+        uid=_need(ctx, "event_uid"),
+        summary=_need(ctx, "subject"),
+        start=datetime.fromisoformat(_need(ctx, "event_start_utc")),
+        end=datetime.fromisoformat(_need(ctx, "event_end_utc")),
+        location=_need(ctx, "location"),
+        description=_need(ctx, "description"),
+        organizer=_need(ctx, "organizer"),
+        sequence=_need(ctx, "event_sequence"),
+        stamp=sent_at,
+    )
+    return Attachment("invite.ics", "text/calendar; method=PUBLISH; charset=utf-8", data)
+
+
+def _need(ctx: dict[str, Any], key: str) -> Any:
+    if key not in ctx:
+        raise jinja2.UndefinedError(f"{key!r} is undefined")
+    return ctx[key]
+
+
+def _check_attachments(template: str, ctx: dict[str, Any], html: str, attachments: list[Attachment]) -> None:
+    """Refuse a message whose HTML shows an image, or whose text promises a file, not attached."""
+    inline = {a.inline_cid for a in attachments if a.inline_cid}
+    missing = sorted(set(_CID_REF.findall(html)) - inline)
+    if missing:
+        raise ValueError(f"the HTML shows cid:{', cid:'.join(missing)} but no attachment has that inline_cid")
+    if template == "scheduled_report" and ctx["csv_filename"] not in {a.filename for a in attachments}:
+        raise ValueError(f"scheduled_report promises {ctx['csv_filename']!r} but it is not attached")
+
+
+def _add_body(msg: EmailMessage, text: str, html: str, attachments: list[Attachment]) -> None:
+    """Lay out mixed( alternative( text, related( html, images ) ), files )."""
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    html_part = msg.get_payload()[1]
+    for item in attachments:
+        if item.inline_cid:
+            maintype, subtype, params = _content_type(item)
+            html_part.add_related(
+                item.data, maintype, subtype, cid=f"<{item.inline_cid}>", disposition="inline",
+                filename=item.filename, params=params,
+            )
+    for item in attachments:
+        if not item.inline_cid:
+            maintype, subtype, params = _content_type(item)
+            msg.add_attachment(item.data, maintype, subtype, filename=item.filename, params=params)
+
+
+def _content_type(item: Attachment) -> tuple[str, str, dict[str, str]]:
+    """Split an attachment's content type, after checking its header-bound fields."""
+    for what, value in (("filename", item.filename), ("content_type", item.content_type),
+                        ("inline_cid", item.inline_cid or "")):
+        _one_line(f"attachment {what}", value)
+    if item.inline_cid and not re.fullmatch(r"[^<>\s]+", item.inline_cid):
+        raise ValueError(f"inline_cid {item.inline_cid!r} must not hold spaces or angle brackets")
+    header = default_policy.header_factory("content-type", item.content_type)
+    if header.defects or "/" not in item.content_type:
+        raise ValueError(f"content type {item.content_type!r} is not valid")
+    return header.maintype, header.subtype, dict(header.params)
