@@ -16,6 +16,7 @@ PREFIXES: dict[str, str] = {
     "contacts": "CON",
     "opportunities": "POT",
     "campaigns": "CAM",
+    "documents": "DOC",
 }
 
 

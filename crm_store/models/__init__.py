@@ -1,6 +1,7 @@
 """The typed SQLAlchemy models of the store; importing this package registers every table."""
 
 from .base import Base, utcnow
+from .history import AUDIT_ACTIONS, AuditEntry, Document, DocumentLink
 from .mail import OUTBOX_STATUSES, OutboxMessage
 from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
 from .pipeline import SalesProcess, SalesStage, StageHistory
@@ -9,6 +10,10 @@ from .sales import OPEN_LEAD_EXCLUDED_STATUSES, Account, Campaign, CampaignMembe
 from .work import ACTIVITY_TYPES, Activity, Note
 
 __all__ = [
+    "AUDIT_ACTIONS",
+    "AuditEntry",
+    "Document",
+    "DocumentLink",
     "ACTIVITY_TYPES",
     "ASSIGNMENT_STRATEGIES",
     "LANGUAGES",
