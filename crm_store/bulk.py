@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from . import activities, company, numbering, stages
+from . import activities, audit, company, numbering, stages
+from .actor import Actor
 from .errors import ValidationError
 from .models import Activity, Batch, Currency, Note, SalesProcess, SalesStage, StageHistory, utcnow
 from .validation import MODELS, NUMBER_FIELD, Validator, coerce
@@ -74,8 +75,9 @@ def insert_records(
     *,
     batch: Batch | None = None,
     progress: Callable[[int], None] | None = None,
+    actor: Actor | None = None,
 ) -> list[int]:
-    """Validate and insert many records; return their ids in input order.
+    """Validate and insert many records; return their ids in input order; audited set-based.
 
     Every row is checked exactly as `records.create` checks it, and the first bad row fails
     the load with its row number; the caller's transaction then rolls back everything.
@@ -89,6 +91,12 @@ def insert_records(
     for chunk in _chunks(rows, CHUNK):
         clean, histories = _clean_chunk(session, module, chunk, ctx, offset, batch)
         chunk_ids = list(session.scalars(stmt, clean))
+        number_field = NUMBER_FIELD[module]
+        audit.log_many(
+            session, "create", module,
+            ((i, row[number_field], {"batch_id": [None, row["batch_id"]]}) for i, row in zip(chunk_ids, clean, strict=True)),
+            actor or Actor.system(batch.kind if batch else "import"),
+        )
         if histories:
             _insert_histories(session, chunk_ids, histories, ctx)
         ids.extend(chunk_ids)

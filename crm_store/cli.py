@@ -143,11 +143,13 @@ def users_list(active_only: bool) -> None:
 
 @users_group.command("deactivate")
 @click.argument("email")
-def users_deactivate(email: str) -> None:
-    """Stop EMAIL from logging in and from receiving new leads."""
+@click.option("--reassign-to", help="Email of the user who takes over EMAIL's open leads, deals, accounts, contacts and activities.")
+def users_deactivate(email: str, reassign_to: str | None) -> None:
+    """Stop EMAIL from logging in and receiving new leads; hand their open work on."""
     with session_scope() as session:
-        user = users.deactivate_user(session, email)
-        click.echo(f"Deactivated {user.email}.")
+        moved = users.deactivate_user(session, email, reassign_to=reassign_to)
+    summary = ", ".join(f"{n} {k}" for k, n in moved.items() if n)
+    click.echo(f"Deactivated {email.lower()}." + (f" Reassigned to {reassign_to}: {summary}." if summary else ""))
 
 
 @main.command()
@@ -172,7 +174,10 @@ def _load_plugins() -> None:
             click.echo(f"warning: the `crm {ep.name}` commands could not be loaded: {exc}", err=True)
 
 
-from .demo_cli import demo  # noqa: E402  (the demo command lives beside the generator)
+from .demo_cli import demo  # noqa: E402  (each command group lives beside what it drives)
+from .records_cli import LIFECYCLE_COMMANDS  # noqa: E402
 
 main.add_command(demo)
+for _command in LIFECYCLE_COMMANDS:
+    main.add_command(_command)
 _load_plugins()

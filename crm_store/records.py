@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import company, numbering, stages
+from . import audit, company, numbering, stages
 from .actor import SYSTEM, Actor
+from .duplicates import DUPLICATE_MODULES, duplicates_of
 from .errors import NotFound, ValidationError
 from .models import Account, Base, Campaign, Contact, Currency, Lead, Opportunity, SalesStage, utcnow
 from .validation import MODELS, NUMBER_FIELD, Validator
@@ -55,6 +56,9 @@ def create(
     if module == "opportunities":
         stages.enter_first_stage(session, record, stage_row, actor, at)
         session.flush()
+    columns = [c.name for c in record.__table__.columns]
+    audit.log(session, "create", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]),
+              changes=audit.created_values(record, columns), at=at)
     return record
 
 
@@ -73,10 +77,12 @@ def update(session: Session, record: R, values: dict[str, Any], actor: Actor = S
     now = utcnow()
     if isinstance(record, Opportunity) and (currency is not None or "amount" in changed):
         _copy_rate(session, changed, currency or record.currency_id)
+    before = {name: getattr(record, name) for name in changed}
     for name, value in changed.items():
         setattr(record, name, value)
     if isinstance(record, Lead) and "owner_id" in changed:
         record.assigned_at = now if record.owner_id is not None else None
+    _audit_changes(session, module, record, before, changed, actor, now)
     if actor.is_staff and changed.keys() & STAFF_TOUCH_FIELDS.get(module, set()):
         record.last_touch_at = now
     if isinstance(record, Opportunity) and stage is not None:
@@ -85,11 +91,42 @@ def update(session: Session, record: R, values: dict[str, Any], actor: Actor = S
     return record
 
 
-def delete(session: Session, record: Base, actor: Actor = SYSTEM) -> None:
+def _audit_changes(
+    session: Session, module: str, record: Any, before: dict[str, Any], after: dict[str, Any], actor: Actor,
+    at: dt.datetime,
+) -> None:
+    number = getattr(record, NUMBER_FIELD[module])
+    if "owner_id" in after:
+        audit.log(session, "assign", module, record.id, actor, record_no=number,
+                  changes=audit.diff({"owner_id": before["owner_id"]}, {"owner_id": after["owner_id"]}), at=at)
+    rest = {k: v for k, v in after.items() if k != "owner_id"}
+    if rest:
+        audit.log(session, "update", module, record.id, actor, record_no=number,
+                  changes=audit.diff(before, rest), at=at)
+
+
+def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
     """Move a record to the recycle bin (soft delete); it keeps its number."""
-    if getattr(record, "deleted_at", None) is not None:
+    if record.deleted_at is not None:
         raise ValidationError("id", "the record is already deleted")
-    record.deleted_at = utcnow()  # type: ignore[attr-defined]
+    record.deleted_at = utcnow()
+    module = MODULE_OF[type(record)]
+    audit.log(session, "delete", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]))
+    session.flush()
+
+
+def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool = False) -> None:
+    """Bring a record back from the recycle bin, unless it would duplicate a live record."""
+    if record.deleted_at is None:
+        raise ValidationError("id", "the record is not in the recycle bin")
+    if not force and type(record) in DUPLICATE_MODULES.values():
+        twins = duplicates_of(session, record)
+        if twins:
+            numbers = ", ".join(getattr(t, NUMBER_FIELD[MODULE_OF[type(t)]]) for t in twins)
+            raise ValidationError("id", f"restoring would duplicate {numbers}; merge them, or restore with --force")
+    record.deleted_at = None
+    module = MODULE_OF[type(record)]
+    audit.log(session, "restore", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]))
     session.flush()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from . import audit
 from .actor import Actor
 from .errors import NotFound, ValidationError
 from .models import Opportunity, SalesProcess, SalesStage, StageHistory, utcnow
@@ -100,11 +101,15 @@ def change_stage(
         .where(StageHistory.opportunity_id == opp.id, StageHistory.left_at.is_(None))
         .values(left_at=at)
     )
+    previous = session.get(SalesStage, opp.stage_id).name if opp.stage_id else None
+    old_probability = opp.probability
     _apply(opp, target, at, probability)
     if actor.is_staff:
         opp.last_touch_at = at
     row = StageHistory(**history_rows(opp.id, [_step(opp, target, actor, at)])[0])
     session.add(row)
+    audit.log(session, "update", "opportunities", opp.id, actor, record_no=opp.opportunity_no,
+              changes={"stage": [previous, target.name], "probability": [old_probability, opp.probability]}, at=at)
     return row
 
 

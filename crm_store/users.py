@@ -7,11 +7,16 @@ import datetime as dt
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import company, outbox
+from typing import Any
+
+from . import audit, company, outbox
+from .actor import SYSTEM, Actor
 from .config import load_config
+from .queries import open_lead_condition
+from .validation import NUMBER_FIELD
 from .contact_points import clean_email
 from .errors import NotFound, ValidationError
-from .models import LANGUAGES, ROLES, User, utcnow
+from .models import LANGUAGES, ROLES, Account, Activity, Contact, Lead, Opportunity, User, utcnow
 from .tokens import make_token
 
 SET_PASSWORD_DAYS = 7
@@ -80,12 +85,47 @@ def list_users(include_inactive: bool = True) -> Select[tuple[User]]:
     return stmt if include_inactive else stmt.where(User.active)
 
 
-def deactivate_user(session: Session, email: str) -> User:
-    """Stop a user from logging in and from receiving new leads; their records stay theirs."""
+def deactivate_user(
+    session: Session, email: str, *, reassign_to: str | None = None, actor: Actor = SYSTEM
+) -> dict[str, int]:
+    """Stop a user from logging in and receiving leads; hand their open records and activities on.
+
+    Returns how many records of each kind moved. Refuses when the user still owns open work and
+    nobody was named to take it: nothing may be left orphaned.
+    """
     user = find_user(session, email)
     if not user.active:
         raise ValidationError("email", f"{user.email} is already inactive")
+    heir = find_user(session, reassign_to) if reassign_to else None
+    if heir is not None and (not heir.active or heir.id == user.id):
+        raise ValidationError("reassign_to", f"{heir.email} must be another, active user")
+    open_work = {name: list(session.scalars(stmt.where(model.owner_id == user.id)))
+                 for name, (model, stmt) in _open_work().items()}
+    if heir is None and any(open_work.values()):
+        summary = ", ".join(f"{len(v)} {k}" for k, v in open_work.items() if v)
+        raise ValidationError("reassign_to", f"{user.email} still owns {summary}; name who takes them with --reassign-to")
+    moved = {}
+    for name, rows in open_work.items():
+        for row in rows:
+            row.owner_id = heir.id  # type: ignore[union-attr]
+        if name != "activities":
+            audit.log_many(session, "assign", name, (
+                (r.id, getattr(r, NUMBER_FIELD[name]), {"owner_id": [user.id, heir.id]}) for r in rows  # type: ignore[union-attr]
+            ), actor)
+        moved[name] = len(rows)
     user.active = False
     user.deactivated_at = utcnow()
     session.flush()
-    return user
+    return moved
+
+
+def _open_work() -> dict[str, tuple[Any, Select[Any]]]:
+    """What counts as a user's open work: open leads, open deals, accounts, contacts, open activities."""
+    return {
+        "leads": (Lead, select(Lead).where(open_lead_condition())),
+        "opportunities": (Opportunity, select(Opportunity).where(Opportunity.closed_at.is_(None),
+                                                                Opportunity.deleted_at.is_(None))),
+        "accounts": (Account, select(Account).where(Account.deleted_at.is_(None))),
+        "contacts": (Contact, select(Contact).where(Contact.deleted_at.is_(None))),
+        "activities": (Activity, select(Activity).where(Activity.completed_at.is_(None), Activity.deleted_at.is_(None))),
+    }

@@ -1,0 +1,89 @@
+"""The audit trail: every create, update, delete, restore, merge, conversion and assignment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, insert, select
+from sqlalchemy.orm import Session
+
+from .actor import Actor
+from .models import AuditEntry, utcnow
+
+# Fields that change on every write and say nothing a person needs in a history.
+QUIET_FIELDS = frozenset({"updated_at", "created_at", "id"})
+
+
+def plain(value: Any) -> Any:
+    """Turn a field value into something JSON keeps exactly (Decimal and dates as text)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Return field -> [old, new] for the fields whose value changed."""
+    return {
+        k: [plain(before.get(k)), plain(v)]
+        for k, v in after.items()
+        if k not in QUIET_FIELDS and before.get(k) != v
+    }
+
+
+def log(
+    session: Session,
+    action: str,
+    module: str,
+    record_id: int,
+    actor: Actor,
+    *,
+    record_no: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEntry:
+    """Write one audit row in the caller's transaction."""
+    entry = AuditEntry(
+        at=at or utcnow(), user_id=actor.user_id, automation=actor.automation, action=action, module=module,
+        record_id=record_id, record_no=record_no, changes=dict(changes or {}),
+    )
+    session.add(entry)
+    return entry
+
+
+def log_many(
+    session: Session,
+    action: str,
+    module: str,
+    rows: Iterable[tuple[int, str | None, Mapping[str, Any]]],
+    actor: Actor,
+    at: dt.datetime | None = None,
+) -> int:
+    """Write audit rows for a bulk operation with one set-based insert; return how many."""
+    at = at or utcnow()
+    values = [
+        {"at": at, "user_id": actor.user_id, "automation": actor.automation, "action": action, "module": module,
+         "record_id": record_id, "record_no": record_no, "changes": dict(changes), "undone_by_id": None}
+        for record_id, record_no, changes in rows
+    ]
+    for start in range(0, len(values), 10_000):
+        session.execute(insert(AuditEntry), values[start : start + 10_000])
+    return len(values)
+
+
+def created_values(record: Any, columns: Sequence[str]) -> dict[str, list[Any]]:
+    """Return [None, value] for every field set on a new record."""
+    return {c: [None, plain(getattr(record, c))] for c in columns if c not in QUIET_FIELDS and getattr(record, c) is not None}
+
+
+def history(module: str, record_id: int) -> Select[tuple[AuditEntry]]:
+    """Select a record's audit rows, oldest first."""
+    return (
+        select(AuditEntry)
+        .where(AuditEntry.module == module, AuditEntry.record_id == record_id)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
