@@ -93,6 +93,7 @@ def convert_lead(
              "account_id": target.id, "contact_id": contact.id},
             actor, at=at,
         )
+    session.flush()
     _carry_related(session, lead, target, contact, opp)
     lead.converted_at = at
     lead.converted_account_id, lead.converted_contact_id = target.id, contact.id
@@ -113,6 +114,7 @@ def _carry_related(session: Session, lead: Lead, account: Account, contact: Cont
         values = {"contact_id": contact.id, "account_id": account.id}
         if opp is not None and model is not DocumentLink:
             values["opportunity_id"] = opp.id
-        session.execute(update(model).where(model.lead_id == lead.id).values(values))
+        session.execute(update(model.__table__).where(model.lead_id == lead.id).values(values))
     for member in session.scalars(select(CampaignMember).where(CampaignMember.lead_id == lead.id)):
         session.add(CampaignMember(campaign_id=member.campaign_id, contact_id=contact.id, status=member.status))
+    session.expire_all()  # the set-based updates above bypassed the objects already loaded

@@ -47,7 +47,9 @@ def merge(
         if old != new:
             fields[name] = [audit.plain(old), audit.plain(new)]
             setattr(survivor, name, new)
+    session.flush()
     moved = _move_related(session, survivor.__table__, [o.id for o in others], survivor.id)
+    session.expire_all()  # the set-based moves bypassed the objects already loaded
     now = utcnow()
     for other in others:
         other.deleted_at = now
@@ -111,9 +113,11 @@ def undo(session: Session, entry_id: int, actor: Actor) -> AuditEntry:
 
 def _undo_merge(session: Session, model: Any, survivor: Any, changes: dict[str, Any]) -> None:
     tables = {t.name: t for t in Base.metadata.sorted_tables}
+    session.flush()
     for table_name, column, ids, old_id in changes["moved"]:
         table = tables[table_name]
         session.execute(update(table).where(table.c.id.in_(ids)).values({column: old_id}))
+    session.expire_all()  # the set-based moves bypassed the objects already loaded
     _set_fields(survivor, {k: v[0] for k, v in changes["fields"].items()})
     for other_id, _number in changes["merged"]:
         other = session.get(model, other_id)
