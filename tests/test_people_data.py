@@ -1,0 +1,112 @@
+"""Personal data export and erase; users leaving with their work handed on; the lifecycle CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_store import activities, audit, outbox, person, records
+from crm_store.actor import Actor
+from crm_store.errors import ValidationError
+from crm_store.models import Activity, AuditEntry, Lead, Note, OutboxMessage, User
+from crm_store.users import add_user, deactivate_user
+
+T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.timezone.utc)
+
+
+def test_export_has_everything_about_the_person(session: Session) -> None:
+    rep = add_user(session, "rep@example.com", "Rep")
+    staff = Actor.user(rep.id)
+    lead = records.create_lead(session, {"last_name": "林", "first_name": "小華", "email": "Hua@Example.com",
+                                         "phone": "0912-000-111"}, staff)
+    contact = records.create_contact(session, {"last_name": "林", "email": "hua@example.com"}, staff)
+    activities.add_note(session, "喜歡早上聯絡", staff, lead_id=lead.id)
+    activities.create_activity(session, {"type": "call", "subject": "Intro", "start_at": T0, "contact_id": contact.id}, staff)
+    outbox.enqueue(session, "visitor_auto_reply", "hua@example.com", key="auto:1", context={"visitor_name": "林小華"})
+    records.create_lead(session, {"last_name": "Other", "email": "other@example.com"})
+    data = person.export_person(session, "HUA@example.com")
+    json.dumps(data)  # JSON-ready
+    assert [item["lead_no"] for item in data["leads"]] == [lead.lead_no]
+    assert data["leads"][0]["phone_e164"] == "+886912000111"
+    assert data["leads"][0]["notes"][0]["body"] == "喜歡早上聯絡"
+    assert data["contacts"][0]["activities"][0]["subject"] == "Intro"
+    assert data["emails"][0]["template"] == "visitor_auto_reply"
+
+
+def test_erase_anonymises_but_keeps_the_counts(session: Session) -> None:
+    rep = add_user(session, "rep@example.com", "Rep")
+    staff = Actor.user(rep.id)
+    lead = records.create_lead(session, {"last_name": "林", "first_name": "小華", "email": "hua@example.com",
+                                         "mobile": "0912-000-111", "city": "台北市", "status": "Hot"}, staff)
+    records.update(session, lead, {"first_name": "曉華"}, staff)
+    activities.add_note(session, "住在信義區", staff, lead_id=lead.id)
+    outbox.enqueue(session, "visitor_auto_reply", "hua@example.com", key="auto:1", context={"visitor_name": "林小華"})
+    counts = person.erase_person(session, "hua@example.com", staff)
+    session.commit()
+    assert counts["leads"] == 1 and counts["emails"] == 1
+    session.expire_all()
+    erased = session.get(Lead, lead.id)
+    assert erased.last_name == "[erased]" and erased.first_name is None and erased.email is None
+    assert erased.mobile is None and erased.mobile_e164 is None and erased.city is None
+    assert erased.status == "Hot" and erased.lead_no == lead.lead_no  # the record still counts
+    assert session.scalar(select(Note.body)) == "[erased]"
+    mail = session.scalar(select(OutboxMessage).where(OutboxMessage.template == "visitor_auto_reply"))
+    assert mail.recipient == person.ERASED_ADDRESS and mail.context == {} and mail.status == "suppressed"
+    text = json.dumps([e.changes for e in session.scalars(select(AuditEntry))], ensure_ascii=False)
+    assert "小華" not in text and "曉華" not in text and "hua@example.com" not in text
+    assert session.scalars(audit.history("leads", lead.id)).all()[-1].action == "erase"
+    assert person.export_person(session, "hua@example.com")["leads"] == []
+
+
+def test_deactivating_hands_open_work_on(session: Session) -> None:
+    leaving = add_user(session, "leaving@example.com", "Leaving")
+    heir = add_user(session, "heir@example.com", "Heir")
+    staff = Actor.user(leaving.id)
+    open_lead = records.create_lead(session, {"last_name": "Open", "owner_id": leaving.id})
+    junk = records.create_lead(session, {"last_name": "Junk", "status": "Junk Lead", "owner_id": leaving.id})
+    deal = records.create_opportunity(session, {"name": "Deal", "expected_close_date": "2026-12-01",
+                                                "owner_id": leaving.id})
+    task = activities.create_activity(session, {"type": "task", "subject": "Call back", "due_date": "2026-12-01",
+                                                "lead_id": open_lead.id}, staff)
+    with pytest.raises(ValidationError, match="still owns 1 leads, 1 opportunities"):
+        deactivate_user(session, "leaving@example.com")
+    with pytest.raises(ValidationError, match="another, active user"):
+        deactivate_user(session, "leaving@example.com", reassign_to="leaving@example.com")
+    moved = deactivate_user(session, "leaving@example.com", reassign_to="heir@example.com")
+    assert moved == {"leads": 1, "opportunities": 1, "accounts": 0, "contacts": 0, "activities": 1}
+    assert open_lead.owner_id == heir.id and deal.owner_id == heir.id and task.owner_id == heir.id
+    assert junk.owner_id == leaving.id  # closed work keeps its history
+    assert session.get(User, leaving.id).active is False
+    assigned = session.scalar(select(func.count()).where(AuditEntry.action == "assign"))
+    assert assigned == 2
+
+
+def test_lifecycle_commands_on_the_demo(crm, session: Session) -> None:  # noqa: ANN001
+    crm("demo")
+    lead = session.scalar(select(Lead).where(Lead.converted_at.is_(None), Lead.company.is_not(None)).limit(1))
+    session.commit()
+    out = crm("leads", "convert", lead.lead_no, "--opportunity", "Pilot order", "--amount", "120000",
+              "--close-date", "2027-01-31").output
+    assert out.startswith(f"Converted {lead.lead_no}: account ACC")
+    again = crm("leads", "convert", lead.lead_no, ok=False)
+    assert again.exit_code == 1 and "already converted" in again.stderr
+    history = crm("history", lead.lead_no).output
+    assert "create" in history and "convert" in history
+    assert "group(s) of possible duplicates in accounts" in crm("duplicates", "accounts").output
+    a = crm("merge", "ACC1", "ACC2", "--take", "website=ACC2").output
+    audit_id = int(a.split("(audit ")[1].split(";")[0])
+    assert "ACC2" in crm("bin", "list").output
+    assert "Undid audit entry" in crm("undo", str(audit_id)).output
+    assert "0 record(s) in the recycle bin" in crm("bin", "list").output
+    exported = json.loads(crm("person", "export", lead.email).output)
+    assert exported["leads"][0]["lead_no"] == lead.lead_no
+    assert "Erased" in crm("person", "erase", lead.email, "--yes").output
+    rep = session.scalar(select(User).where(User.email == "rep1@example.com"))
+    session.commit()
+    left = crm("users", "deactivate", "rep1@example.com", "--reassign-to", "rep2@example.com").output
+    assert "Reassigned to rep2@example.com" in left
+    assert session.scalar(select(func.count()).where(Activity.owner_id == rep.id, Activity.completed_at.is_(None))) == 0
