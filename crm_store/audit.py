@@ -71,7 +71,7 @@ def log_many(
         for record_id, record_no, changes in rows
     ]
     for start in range(0, len(values), 10_000):
-        session.execute(insert(AuditEntry), values[start : start + 10_000])
+        session.execute(insert(AuditEntry.__table__), values[start : start + 10_000])
     return len(values)
 
 

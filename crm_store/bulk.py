@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from . import activities, audit, company, numbering, stages
@@ -85,12 +85,14 @@ def insert_records(
     if module not in MODELS:
         raise ValidationError("module", f"unknown module {module!r}")
     table = MODELS[module].__table__
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
     ids: list[int] = []
     offset = 0
     for chunk in _chunks(rows, CHUNK):
         clean, histories = _clean_chunk(session, module, chunk, ctx, offset, batch)
-        chunk_ids = list(session.scalars(stmt, clean))
+        chunk_ids = reserve_ids(session, table, len(clean))
+        for row, new_id in zip(clean, chunk_ids, strict=True):
+            row["id"] = new_id
+        session.execute(insert(table), clean)
         number_field = NUMBER_FIELD[module]
         audit.log_many(
             session, "create", module,
@@ -107,6 +109,21 @@ def insert_records(
     if batch is not None:
         batch.row_count += len(ids)
     return ids
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Reserve primary keys for rows about to be inserted, so no row needs a RETURNING round trip.
+
+    PostgreSQL hands them out from the table's sequence; on SQLite the transaction already holds
+    the database's write lock (BEGIN IMMEDIATE), so the ids above the current maximum are ours.
+    """
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = text("select nextval(pg_get_serial_sequence(:t, 'id')) from generate_series(1, :n)")
+        return list(session.scalars(stmt, {"t": table.name, "n": count}))
+    start = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(start + 1, start + 1 + count))
 
 
 def _clean_chunk(
@@ -216,7 +233,7 @@ def _insert_histories(
 ) -> None:
     rows = [row for opp_id, steps in zip(ids, histories, strict=True) for row in stages.history_rows(opp_id, steps)]
     for chunk in _chunks(rows, CHUNK * 2):
-        session.execute(insert(StageHistory), chunk)
+        session.execute(insert(StageHistory.__table__), chunk)
     ctx.counts["stage_history"] = ctx.counts.get("stage_history", 0) + len(rows)
 
 
@@ -289,7 +306,7 @@ def _insert_plain(
         for r in clean_rows:
             for k in keys - r.keys():
                 r[k] = None
-        session.execute(insert(model), clean_rows)
+        session.execute(insert(model.__table__), clean_rows)
         total += len(clean_rows)
         if progress:
             progress(len(clean_rows))

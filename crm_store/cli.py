@@ -12,6 +12,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from . import company, seed, users
+from .backup import backup_before_migration
 from .config import load_config
 from .db import make_engine, session_factory, session_scope
 from .errors import CrmError
@@ -47,6 +48,9 @@ def main() -> None:
 def init() -> None:
     """Create or upgrade the database and seed picklists, stages, currencies and settings."""
     config = load_config()
+    saved = backup_before_migration(config)
+    if saved is not None:
+        click.echo(f"Backed up the database before migrating: {saved}")
     engine = make_engine(config.database_url)
     try:
         before, after = upgrade(engine)
@@ -175,9 +179,10 @@ def _load_plugins() -> None:
 
 
 from .demo_cli import demo  # noqa: E402  (each command group lives beside what it drives)
+from .lifecycle_cli import backup_command, documents_group, restore_command  # noqa: E402
 from .records_cli import LIFECYCLE_COMMANDS  # noqa: E402
 
 main.add_command(demo)
-for _command in LIFECYCLE_COMMANDS:
+for _command in (*LIFECYCLE_COMMANDS, documents_group, backup_command, restore_command):
     main.add_command(_command)
 _load_plugins()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -83,40 +84,45 @@ class Validator:
 
     def clean(self, module: str, values: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
         """Return checked, normalised values; raise ValidationError naming the first bad field."""
-        model = MODELS[module]
-        columns = model.__table__.columns
+        spec = field_specs(module)
         out: dict[str, Any] = {}
         for name, raw in values.items():
-            if name not in columns or name in SYSTEM_FIELDS or name in DERIVED:
+            field = spec.get(name)
+            if field is None:
                 raise ValidationError(name, f"is not a field of {module}")
-            out[name] = coerce(name, columns[name].type, raw)
+            value = field.coerce(raw)
+            out[name] = value
+            if value is None:
+                if field.e164 is not None:
+                    out[field.e164] = None
+            elif field.check is not None:
+                self._check_value(field, value, out)
+        required = REQUIRED[module]
         if not partial:
-            for name in REQUIRED[module]:
+            for name in required:
                 if out.get(name) is None:
                     raise ValidationError(name, "is required")
-        elif any(name in out and out[name] is None for name in REQUIRED[module]):
-            name = next(n for n in REQUIRED[module] if n in out and out[n] is None)
-            raise ValidationError(name, "is required")
-        for name, value in list(out.items()):
-            if value is None:
-                if name in E164_OF and E164_OF[name] in columns:
-                    out[E164_OF[name]] = None
-                continue
-            self._check_value(module, name, value, out)
+        else:
+            for name in required:
+                if name in out and out[name] is None:
+                    raise ValidationError(name, "is required")
         return out
 
-    def _check_value(self, module: str, name: str, value: Any, out: dict[str, Any]) -> None:
-        if name in PICKLIST_FIELDS[module]:
-            picklists.check(self.allowed, PICKLIST_FIELDS[module][name], name, value)
-        elif name in EMAIL_FIELDS:
+    def _check_value(self, field: FieldSpec, value: Any, out: dict[str, Any]) -> None:
+        name, check = field.name, field.check
+        if check == "picklist":
+            if value not in self.allowed.get(field.picklist, ()):  # type: ignore[arg-type]
+                picklists.check(self.allowed, field.picklist, name, value)  # type: ignore[arg-type]
+        elif check == "email":
             out[name] = clean_email(name, value)
-        elif name in PHONE_FIELDS:
+        elif check == "phone":
             e164 = to_e164(name, value, self.phone_region)
-            if name in E164_OF and E164_OF[name] in MODELS[module].__table__.columns:
-                out[E164_OF[name]] = e164
-        elif name == "probability" and not 0 <= value <= 100:
-            raise ValidationError(name, "must be between 0 and 100")
-        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value < 0:
+            if field.e164 is not None:
+                out[field.e164] = e164
+        elif check == "probability":
+            if not 0 <= value <= 100:
+                raise ValidationError(name, "must be between 0 and 100")
+        elif check == "non_negative" and value < 0:
             raise ValidationError(name, "must not be negative")
 
     def check_references(
@@ -152,6 +158,60 @@ class Validator:
                     bad = min(missing - found)
                     table = target.__tablename__
                     raise ValidationError(name, f"{table} record {bad} does not exist", row=_row_of(rows, name, bad))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one field of a module is coerced and checked, worked out once per module."""
+
+    name: str
+    type_: Any
+    check: str | None = None  # picklist | email | phone | probability | non_negative
+    picklist: str | None = None
+    e164: str | None = None  # the column that receives the E.164 form of a phone field
+    text_limit: int | None = None
+    is_text: bool = False
+
+    def coerce(self, raw: Any) -> Any:
+        """Turn a raw value into the column's type (text has a fast path: most values are text)."""
+        if raw is None:
+            return None
+        if self.is_text and type(raw) is str:
+            value = raw.strip()
+            if not value:
+                return None
+            if self.text_limit is not None and len(value) > self.text_limit:
+                raise ValidationError(self.name, f"is {len(value)} characters long; the limit is {self.text_limit}")
+            if "\x00" in value:
+                raise ValidationError(self.name, "must not contain NUL characters")
+            return value
+        return coerce(self.name, self.type_, raw)
+
+
+@lru_cache(maxsize=None)
+def field_specs(module: str) -> dict[str, FieldSpec]:
+    """Return the spec of every field a caller may set on a module's records."""
+    columns = MODELS[module].__table__.columns
+    specs = {}
+    for column in columns:
+        name, type_ = column.name, column.type
+        if name in SYSTEM_FIELDS or name in DERIVED:
+            continue
+        check, picklist, e164 = None, None, None
+        if name in PICKLIST_FIELDS[module]:
+            check, picklist = "picklist", PICKLIST_FIELDS[module][name]
+        elif name in EMAIL_FIELDS:
+            check = "email"
+        elif name in PHONE_FIELDS:
+            check = "phone"
+            e164 = E164_OF[name] if name in E164_OF and E164_OF[name] in columns else None
+        elif name == "probability":
+            check = "probability"
+        elif isinstance(type_, (Integer, Money)):
+            check = "non_negative"
+        is_text = isinstance(type_, (String, Text))
+        specs[name] = FieldSpec(name, type_, check, picklist, e164, getattr(type_, "length", None), is_text)
+    return specs
 
 
 def _row_of(rows: list[dict[str, Any]], name: str, value: Any) -> int | None:

@@ -1,0 +1,301 @@
+"""Backup and restore: one archive with a manifest; restore only into an empty place, all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from click.testing import CliRunner, Result
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
+from sqlalchemy.orm import Session
+
+from crm_store import backup, lifecycle_cli, records
+from crm_store.actor import Actor
+from crm_store.cli import CrmGroup, main
+from crm_store.config import load_config
+from crm_store.db import make_engine
+from crm_store.documents import add_document, open_document
+from crm_store.lifecycle_cli import backup_command, documents_group, restore_command
+from crm_store.models import Base, Document
+from crm_store.schema import alembic_config, head_revision
+from crm_store.users import add_user
+
+PDF = "%PDF-1.4\n報價單 NT$120,000\n%%EOF\n".encode()
+
+
+@pytest.fixture
+def cli(env: dict[str, str]):  # noqa: ANN201 - returns a callable
+    """Run the lifecycle commands as `crm` runs them (through `main` once they are registered there)."""
+    ours = [documents_group, backup_command, restore_command]
+    root = main if "backup" in main.commands else CrmGroup("crm", commands=ours)
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Result:
+        result = runner.invoke(root, list(args), catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output + result.stderr
+        return result
+
+    return run
+
+
+@pytest.fixture
+def crm_data(session: Session, env: dict[str, str]) -> Document:
+    """A few records, a user (whose welcome link creates the secret key) and a document, committed."""
+    rep = add_user(session, "rep@example.com", "陳小華")
+    account = records.create_account(session, {"name": "台積電"})
+    records.create_contact(session, {"last_name": "Chen", "account_id": account.id})
+    records.create_lead(session, {"last_name": "王", "company": "Acme"})
+    records.create_opportunity(session, {"name": "Line upgrade", "amount": "12000", "account_id": account.id,
+                                         "expected_close_date": "2027-03-31"})
+    data_dir = Path(env["CRM_DATA_DIR"])
+    doc = add_document(session, data_dir, account, PDF, filename="報價單.pdf", actor=Actor.user(rep.id))
+    session.commit()
+    return doc
+
+
+@pytest.fixture
+def empty_target(backend: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the settings at an empty data dir and an empty database (a new one on the PostgreSQL server)."""
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "restored"))
+    if backend == "sqlite":
+        monkeypatch.delenv("CRM_DATABASE_URL")
+        yield f"sqlite:///{tmp_path / 'restored' / 'leadline.db'}"
+        return
+    server, name = database_url.rsplit("/", 1)[0], f"r_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    monkeypatch.setenv("CRM_DATABASE_URL", f"{server}/{name}")
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def _contents(url: str) -> dict[str, list[Any]]:
+    """Every row of every table, sorted, so two databases can be compared whole."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = {t.name: conn.execute(select(t)).all() for t in Base.metadata.sorted_tables}
+            rows["alembic_version"] = conn.execute(text("select version_num from alembic_version")).all()
+    finally:
+        engine.dispose()
+    return {name: sorted((tuple(r) for r in found), key=repr) for name, found in rows.items()}
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t.name: conn.scalar(select(func.count()).select_from(t)) or 0 for t in Base.metadata.sorted_tables}
+    finally:
+        engine.dispose()
+
+
+def _nothing_restored(target_url: str, data_dir: Path) -> None:
+    assert not data_dir.exists() or list(data_dir.iterdir()) == []
+    if target_url.startswith("sqlite"):
+        assert not Path(target_url.removeprefix("sqlite:///")).exists()
+    else:
+        engine = create_engine(target_url)
+        assert inspect(engine).get_table_names() == []
+        engine.dispose()
+
+
+def _members(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def _rewrite(archive: Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+
+
+def test_backup_then_restore_gives_the_same_crm(
+    crm_data: Document, cli, backend: str, database_url: str, env: dict[str, str], tmp_path: Path,  # noqa: ANN001
+    request: pytest.FixtureRequest,
+) -> None:
+    source_dir = Path(env["CRM_DATA_DIR"])
+    archive = tmp_path / "crm.tar.gz"
+    out = cli("backup", str(archive)).output
+    assert f"to {archive}" in out and "keep it somewhere safe" in out
+    assert archive.stat().st_mode & 0o077 == 0  # it holds the secret key
+    before_counts, before_rows = _counts(database_url), _contents(database_url)
+    assert before_counts["documents"] == 1 and before_counts["leads"] == 1
+
+    target_url = request.getfixturevalue("empty_target")
+    target_dir = Path(load_config().data_dir)
+    assert "Restored the backup" in cli("restore", str(archive)).output
+    assert _counts(target_url) == before_counts
+    assert _contents(target_url) == before_rows
+    assert open_document(target_dir, crm_data).path.read_bytes() == PDF
+    assert (target_dir / "secret_key").read_text() == (source_dir / "secret_key").read_text()
+    assert load_config().secret_key == (source_dir / "secret_key").read_text().strip()
+    expected = {"documents", "secret_key"} | ({"leadline.db"} if backend == "sqlite" else set())
+    assert {p.name for p in target_dir.iterdir()} == expected  # and no staging folder left behind
+
+
+def test_manifest_lists_every_file_with_its_hash(crm_data: Document, cli, backend: str, env: dict[str, str]) -> None:  # noqa: ANN001
+    cli("backup")
+    [archive] = (Path(env["CRM_DATA_DIR"]) / "backups").glob("leadline-*Z.tar.gz")
+    members = _members(archive)
+    manifest = json.loads(members.pop("manifest.json"))
+    assert manifest["format_version"] == 1 and manifest["database"] == backend
+    assert manifest["alembic_revision"] == head_revision() and manifest["app_version"]
+    assert manifest["created_at"].endswith("+00:00")
+    db_member = "database/leadline.db" if backend == "sqlite" else "database/leadline.dump"
+    doc_member = f"documents/{crm_data.sha256[:2]}/{crm_data.sha256}"
+    assert sorted(members) == sorted([db_member, doc_member, "secret_key"])
+    assert {e["path"]: (e["sha256"], e["size"]) for e in manifest["files"]} == {
+        name: (hashlib.sha256(content).hexdigest(), len(content)) for name, content in members.items()
+    }
+    assert cli("backup", str(archive), ok=False).stderr == f"error: {archive} already exists; name another file\n"
+
+
+def test_restore_refuses_a_data_dir_in_use(crm_data: Document, cli, tmp_path: Path, env: dict[str, str]) -> None:  # noqa: ANN001
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    result = cli("restore", str(archive), ok=False)
+    assert result.stderr.startswith("error: restore needs an empty data dir and database; found ")
+    assert "/data/secret_key" in result.stderr and "point CRM_DATA_DIR" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("template", ["postgresql"], indirect=True)
+def test_restore_refuses_a_postgresql_database_with_tables(
+    crm_data: Document, cli, backend: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    assert backend == "postgresql"  # a SQLite database lives in the data dir: the test above covers it
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "fresh"))
+    result = cli("restore", str(archive), ok=False)
+    assert "restore needs an empty database" in result.stderr and "tables" in result.stderr
+    assert not (tmp_path / "fresh").exists()
+
+
+@pytest.mark.parametrize("damage", ["member", "gzip", "extra member", "not a backup"])
+def test_a_damaged_archive_is_refused_before_anything_is_written(
+    crm_data: Document, cli, backend: str, tmp_path: Path, damage: str, request: pytest.FixtureRequest,  # noqa: ANN001
+) -> None:
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    members = _members(archive)
+    db_member = next(name for name in members if name.startswith("database/"))
+    if damage == "member":  # a valid archive whose database differs by one byte from what the manifest says
+        data = bytearray(members[db_member])
+        data[len(data) // 2] ^= 0x01
+        members[db_member] = bytes(data)
+        _rewrite(archive, members)
+    elif damage == "gzip":
+        raw = bytearray(archive.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        archive.write_bytes(bytes(raw))
+    elif damage == "extra member":
+        _rewrite(archive, {"../../evil": b"x", **members})
+    else:
+        archive.write_bytes(b"just some text\n")
+    target_url = request.getfixturevalue("empty_target")
+    result = cli("restore", str(archive), ok=False)
+    expected = {"member": f"damaged: {db_member} does not match the manifest; nothing restored",
+                "extra member": "holds an unexpected member '../../evil'", "not a backup": "not a Leadline backup"}
+    assert result.stderr.startswith(f"error: {archive} ") and result.stderr.count("\n") == 1
+    assert expected.get(damage, "") in result.stderr
+    _nothing_restored(target_url, load_config().data_dir)
+
+
+def test_restore_refuses_another_kind_of_database(crm_data: Document, cli, backend: str, tmp_path: Path,  # noqa: ANN001
+                                                  monkeypatch: pytest.MonkeyPatch, pg_server) -> None:  # noqa: ANN001
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "fresh"))
+    if backend == "sqlite":
+        monkeypatch.setenv("CRM_DATABASE_URL", pg_server.url("postgres_empty_does_not_matter"))
+        monkeypatch.setattr(backup, "check_restorable", lambda config: None)
+    else:
+        monkeypatch.delenv("CRM_DATABASE_URL")
+    other = "postgresql" if backend == "sqlite" else "sqlite"
+    result = cli("restore", str(archive), ok=False)
+    assert result.stderr == f"error: the backup holds a {backend} database; CRM_DATABASE_URL is {other}\n"
+    assert [p.name for p in (tmp_path / "fresh").iterdir()] == []
+
+
+@pytest.mark.parametrize("template", ["postgresql"], indirect=True)
+def test_postgresql_settings_travel_in_the_environment(
+    crm_data: Document, cli, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    assert backend == "postgresql"
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    real_run = subprocess.run
+
+    def spy(args: list[str], **kwargs: Any) -> Any:
+        calls.append((args, kwargs["env"]))
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(backup.subprocess, "run", spy)
+    monkeypatch.setenv("CRM_DATABASE_URL", load_config().database_url.replace("crm@", "crm:s3cret@"))
+    cli("backup", str(tmp_path / "crm.tar.gz"))
+    [(args, env)] = calls
+    url = load_config().database_url
+    assert args[0].endswith("/pg_dump") and "--format=custom" in args
+    assert not any(part in " ".join(args) for part in ("s3cret", url.rsplit("/", 1)[1], "127.0.0.1"))
+    assert (env["PGPASSWORD"], env["PGHOST"], env["PGUSER"]) == ("s3cret", "127.0.0.1", "crm")
+    assert env["PGDATABASE"] == url.rsplit("/", 1)[1]
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
+def test_backup_before_migration_only_when_behind(engine: Engine, env: dict[str, str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config()
+    assert backup.backup_before_migration(config) is None  # at the newest revision: nothing to protect
+    _downgrade(engine, "0002")
+    engine.dispose()
+    archive = backup.backup_before_migration(config)
+    assert archive is not None and archive.parent == config.data_dir / "backups"
+    assert archive.name.startswith("leadline-") and archive.name.endswith(f"-before-{head_revision()}.tar.gz")
+    manifest = json.loads(_members(archive)["manifest.json"])
+    assert manifest["alembic_revision"] == "0002"
+
+
+def test_backup_before_migration_skips_a_new_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "new"))
+    monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
+    assert backup.backup_before_migration(load_config()) is None
+    assert not (tmp_path / "new").exists()
+
+
+def test_large_copies_show_a_progress_bar(crm_data: Document, cli, tmp_path: Path,  # noqa: ANN001
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle_cli, "PROGRESS_FROM_BYTES", 0)
+    assert "Writing backup" in cli("backup", str(tmp_path / "a.tar.gz")).stderr
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setattr(backup, "check_restorable", lambda config: None)
+    monkeypatch.setattr(backup, "_install", lambda config, staging: None)
+    assert "Restoring" in cli("restore", str(tmp_path / "a.tar.gz")).stderr
+
+
+def test_backup_needs_a_database(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "new"))
+    monkeypatch.delenv("CRM_DATABASE_URL")
+    result = cli("backup", ok=False)
+    assert result.stderr == f"error: there is no database at {tmp_path}/new/leadline.db to back up; run `crm init` first\n"
+    assert not (tmp_path / "new" / "leadline.db").exists()
