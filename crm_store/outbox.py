@@ -118,8 +118,10 @@ def due(now: dt.datetime, limit: int) -> Select[tuple[OutboxMessage]]:
     )
 
 
-def claim_due(session: Session, limit: int = 500, now: dt.datetime | None = None) -> list[OutboxMessage]:
-    """Mark due messages `sending` and return them; opted-out recipients become `suppressed`.
+def claim_due(
+    session: Session, limit: int = 500, now: dt.datetime | None = None
+) -> tuple[list[OutboxMessage], int]:
+    """Mark due messages `sending` and return them with how many were `suppressed` (opted out).
 
     On PostgreSQL rows another worker holds are skipped (SKIP LOCKED); SQLite has one writer.
     """
@@ -131,17 +133,19 @@ def claim_due(session: Session, limit: int = 500, now: dt.datetime | None = None
     rows = list(session.scalars(stmt))
     opted_out = _opted_out(session, [r.recipient for r in rows if not r.to_staff])
     claimed = []
+    suppressed = 0
     for row in rows:
         if not row.to_staff and row.recipient.lower() in opted_out:
             row.status = "suppressed"
             row.last_error = "the recipient opted out of email"
+            suppressed += 1
             continue
         row.status = "sending"
         row.sending_since = now
         row.attempts += 1
         claimed.append(row)
     session.flush()
-    return claimed
+    return claimed, suppressed
 
 
 def _opted_out(session: Session, recipients: list[str]) -> set[str]:
@@ -157,9 +161,14 @@ def _opted_out(session: Session, recipients: list[str]) -> set[str]:
     return found
 
 
-def mark_sent(session: Session, message_id: int, now: dt.datetime | None = None) -> None:
-    """Record a delivered message."""
-    _set(session, message_id, status="sent", sent_at=now or utcnow(), sending_since=None, last_error=None)
+def mark_sent(session: Session, message_ids: Sequence[int], now: dt.datetime | None = None) -> None:
+    """Record delivered messages, with one statement."""
+    if message_ids:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(message_ids))
+            .values(status="sent", sent_at=now or utcnow(), sending_since=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def mark_failed(session: Session, message_id: int, reason: str) -> None:

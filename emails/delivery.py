@@ -11,16 +11,18 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Literal
 
 import aiosmtplib
 
 from .relay import Relay
+from .wire import Wire
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["sent", "transient", "permanent"]
+# Our name in EHLO; a fixed one spares a reverse DNS lookup per connection.
+LOCAL_HOSTNAME = "leadline.localdomain"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ async def _connect(relay: Relay) -> aiosmtplib.SMTP:
         use_tls=relay.implicit_tls,
         start_tls=relay.starttls,
         tls_context=relay.tls_context() if (relay.implicit_tls or relay.starttls) else None,
+        local_hostname=LOCAL_HOSTNAME,
     )
     await client.connect()
     if relay.username:
@@ -67,7 +70,7 @@ def _classify(exc: Exception) -> tuple[Kind, str, bool]:
 
 
 async def _send_over_one_connection(
-    relay: Relay, queue: asyncio.Queue[tuple[int, EmailMessage]], outcomes: dict[int, Outcome]
+    relay: Relay, queue: asyncio.Queue[tuple[int, Wire]], outcomes: dict[int, Outcome]
 ) -> None:
     client: aiosmtplib.SMTP | None = None
     try:
@@ -80,7 +83,7 @@ async def _send_over_one_connection(
                     outcomes[key] = Outcome(key, "transient", f"cannot connect to {relay.host}:{relay.port}: {exc}")
                     return  # the other connections (or the next pass) take the rest
             try:
-                await client.send_message(message)
+                await client.sendmail(message.sender, [message.recipient], message.data)
                 outcomes[key] = Outcome(key, "sent")
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                 kind, detail, usable = _classify(exc)
@@ -121,9 +124,9 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
     _drop(client, transport)
 
 
-async def deliver(relay: Relay, messages: Sequence[tuple[int, EmailMessage]]) -> list[Outcome]:
+async def deliver(relay: Relay, messages: Sequence[tuple[int, Wire]]) -> list[Outcome]:
     """Send messages over at most `relay.concurrency` connections; return one outcome per message."""
-    queue: asyncio.Queue[tuple[int, EmailMessage]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[int, Wire]] = asyncio.Queue()
     for item in messages:
         queue.put_nowait(item)
     outcomes: dict[int, Outcome] = {}
@@ -134,6 +137,6 @@ async def deliver(relay: Relay, messages: Sequence[tuple[int, EmailMessage]]) ->
     return [outcomes[key] for key, _ in messages]
 
 
-def deliver_sync(relay: Relay, messages: Sequence[tuple[int, EmailMessage]]) -> list[Outcome]:
+def deliver_sync(relay: Relay, messages: Sequence[tuple[int, Wire]]) -> list[Outcome]:
     """Run `deliver` to completion from synchronous code."""
     return asyncio.run(deliver(relay, messages))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from email.message import EmailMessage
 from pathlib import Path
 
 
@@ -13,11 +12,11 @@ def eml_name(key: int, template: str) -> str:
     return f"{key:08d}-{re.sub(r'[^a-z0-9_]+', '_', template.lower())}.eml"
 
 
-def write_eml(folder: Path, key: int, template: str, message: EmailMessage) -> Path:
+def write_eml(folder: Path, key: int, template: str, data: bytes) -> Path:
     """Write a message atomically (a reader never sees half a file); return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / eml_name(key, template)
     tmp = path.with_suffix(".eml.tmp")
-    tmp.write_bytes(bytes(message))
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return path

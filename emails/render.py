@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -82,6 +83,23 @@ _ENV = jinja2.Environment(
 _ENV.filters["duration"] = jinja2.pass_context(duration)
 
 
+@dataclass(frozen=True)
+class Composed:
+    """A rendered message before it is laid out as MIME: what both builders below need."""
+
+    sender: Address
+    recipient: Address
+    subject: str
+    date: str
+    message_id: str
+    auto_submitted: str
+    language_tag: str
+    text: str
+    html: str
+    attachments: list[Attachment]
+    headers: list[tuple[str, str]]
+
+
 def render(
     template: str,
     *,
@@ -101,6 +119,40 @@ def render(
     Raises jinja2.UndefinedError when the context lacks a key the template uses, and ValueError
     for a header that would carry CR/LF, an address that is not one address, or a bad argument.
     """
+    c = compose(template, language=language, context=context, sender=sender, recipient=recipient,
+                message_id=message_id, base_url=base_url, company_name=company_name,
+                attachments=attachments, headers=headers, sent_at=sent_at)
+    msg = EmailMessage(policy=_POLICY)
+    msg["From"] = c.sender
+    msg["To"] = c.recipient
+    msg["Subject"] = c.subject
+    msg["Date"] = c.date
+    msg["Message-ID"] = c.message_id
+    msg["Auto-Submitted"] = c.auto_submitted
+    _add_body(msg, c.text, c.html, c.attachments)
+    # Set after the body: turning a part into a multipart moves Content-* headers into it.
+    msg["Content-Language"] = c.language_tag
+    for name, value in c.headers:
+        del msg[name]  # a caller's value replaces a default such as Auto-Submitted
+        msg[name] = value
+    return msg
+
+
+def compose(
+    template: str,
+    *,
+    language: str,
+    context: dict[str, Any],
+    sender: str,
+    recipient: str,
+    message_id: str,
+    base_url: str,
+    company_name: str,
+    attachments: Sequence[Attachment] = (),
+    headers: Mapping[str, str] | None = None,
+    sent_at: datetime | None = None,
+) -> Composed:
+    """Render the template and check every header-bound value; lay nothing out yet."""
     if template not in KNOWN_TEMPLATES:
         raise ValueError(f"unknown email template {template!r}")
     language = language if language in LANGUAGES else DEFAULT_LANGUAGE
@@ -128,19 +180,21 @@ def render(
         attachments.append(_invite(ctx, sent_at))
     _check_attachments(template, ctx, html, attachments)
 
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _address("sender", sender)
-    msg["To"] = _address("recipient", recipient)
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(sent_at.astimezone(UTC), usegmt=True)
-    msg["Message-ID"] = _message_id(message_id)
-    msg["Auto-Submitted"] = "auto-replied" if template == "visitor_auto_reply" else "auto-generated"
-    _add_body(msg, text, html, attachments)
-    # Set after the body: turning a part into a multipart moves Content-* headers into it.
-    msg["Content-Language"] = LANGUAGES[language]
-    for name, value in (headers or {}).items():
-        _extra_header(msg, name, value)
-    return msg
+    for item in attachments:
+        _content_type(item)
+    return Composed(
+        sender=_address("sender", sender),
+        recipient=_address("recipient", recipient),
+        subject=subject,
+        date=format_datetime(sent_at.astimezone(UTC), usegmt=True),
+        message_id=_message_id(message_id),
+        auto_submitted="auto-replied" if template == "visitor_auto_reply" else "auto-generated",
+        language_tag=LANGUAGES[language],
+        text=text,
+        html=html,
+        attachments=attachments,
+        headers=[_extra_header(name, value) for name, value in (headers or {}).items()],
+    )
 
 
 def _block(template: jinja2.Template, name: str, ctx: dict[str, Any]) -> str:
@@ -159,6 +213,7 @@ def _base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
+@lru_cache(maxsize=4096)
 def _address(what: str, value: str) -> Address:
     """Parse one mailbox such as `王小明 <ming@example.com>` (or its RFC 2047 form); refuse lists."""
     _one_line(what, value)
@@ -186,15 +241,14 @@ def _message_id(message_id: str) -> str:
     return f"<{bare}>"
 
 
-def _extra_header(msg: EmailMessage, name: str, value: str) -> None:
+def _extra_header(name: str, value: str) -> tuple[str, str]:
     _one_line(f"header {name!r}", name)
     _one_line(f"header {name!r}", value)
     if not re.fullmatch(r"[!-9;-~]+", name):
         raise ValueError(f"header name {name!r} is not valid")
     if name.lower() in _OWN_HEADERS or name.lower().startswith("content-"):
         raise ValueError(f"header {name!r} is set by render()")
-    del msg[name]  # a caller's value replaces a default such as Auto-Submitted
-    msg[name] = value
+    return name, value
 
 
 def _invite(ctx: dict[str, Any], sent_at: datetime) -> Attachment:

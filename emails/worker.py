@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 import threading
 from collections import Counter
-from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from crm_store.models import OutboxMessage
 
 from . import delivery, files
 from .relay import parse_relay
-from .render import Attachment, render
+from .render import Attachment
+from .wire import Wire, render_wire
 
 log = logging.getLogger("leadline.mail")
 BATCH = 500
@@ -42,8 +42,8 @@ def _attachments(config: Config, row: OutboxMessage) -> list[Attachment]:
     return found
 
 
-def _render(config: Config, row: OutboxMessage, company_name: str) -> EmailMessage:
-    return render(
+def _render(config: Config, row: OutboxMessage, company_name: str) -> Wire:
+    return render_wire(
         row.template,
         language=row.language,
         context=row.context,
@@ -65,11 +65,9 @@ def send_due(config: Config, *, engine: Engine | None = None, now: dt.datetime |
     tally: Counter[str] = Counter()
     try:
         with factory.begin() as session:
-            suppressed_before = outbox.counts(session)["suppressed"]
-            claimed = outbox.claim_due(session, limit, now)
-            tally["suppressed"] = outbox.counts(session)["suppressed"] - suppressed_before
+            claimed, tally["suppressed"] = outbox.claim_due(session, limit, now)
             company_name = company.get(session, "company_name")
-            ready: list[tuple[int, EmailMessage, str]] = []
+            ready: list[tuple[int, Wire, str]] = []
             for row in claimed:
                 try:
                     ready.append((row.id, _render(config, row, company_name), row.template))
@@ -78,11 +76,13 @@ def send_due(config: Config, *, engine: Engine | None = None, now: dt.datetime |
                     tally["failed"] += 1
         outcomes = _deliver(config, ready)
         with factory.begin() as session:
+            sent = [o.key for o in outcomes if o.kind == "sent"]
+            outbox.mark_sent(session, sent, now)
+            tally["sent"] += len(sent)
             for outcome in outcomes:
                 if outcome.kind == "sent":
-                    outbox.mark_sent(session, outcome.key, now)
-                    tally["sent"] += 1
-                elif outcome.kind == "permanent":
+                    continue
+                if outcome.kind == "permanent":
                     outbox.mark_failed(session, outcome.key, outcome.detail)
                     tally["failed"] += 1
                 else:
@@ -94,13 +94,13 @@ def send_due(config: Config, *, engine: Engine | None = None, now: dt.datetime |
     return tally
 
 
-def _deliver(config: Config, ready: list[tuple[int, EmailMessage, str]]) -> list[delivery.Outcome]:
+def _deliver(config: Config, ready: list[tuple[int, Wire, str]]) -> list[delivery.Outcome]:
     if not ready:
         return []
     if config.smtp_url is None:
         out = []
         for key, message, template in ready:
-            files.write_eml(config.outbox_dir, key, template, message)
+            files.write_eml(config.outbox_dir, key, template, message.data)
             out.append(delivery.Outcome(key, "sent"))
         return out
     return delivery.deliver_sync(parse_relay(config.smtp_url), [(k, m) for k, m, _ in ready])

@@ -155,7 +155,7 @@ def test_crash_between_send_and_mark_is_at_least_once_with_a_stable_message_id(
     with SmtpServer(handler) as server:
         config = config_for(env, f"smtp://127.0.0.1:{server.port}")
         # the worker claims and sends, then dies before it records the result
-        claimed = outbox.claim_due(session)
+        claimed = outbox.claim_due(session)[0]
         session.commit()
         messages = [(row.id, _render(config, row, "Acme")) for row in claimed]
         assert [o.kind for o in delivery.deliver_sync(parse_relay(config.smtp_url), messages)] == ["sent"]

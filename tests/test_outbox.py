@@ -53,9 +53,9 @@ def test_bad_messages_are_refused(session: Session, kwargs: dict, field: str) ->
 
 def test_claim_marks_sending_and_transient_failures_back_off_then_fail(session: Session) -> None:
     queue(session)
-    (row,) = outbox.claim_due(session, now=NOW)
+    (row,) = outbox.claim_due(session, now=NOW)[0]
     assert row.status == "sending" and row.attempts == 1
-    assert outbox.claim_due(session, now=NOW) == []  # not claimed twice
+    assert outbox.claim_due(session, now=NOW)[0] == []  # not claimed twice
     waits = []
     at = NOW
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
@@ -63,9 +63,9 @@ def test_claim_marks_sending_and_transient_failures_back_off_then_fail(session: 
         if attempt < outbox.MAX_ATTEMPTS:
             assert status == "retrying"
             waits.append(row.next_attempt_at - at)
-            assert outbox.claim_due(session, now=row.next_attempt_at - dt.timedelta(seconds=1)) == []
+            assert outbox.claim_due(session, now=row.next_attempt_at - dt.timedelta(seconds=1))[0] == []
             at = row.next_attempt_at
-            assert outbox.claim_due(session, now=at) == [row]
+            assert outbox.claim_due(session, now=at)[0] == [row]
         else:
             assert status == "failed"
     assert row.attempts == outbox.MAX_ATTEMPTS
@@ -77,9 +77,9 @@ def test_claim_marks_sending_and_transient_failures_back_off_then_fail(session: 
 
 def test_stuck_sending_goes_back_to_retrying(session: Session) -> None:
     queue(session)
-    (row,) = outbox.claim_due(session, now=NOW)
-    assert outbox.claim_due(session, now=NOW + dt.timedelta(minutes=9)) == []
-    again = outbox.claim_due(session, now=NOW + dt.timedelta(minutes=11))
+    (row,) = outbox.claim_due(session, now=NOW)[0]
+    assert outbox.claim_due(session, now=NOW + dt.timedelta(minutes=9))[0] == []
+    again = outbox.claim_due(session, now=NOW + dt.timedelta(minutes=11))[0]
     assert again == [row] and row.attempts == 2
 
 
@@ -87,15 +87,15 @@ def test_opted_out_recipients_are_suppressed_but_staff_mail_is_not(session: Sess
     records.create_lead(session, {"last_name": "Lee", "email": "Lee@Example.com", "email_opt_out": True})
     queue(session, "visitor", to="lee@example.com")
     queue(session, "staff", to="lee@example.com", to_staff=True)
-    claimed = outbox.claim_due(session, now=NOW)
-    assert [r.idempotency_key for r in claimed] == ["staff"]
+    claimed, suppressed = outbox.claim_due(session, now=NOW)
+    assert [r.idempotency_key for r in claimed] == ["staff"] and suppressed == 1
     suppressed = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == "visitor"))
     assert suppressed.status == "suppressed"
 
 
 def test_retry_and_counts(session: Session) -> None:
     queue(session)
-    (row,) = outbox.claim_due(session, now=NOW)
+    (row,) = outbox.claim_due(session, now=NOW)[0]
     outbox.mark_failed(session, row.id, "550 no such user")
     session.refresh(row)
     assert outbox.counts(session)["failed"] == 1
