@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .actor import Actor
+from .fast_insert import insert_rows
 from .models import AuditEntry, utcnow
 
 # Fields that change on every write and say nothing a person needs in a history.
@@ -71,7 +72,7 @@ def log_many(
         for record_id, record_no, changes in rows
     ]
     for start in range(0, len(values), 10_000):
-        session.execute(insert(AuditEntry.__table__), values[start : start + 10_000])
+        insert_rows(session, AuditEntry.__table__, values[start : start + 10_000])
     return len(values)
 
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from . import activities, audit, company, numbering, stages
 from .actor import Actor
 from .errors import ValidationError
+from .fast_insert import insert_rows
 from .models import Activity, Batch, Currency, Note, SalesProcess, SalesStage, StageHistory, utcnow
 from .validation import MODELS, NUMBER_FIELD, Validator, coerce
 
@@ -92,7 +93,7 @@ def insert_records(
         chunk_ids = reserve_ids(session, table, len(clean))
         for row, new_id in zip(clean, chunk_ids, strict=True):
             row["id"] = new_id
-        session.execute(insert(table), clean)
+        insert_rows(session, table, clean)
         number_field = NUMBER_FIELD[module]
         audit.log_many(
             session, "create", module,
@@ -152,7 +153,6 @@ def _clean_chunk(
             raise ValidationError(exc.field, exc.message, row=i) from None
         clean["batch_id"] = batch.id if batch else None
         clean_rows.append(clean)
-    _fill_defaults(module, clean_rows)
     try:
         v.check_references(session, module, clean_rows)
         _numbers(session, module, clean_rows)
@@ -160,16 +160,6 @@ def _clean_chunk(
         row = exc.row + offset if exc.row is not None else None
         raise ValidationError(exc.field, exc.message, row=row) from None
     return clean_rows, histories
-
-
-def _fill_defaults(module: str, rows: list[dict[str, Any]]) -> None:
-    """Give every row the same keys (executemany needs it), using the columns' scalar defaults."""
-    keys = set().union(*(r.keys() for r in rows))
-    for column in MODELS[module].__table__.columns:
-        default = column.default.arg if column.default is not None and not callable(column.default.arg) else None
-        if column.name in keys or default is not None:
-            for r in rows:
-                r.setdefault(column.name, default)
 
 
 def _numbers(session: Session, module: str, rows: list[dict[str, Any]]) -> None:
@@ -233,7 +223,7 @@ def _insert_histories(
 ) -> None:
     rows = [row for opp_id, steps in zip(ids, histories, strict=True) for row in stages.history_rows(opp_id, steps)]
     for chunk in _chunks(rows, CHUNK * 2):
-        session.execute(insert(StageHistory.__table__), chunk)
+        insert_rows(session, StageHistory.__table__, chunk)
     ctx.counts["stage_history"] = ctx.counts.get("stage_history", 0) + len(rows)
 
 
@@ -306,7 +296,7 @@ def _insert_plain(
         for r in clean_rows:
             for k in keys - r.keys():
                 r[k] = None
-        session.execute(insert(model.__table__), clean_rows)
+        insert_rows(session, model.__table__, clean_rows)
         total += len(clean_rows)
         if progress:
             progress(len(clean_rows))

@@ -54,11 +54,8 @@ def find_account(session: Session, name_or_number: str) -> Account | None:
     key = company_key(name_or_number)
     if key is None:
         return None
-    live = select(Account).where(Account.deleted_at.is_(None))
-    exact = session.scalars(live.where(Account.name == name_or_number.strip())).first()
-    if exact is not None:
-        return exact
-    return next((a for a in session.scalars(live) if company_key(a.name) == key), None)
+    live = select(Account).where(Account.deleted_at.is_(None), Account.name_key == key).order_by(Account.id)
+    return session.scalars(live).first()
 
 
 def convert_lead(

@@ -56,9 +56,8 @@ def _keys(email: str | None, phones: Iterable[str | None], company: str | None) 
     if email:
         keys.add("email:" + email.strip().lower())
     keys.update("phone:" + p for p in phones if p)
-    ck = company_key(company)
-    if ck:
-        keys.add("company:" + ck)
+    if company:  # already a normalised key (accounts.name_key)
+        keys.add("company:" + company)
     return frozenset(keys)
 
 
@@ -72,7 +71,7 @@ def candidates(session: Session, module: str) -> list[Candidate]:
     if module not in DUPLICATE_MODULES:
         raise ValidationError("module", f"duplicates are found for {', '.join(DUPLICATE_MODULES)}")
     if module == "accounts":
-        stmt = select(Account.id, Account.account_no, Account.name, Account.email, Account.phone_e164, Account.name)
+        stmt = select(Account.id, Account.account_no, Account.name, Account.email, Account.phone_e164, Account.name_key)
     elif module == "leads":
         stmt = select(Lead.id, Lead.lead_no, Lead.last_name, Lead.email, Lead.phone_e164, Lead.company,
                       Lead.mobile_e164, Lead.first_name)
@@ -85,8 +84,7 @@ def candidates(session: Session, module: str) -> list[Candidate]:
         mobile = row[6] if len(row) > 6 else None
         label = f"{row[2]} {row[7] or ''}".strip() if len(row) > 7 else row[2]
         # People are not duplicates just for sharing an employer: company counts for accounts only.
-        company = row[5] if module == "accounts" else None
-        found.append(Candidate(row[0], row[1], label, _keys(row[3], (row[4], mobile), company)))
+        found.append(Candidate(row[0], row[1], label, _keys(row[3], (row[4], mobile), row[5] if module == "accounts" else None)))
     return found
 
 
@@ -124,14 +122,9 @@ def duplicates_of(session: Session, record: Any) -> list[Any]:
         value = getattr(record, column, None)
         if value:
             conditions += [getattr(model, c) == value for c in ("phone_e164", "mobile_e164") if hasattr(model, c)]
-    if model is Account and company_key(record.name):
-        conditions.append(func.lower(Account.name) == record.name.lower())
+    if model is Account and record.name_key:
+        conditions.append(Account.name_key == record.name_key)
     if not conditions:
         return []
     stmt = select(model).where(or_(*conditions), _live(model), model.id != record.id).limit(6)
-    found = list(session.scalars(stmt))
-    if model is Account:  # exact-name SQL match above; normalised names are compared here
-        key = company_key(record.name)
-        extra = session.scalars(select(Account).where(_live(Account), Account.id != record.id))
-        found += [a for a in extra if a not in found and company_key(a.name) == key][: 6 - len(found)]
-    return found
+    return list(session.scalars(stmt))

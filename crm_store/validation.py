@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import company, picklists
 from .contact_points import clean_email, to_e164
+from .duplicates import company_key
 from .errors import ValidationError
 from .models import Account, Base, Campaign, Contact, Lead, Opportunity, User
 from .models.base import Money, UTCDateTime
@@ -51,7 +52,7 @@ EMAIL_FIELDS = frozenset({"email", "secondary_email"})
 # A phone field and the column its E.164 form goes to.
 E164_OF = {"phone": "phone_e164", "mobile": "mobile_e164"}
 PHONE_FIELDS = frozenset({"phone", "mobile", "fax", "other_phone", "home_phone", "assistant_phone"})
-DERIVED = frozenset(E164_OF.values())
+DERIVED = frozenset({*E164_OF.values(), "name_key"})
 REQUIRED: dict[str, tuple[str, ...]] = {
     "leads": ("last_name",),
     "accounts": ("name",),
@@ -97,6 +98,8 @@ class Validator:
                     out[field.e164] = None
             elif field.check is not None:
                 self._check_value(field, value, out)
+        if module == "accounts" and "name" in out:
+            out["name_key"] = company_key(out["name"])
         required = REQUIRED[module]
         if not partial:
             for name in required:

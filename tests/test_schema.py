@@ -40,3 +40,23 @@ def test_every_model_table_exists(engine: Engine) -> None:
         "record_counters", "batches", "picklist_values", "company_settings",
     ):
         assert name in tables
+
+
+def test_upgrade_backfills_account_name_keys(tmp_path) -> None:  # noqa: ANN001
+    from alembic import command
+    from sqlalchemy import text
+
+    from crm_store.db import make_engine
+    from crm_store.schema import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0004")
+        conn.execute(text(
+            "insert into accounts (account_no, name, source, created_at, updated_at, email_opt_out, notify_owner)"
+            " values ('ACC1', '台灣精密股份有限公司', 'CRM', '2026-01-01', '2026-01-01', 0, 0)"
+        ))
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("select name_key from accounts")).scalar() == "台灣精密"
+    engine.dispose()

@@ -8,6 +8,7 @@ from .pipeline import SalesProcess, SalesStage, StageHistory
 from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
 from .sales import OPEN_LEAD_EXCLUDED_STATUSES, Account, Campaign, CampaignMember, Contact, Lead, Opportunity
 from .work import ACTIVITY_TYPES, Activity, Note
+from .search import SearchDocument, SearchGram, SearchPhoneGram
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -37,6 +38,9 @@ __all__ = [
     "RecordCounter",
     "SalesProcess",
     "SalesStage",
+    "SearchDocument",
+    "SearchGram",
+    "SearchPhoneGram",
     "StageHistory",
     "Team",
     "TeamMember",

@@ -103,6 +103,8 @@ class Account(Record, Touchable, Base):
 
     account_no: Mapped[str20] = mapped_column(unique=True)
     name: Mapped[str255]
+    # The name without case, width, punctuation or legal form: how duplicates and conversions match.
+    name_key: Mapped[str | None] = mapped_column(String(255), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     website: Mapped[str | None] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(50))

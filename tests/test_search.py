@@ -1,0 +1,298 @@
+"""Search: Chinese and Latin substrings, emails, phone fragments, record numbers, ranking, the index."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from crm_store import records, search
+from crm_store.cli import CrmGroup
+from crm_store.models import Lead, SearchDocument, SearchGram, SearchPhoneGram
+from crm_store.search_cli import search as search_command
+
+
+def add(session: Session, module: str, **values: Any) -> Any:
+    """Create a record and index it, as the hooks in `records` will."""
+    record = records.create(session, module, values)
+    search.index_records(session, module, [record.id])
+    return record
+
+
+def found(session: Session, term: str, **kw: Any) -> list[str]:
+    """Record numbers found for `term`, best first."""
+    return [r.number for r in search.search(session, term, **kw)]
+
+
+def explain(session: Session, stmt: Select[Any]) -> str:
+    """The database's plan for a statement, one line per step."""
+    conn = session.connection()
+    compiled = stmt.compile(conn)
+    if conn.dialect.name == "sqlite":
+        params = tuple(compiled.params[k] for k in compiled.positiontup or ())
+        return "\n".join(row[-1] for row in conn.exec_driver_sql("explain query plan " + str(compiled), params))
+    return "\n".join(row[0] for row in conn.exec_driver_sql("explain " + str(compiled), compiled.params))
+
+
+# -- terms, without a database -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("typed", "text", "digits", "number"),
+    [
+        ("  王小 ", "王小", None, None),
+        ("ＳＭＩＴＨ", "smith", None, None),  # full-width letters (NFKC)
+        ("John   Smith", "john smith", None, None),
+        ("0912-345-678", "0912-345-678", "0912345678", None),
+        ("+886 912 345 678", "+886 912 345 678", "0912345678", None),
+        ("(02) 2345", "(02) 2345", "022345", None),
+        ("234", "234", None, None),  # three digits are not a phone fragment
+        ("lea12", "lea12", None, "LEA12"),
+        ("POT7", "pot7", None, "POT7"),
+    ],
+)
+def test_terms_are_normalised(typed: str, text: str, digits: str | None, number: str | None) -> None:
+    assert search.Term.parse(typed) == search.Term(text, digits, number)
+
+
+def test_one_character_is_too_short() -> None:
+    assert search.Term.parse("王") is None
+    assert search.Term.parse("  ") is None
+
+
+def test_document_holds_both_name_orders_and_national_phone_digits() -> None:
+    row = type("Row", (), dict(id=1, number="LEA1", created_at=None, is_open=True, first_name="Ann", name="Lee",
+                               company="ACME Ltd", email="Ann.Lee@Example.com", email2=None,
+                               phone="+886223456789", mobile="+14155550100"))
+    doc = search.build_document("leads", row)
+    assert doc["body"] == "\nann lee\nlee ann\nacme ltd\nann.lee@example.com\n"
+    assert doc["phones"] == "\n0223456789\n04155550100\n"
+    assert (doc["title"], doc["subtitle"]) == ("Ann Lee", "ACME Ltd · Ann.Lee@Example.com")
+    assert {"ann", "nn ", "ee", "td", "om"} <= search.text_grams(doc["body"])
+    assert search.phone_grams(doc["phones"]) >= {223, 2234, 6789, 415, 4155, 100}  # "0223", ..., "0100"
+    assert search.phone_grams("\n022\n") == set()
+
+
+# -- finding records -----------------------------------------------------------------------------------
+
+def test_two_character_chinese_names(session: Session) -> None:
+    ming = add(session, "leads", last_name="王", first_name="小明")
+    add(session, "leads", last_name="王", first_name="大同")
+    li = add(session, "contacts", last_name="李", first_name="小明")
+    whole = add(session, "leads", last_name="陳小明")  # the whole name typed into one field
+    assert found(session, "王小") == [ming.lead_no]
+    assert set(found(session, "小明")) == {ming.lead_no, li.contact_no, whole.lead_no}
+    assert found(session, "王小明") == [ming.lead_no]
+    assert found(session, "王") == []  # one character: too short to search
+
+
+def test_latin_substrings_both_name_orders_and_company(session: Session) -> None:
+    john = add(session, "leads", first_name="John", last_name="Smith", company="Acme Trading")
+    add(session, "leads", first_name="Mary", last_name="Jones")
+    for term in ("ohn sm", "Smith John", "SMITH", "acme", "ading", "mi"):
+        assert found(session, term) == [john.lead_no], term
+    assert found(session, "smithe") == []
+
+
+def test_email_parts(session: Session) -> None:
+    ming = add(session, "contacts", last_name="Wang", email="ming.wang@example.com")
+    add(session, "contacts", last_name="Lee", email="amy_lee@other.org")
+    for term in ("ming.wang", "wang@exa", "example.com", "MING.WANG@EXAMPLE.COM"):
+        assert found(session, term) == [ming.contact_no], term
+    assert found(session, "amy_l") != found(session, "amy%l")  # LIKE wildcards in a term are literal
+    assert found(session, "amy%l") == []
+    assert search.search(session, "ming.wang@example.com")[0].match == "exact"
+
+
+def test_phone_fragments_of_four_or_more_digits(session: Session) -> None:
+    lead = add(session, "leads", last_name="Lin", phone="(02) 2345-6789", mobile="0912 345 678")
+    add(session, "leads", last_name="Wu", phone="+1 415 555 0100")
+    for term in ("2345", "0912", "912345", "0912-345-678", "+886 912 345 678", "022345 6789"):
+        assert found(session, term) == [lead.lead_no], term
+    assert found(session, "234") == []  # three digits do not match phone numbers
+    assert search.search(session, "0912345678")[0].match == "exact"
+    assert search.search(session, "0912")[0].match == "prefix"
+    assert search.search(session, "345678")[0].match == "substring"
+
+
+def test_record_numbers(session: Session) -> None:
+    leads = [add(session, "leads", last_name=f"Number {i}") for i in range(13)]
+    account = add(session, "accounts", name="Numbers Inc")
+    twelve = leads[11].lead_no
+    assert twelve == "LEA12"
+    for term in ("LEA12", "lea12", " Lea12 "):
+        results = search.search(session, term)
+        assert (results[0].number, results[0].match) == ("LEA12", "exact")
+        assert [r.number for r in results] == ["LEA12"]
+    assert found(session, "LEA1")[0] == "LEA1"
+    assert set(found(session, "LEA1")) == {"LEA1", "LEA10", "LEA11", "LEA12", "LEA13"}
+    assert found(session, account.account_no) == [account.account_no]
+
+
+def test_ranked_exact_then_prefix_then_substring(session: Session) -> None:
+    # Created best first, so the newest record is the weakest match: rank beats age.
+    exact = add(session, "accounts", name="Tang")
+    prefix = add(session, "accounts", name="Tangent Ltd")
+    word = add(session, "accounts", name="Big Tang Foods")
+    inside = add(session, "accounts", name="Mustang Co")
+    results = search.search(session, "tang")
+    # A word's start counts as a prefix too; within a rank the newer record comes first.
+    assert [r.number for r in results] == [exact.account_no, word.account_no, prefix.account_no, inside.account_no]
+    assert [r.match for r in results] == ["exact", "prefix", "prefix", "substring"]
+
+
+def test_open_records_first_then_newest(session: Session) -> None:
+    old_open = add(session, "leads", last_name="Chen", first_name="Old", status="Contacted")
+    junk = add(session, "leads", last_name="Chen", first_name="Junk", status="Junk Lead")
+    new_open = add(session, "leads", last_name="Chen", first_name="New", status="Hot")
+    cold = add(session, "leads", last_name="Chen", first_name="Cold", status="Cold")
+    won = add(session, "opportunities", name="Chen supply", expected_close_date="2027-01-01", stage="Closed Won")
+    open_opp = add(session, "opportunities", name="Chen upgrade", expected_close_date="2027-01-01")
+    results = search.search(session, "chen")
+    assert [r.number for r in results] == [
+        open_opp.opportunity_no, new_open.lead_no, old_open.lead_no, won.opportunity_no, cold.lead_no, junk.lead_no,
+    ]
+    assert [r.is_open for r in results] == [True, True, True, False, False, False]
+
+
+def test_deleted_records_are_excluded(session: Session) -> None:
+    lead = add(session, "leads", last_name="Deleted", first_name="Dora")
+    assert found(session, "dora") == [lead.lead_no]
+    records.delete(session, lead)
+    search.index_records(session, "leads", [lead.id])
+    assert found(session, "dora") == []
+    assert session.scalar(select(func.count()).select_from(SearchGram)) == 0
+    records.restore(session, lead)
+    search.index_records(session, "leads", [lead.id])
+    assert found(session, "dora") == [lead.lead_no]
+    records.delete(session, lead)
+    search.rebuild_index(session)
+    assert found(session, "dora") == []
+
+
+def test_update_reindexes(session: Session) -> None:
+    lead = add(session, "leads", last_name="Huang", company="Old Co", email="huang@old.example")
+    records.update(session, lead, {"last_name": "Hwang", "company": "New Co", "email": "hwang@new.example",
+                                   "status": "Lost Lead"})
+    assert search.index_records(session, "leads", [lead.id]) == 1
+    assert search.index_records(session, "leads", [lead.id]) == 0  # nothing changed: nothing written
+    assert found(session, "huang") == [] and found(session, "old co") == []
+    assert found(session, "hwang@new") == [lead.lead_no]
+    assert search.search(session, "new co")[0].is_open is False
+
+
+def test_renamed_account_reindexes_its_contacts_and_opportunities(session: Session) -> None:
+    account = add(session, "accounts", name="Formosa Tea")
+    contact = add(session, "contacts", last_name="Kao", account_id=account.id)
+    opp = add(session, "opportunities", name="Spring order", account_id=account.id, expected_close_date="2027-01-01")
+    assert set(found(session, "formosa")) == {account.account_no, contact.contact_no, opp.opportunity_no}
+    records.update(session, account, {"name": "Alishan Tea"})
+    assert search.index_records(session, "accounts", [account.id]) == 3
+    assert found(session, "formosa") == []
+    assert set(found(session, "alishan")) == {account.account_no, contact.contact_no, opp.opportunity_no}
+
+
+def test_module_filter_and_limit(session: Session) -> None:
+    account = add(session, "accounts", name="Harbor Freight")
+    contact = add(session, "contacts", last_name="Harbor", account_id=account.id)
+    for i in range(5):
+        add(session, "leads", last_name=f"Harbor {i}")
+    assert found(session, "harbor", modules=["accounts"]) == [account.account_no]
+    assert found(session, "ha", modules=["contacts"]) == [contact.contact_no]
+    assert len(found(session, "harbor", limit=3)) == 3
+    with pytest.raises(search.ValidationError, match="module"):
+        search.search(session, "harbor", modules=["campaigns"])
+
+
+def test_rebuild_writes_what_incremental_indexing_writes(session: Session) -> None:
+    add(session, "leads", first_name="Ann", last_name="Lee", company="ACME", email="ann@acme.example",
+        phone="02 2345 6789", mobile="0912 345 678")
+    add(session, "leads", last_name="王小明", company="台灣積體電路", status="Junk Lead")
+    account = add(session, "accounts", name="Ab", email="a@b.example", phone="+1 415 555 0100")
+    add(session, "contacts", first_name="Bo", last_name="Wu", account_id=account.id)
+    add(session, "opportunities", name="年度採購 2026-05", account_id=account.id, expected_close_date="2027-01-01")
+    incremental = _index_contents(session)
+    stats = search.rebuild_index(session)
+    assert _index_contents(session) == incremental
+    assert (stats.documents, stats.grams, stats.phone_grams) == (
+        5, len(incremental[1]), len(incremental[2]),
+    )
+    assert search.rebuild_index(session, "leads") == stats  # a re-check finds nothing to change
+
+
+def _index_contents(session: Session) -> tuple[set[Any], set[Any], set[Any]]:
+    """Documents and postings by record, not by document id (a rebuild renumbers documents)."""
+    doc = SearchDocument
+    docs = set(session.execute(select(doc.module, doc.record_id, doc.number, doc.title, doc.subtitle, doc.body,
+                                      doc.phones, doc.is_open)).all())
+    grams = set(session.execute(select(doc.module, doc.record_id, SearchGram.gram)
+                                .join(SearchGram, SearchGram.document_id == doc.id)).all())
+    phones = set(session.execute(select(doc.module, doc.record_id, SearchPhoneGram.gram)
+                                 .join(SearchPhoneGram, SearchPhoneGram.document_id == doc.id)).all())
+    return docs, grams, phones
+
+
+# -- the index is used ---------------------------------------------------------------------------------
+
+def test_two_character_term_is_found_through_the_gram_index(session: Session, backend: str) -> None:
+    for i in range(30):
+        add(session, "leads", last_name="王", first_name=f"小{chr(0x4E00 + i)}")
+    add(session, "contacts", last_name="林", first_name="大王")
+    if backend == "postgresql":
+        # With a few rows PostgreSQL rightly prefers reading whole tables; forbid that, so the plan shows
+        # whether an index *can* answer the query: a plain LIKE still needs a sequential scan.
+        session.execute(select(func.set_config("enable_seqscan", "off", True)))
+    plan = explain(session, search.search_query(session, "王小"))
+    like = explain(session, select(Lead.id).where((Lead.last_name + Lead.first_name).like("%王小%")))
+    if backend == "sqlite":
+        assert "SCAN leads" in like  # the check can fail: this is what a scan looks like
+        assert "SEARCH g1 USING PRIMARY KEY (gram>? AND gram<?)" in plan
+        assert "SEARCH search_documents USING INTEGER PRIMARY KEY (rowid=?)" in plan
+        assert "SCAN search_documents" not in plan and "SCAN g1" not in plan
+    else:
+        assert "Seq Scan on leads" in like
+        assert "pk_search_grams" in plan and "pk_search_documents" in plan
+        assert "Seq Scan" not in plan
+    assert len(search.search(session, "王小", limit=50)) == 30
+
+
+def test_longer_terms_start_from_the_rarest_gram(session: Session, backend: str) -> None:
+    for i in range(40):
+        add(session, "accounts", name=f"Common Trading {i}")
+    rare = add(session, "accounts", name="Common Xylophone Trading")
+    stmt = search.search_query(session, "xylophone trading")
+    assert stmt is not None
+    sql = str(stmt.compile(session.connection(), compile_kwargs={"literal_binds": True}))
+    driver = re.search(r"g1\.gram = '(.+?)'", sql)
+    assert driver is not None and driver[1] not in search.text_grams("\ncommon trading 12\n")  # a rare gram
+    assert found(session, "xylophone trading") == [rare.account_no]
+
+
+# -- the command ----------------------------------------------------------------------------------------
+
+def run(*args: str) -> Any:
+    """Run `crm search ...` as the root command will once it registers it."""
+    group = CrmGroup(commands={"search": search_command})
+    return CliRunner().invoke(group, ["search", *args], catch_exceptions=False)
+
+
+def test_command_rebuilds_and_prints_a_table(env: dict[str, str], session: Session) -> None:
+    records.create(session, "leads", {"last_name": "王", "first_name": "小明", "company": "台積電",
+                                      "mobile": "0912 345 678"})
+    records.create(session, "accounts", {"name": "Wang Trading"})
+    session.commit()
+    assert run("王小").output.startswith("No records match")  # not indexed yet
+    rebuilt = run("--rebuild")
+    assert rebuilt.exit_code == 0 and "Indexed 2 records" in rebuilt.output
+    out = run("王小").output.splitlines()
+    assert out[0].split() == ["number", "module", "name", "details", "match"]
+    assert out[1].split()[:3] == ["LEA1", "lead", "王小明"] and "台積電" in out[1]
+    assert out[-1] == "1 found."
+    assert run("0912", "--module", "accounts").output.startswith("No records match")
+    assert "ACC1" in run("wang", "--limit", "1").output
+    short = run("王")
+    assert short.exit_code == 1 and "at least two characters" in short.output
+    assert run().exit_code == 2
