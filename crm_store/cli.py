@@ -181,8 +181,9 @@ def _load_plugins() -> None:
 from .demo_cli import demo  # noqa: E402  (each command group lives beside what it drives)
 from .lifecycle_cli import backup_command, documents_group, restore_command  # noqa: E402
 from .records_cli import LIFECYCLE_COMMANDS  # noqa: E402
+from .search_cli import search  # noqa: E402
 
 main.add_command(demo)
-for _command in (*LIFECYCLE_COMMANDS, documents_group, backup_command, restore_command):
+for _command in (*LIFECYCLE_COMMANDS, documents_group, backup_command, restore_command, search):
     main.add_command(_command)
 _load_plugins()

@@ -97,6 +97,8 @@ def convert_lead(
     lead.converted_opportunity_id = opp.id if opp else None
     if actor.is_staff:
         lead.last_touch_at = at
+    session.flush()
+    records.reindex(session, lead)  # a converted lead is no longer open: it ranks after open ones
     audit.log(session, "convert", "leads", lead.id, actor, record_no=lead.lead_no, at=at, changes={
         "account": [None, target.account_no], "contact": [None, contact.contact_no],
         "opportunity": [None, opp.opportunity_no if opp else None], "account_created": created,

@@ -17,7 +17,7 @@ from faker import Faker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import bulk
+from . import bulk, search
 from .models import Batch, SalesStage, Team, TeamMember, User, utcnow
 from .users import add_user
 
@@ -402,6 +402,8 @@ def load_demo(
     _load_opportunities(session, gen, ctx, batch, account_ids, account_times, contact_rows, contact_ids, rep_ids,
                         campaign_ids, tick)
     session.flush()
+    tick("search index", 0)
+    search.rebuild_index(session)
     return {"users": 2 + len(people.reps), **ctx.counts}
 
 

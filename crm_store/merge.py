@@ -11,7 +11,7 @@ from . import audit
 from .actor import Actor
 from .errors import NotFound, ValidationError
 from .models import AuditEntry, Base, StageHistory, utcnow
-from .records import MODULE_OF
+from .records import MODULE_OF, reindex
 from .validation import MODELS, NUMBER_FIELD, SYSTEM_FIELDS, coerce
 
 # History stays with the opportunity it describes; everything else follows the survivor.
@@ -53,6 +53,8 @@ def merge(
     now = utcnow()
     for other in others:
         other.deleted_at = now
+    session.flush()
+    reindex(session, survivor, *others)
     entry = audit.log(
         session, "merge", module, survivor.id, actor, record_no=getattr(survivor, NUMBER_FIELD[module]),
         changes={"fields": fields, "merged": [[o.id, getattr(o, NUMBER_FIELD[module])] for o in others],
@@ -103,6 +105,8 @@ def undo(session: Session, entry_id: int, actor: Actor) -> AuditEntry:
         record.deleted_at = None
     else:
         raise ValidationError("audit_id", f"a {entry.action} cannot be undone")
+    session.flush()
+    reindex(session, record, *_merged_records(session, model, entry))
     done = audit.log(session, "undo", entry.module, record.id, actor, record_no=entry.record_no,
                      changes={"undid": entry.id, "action": entry.action})
     session.flush()
@@ -128,3 +132,9 @@ def _undo_merge(session: Session, model: Any, survivor: Any, changes: dict[str, 
 def _set_fields(record: Any, values: dict[str, Any]) -> None:
     for name, raw in values.items():
         setattr(record, name, coerce(name, record.__table__.columns[name].type, raw) if isinstance(raw, str) else raw)
+
+
+def _merged_records(session: Session, model: Any, entry: AuditEntry) -> list[Any]:
+    if entry.action != "merge":
+        return []
+    return [r for r in (session.get(model, i) for i, _ in entry.changes["merged"]) if r is not None]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, search
 from .actor import Actor
 from .models import Activity, Contact, Document, DocumentLink, Lead, Note, OutboxMessage, utcnow
 from .validation import NUMBER_FIELD
@@ -96,6 +96,8 @@ def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
     )
     counts["emails"] = result.rowcount
     session.flush()
+    for module, rows in found.items():
+        search.index_records(session, module, [r.id for r in rows])
     return counts
 
 

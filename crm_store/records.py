@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import audit, company, numbering, stages
+from . import audit, company, numbering, search, stages
 from .actor import SYSTEM, Actor
 from .duplicates import DUPLICATE_MODULES, duplicates_of
 from .errors import NotFound, ValidationError
@@ -59,6 +59,7 @@ def create(
     columns = [c.name for c in record.__table__.columns]
     audit.log(session, "create", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]),
               changes=audit.created_values(record, columns), at=at)
+    reindex(session, record)
     return record
 
 
@@ -88,6 +89,7 @@ def update(session: Session, record: R, values: dict[str, Any], actor: Actor = S
     if isinstance(record, Opportunity) and stage is not None:
         stages.change_stage(session, record, stage, actor, at=now)
     session.flush()
+    reindex(session, record)
     return record
 
 
@@ -113,6 +115,7 @@ def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
     module = MODULE_OF[type(record)]
     audit.log(session, "delete", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]))
     session.flush()
+    reindex(session, record)
 
 
 def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool = False) -> None:
@@ -128,6 +131,18 @@ def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool
     module = MODULE_OF[type(record)]
     audit.log(session, "restore", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]))
     session.flush()
+    reindex(session, record)
+
+
+def reindex(session: Session, *changed: Any) -> None:
+    """Bring the search documents of changed records up to date (campaigns are not searched)."""
+    by_module: dict[str, list[int]] = {}
+    for record in changed:
+        module = MODULE_OF[type(record)]
+        if module in search.MODULES:
+            by_module.setdefault(module, []).append(record.id)
+    for module, ids in by_module.items():
+        search.index_records(session, module, ids)
 
 
 def get_by_number(session: Session, number: str) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, delete, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, company
+from . import audit, company, search
 from .actor import Actor
 from .models import Activity, Base, CampaignMember, DocumentLink, Note, StageHistory, utcnow
 from .validation import MODELS, NUMBER_FIELD
@@ -56,6 +56,8 @@ def purge(session: Session, actor: Actor, *, older_than_days: int | None = None,
         if not rows:
             continue
         ids = [r[0] for r in rows]
+        if module in search.MODULES:
+            search.index_records(session, module, ids)  # drops their documents before the rows go
         _detach(session, model.__table__, ids)
         session.execute(delete(model).where(model.id.in_(ids)))
         audit.log_many(session, "purge", module, ((i, n, {}) for i, n in rows), actor)

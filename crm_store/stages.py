@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, search
 from .actor import Actor
 from .errors import NotFound, ValidationError
 from .models import Opportunity, SalesProcess, SalesStage, StageHistory, utcnow
@@ -110,6 +110,8 @@ def change_stage(
     session.add(row)
     audit.log(session, "update", "opportunities", opp.id, actor, record_no=opp.opportunity_no,
               changes={"stage": [previous, target.name], "probability": [old_probability, opp.probability]}, at=at)
+    session.flush()
+    search.index_records(session, "opportunities", [opp.id])
     return row
 
 

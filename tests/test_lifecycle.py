@@ -198,3 +198,23 @@ def test_campaigns_cannot_be_merged(session: Session) -> None:
     with pytest.raises(ValidationError, match="cannot be merged"):
         merge.merge(session, a, [b], Actor.system("t"))
     assert isinstance(a, Campaign)
+
+
+def test_search_follows_the_lifecycle(session: Session) -> None:
+    from crm_store import search
+
+    def numbers(term: str) -> list[str]:
+        return [r.number for r in search.search(session, term)]
+
+    keep = records.create_lead(session, {"last_name": "王", "first_name": "小明", "email": "ming@example.com"})
+    twin = records.create_lead(session, {"last_name": "王", "first_name": "小銘", "email": "MING@example.com"})
+    assert set(numbers("王小")) == {keep.lead_no, twin.lead_no}
+    entry = merge.merge(session, keep, [twin], Actor.system("t"))
+    assert numbers("王小") == [keep.lead_no]  # the merged-away lead is in the bin, not in results
+    merge.undo(session, entry.id, Actor.system("t"))
+    assert set(numbers("王小")) == {keep.lead_no, twin.lead_no}
+    done = conversion.convert_lead(session, keep, Actor.system("t"))
+    assert numbers("小明")[0] == done.contact.contact_no  # the open contact ranks before the converted lead
+    opp = records.create_opportunity(session, {"name": "Formosa deal", "expected_close_date": "2026-12-01"})
+    stages.change_stage(session, opp, "Closed Won", Actor.system("t"))
+    assert search.search(session, "formosa")[0].is_open is False
