@@ -7,12 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import JSON, Integer, Select, String, Table, insert, literal, select
 from sqlalchemy.orm import Session
 
 from .actor import Actor
 from .fast_insert import insert_rows
 from .models import AuditEntry, utcnow
+from .models.base import UTCDateTime
 
 # Fields that change on every write and say nothing a person needs in a history.
 QUIET_FIELDS = frozenset({"updated_at", "created_at", "id"})
@@ -74,6 +75,22 @@ def log_many(
     for start in range(0, len(values), 10_000):
         insert_rows(session, AuditEntry.__table__, values[start : start + 10_000])
     return len(values)
+
+
+def log_created(
+    session: Session, module: str, table: Table, number_column: str, ids: Sequence[int], actor: Actor,
+    changes: Mapping[str, Any], at: dt.datetime | None = None,
+) -> None:
+    """Audit freshly inserted rows with one INSERT … SELECT: set-based, one audit row per record."""
+    if not ids:
+        return
+    columns = ("at", "user_id", "automation", "action", "module", "record_id", "record_no", "changes")
+    source = select(
+        literal(at or utcnow(), UTCDateTime()), literal(actor.user_id, Integer()),
+        literal(actor.automation, String()), literal("create"), literal(module), table.c.id,
+        table.c[number_column], literal(dict(changes), JSON()),
+    ).where(table.c.id.in_(list(ids)))
+    session.execute(insert(AuditEntry.__table__).from_select(columns, source))
 
 
 def created_values(record: Any, columns: Sequence[str]) -> dict[str, list[Any]]:

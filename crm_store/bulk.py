@@ -94,11 +94,10 @@ def insert_records(
         for row, new_id in zip(clean, chunk_ids, strict=True):
             row["id"] = new_id
         insert_rows(session, table, clean)
-        number_field = NUMBER_FIELD[module]
-        audit.log_many(
-            session, "create", module,
-            ((i, row[number_field], {"batch_id": [None, row["batch_id"]]}) for i, row in zip(chunk_ids, clean, strict=True)),
+        audit.log_created(
+            session, module, table, NUMBER_FIELD[module], chunk_ids,
             actor or Actor.system(batch.kind if batch else "import"),
+            {"batch_id": [None, batch.id if batch else None]},
         )
         if histories:
             _insert_histories(session, chunk_ids, histories, ctx)
