@@ -100,6 +100,7 @@ def change_stage(
         update(StageHistory)
         .where(StageHistory.opportunity_id == opp.id, StageHistory.left_at.is_(None))
         .values(left_at=at)
+        .execution_options(synchronize_session="fetch")  # not "evaluate": that scans the whole session
     )
     previous = session.get(SalesStage, opp.stage_id).name if opp.stage_id else None
     old_probability = opp.probability
