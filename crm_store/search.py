@@ -1,23 +1,25 @@
 """Search leads, accounts, contacts and opportunities by name, company, email, phone and record number.
 
-Every live record has one search document (`crm_store.models.search`): display fields and a
-normalised body, with the record's names in both orders, company, emails and, apart, its phone
-digits. Any substring of two or more characters is found through the gram tables, never by scanning:
-a term of three or more characters through its rarest trigrams, a two-character term through the
-range of trigrams it begins, four or more digits through the phone grams, a record number (LEA12)
-through its own index. Candidates are checked against the stored text and ranked exact > prefix >
-substring, then open records first, then newest.
+Every live record has one search document (`crm_store.models.search`): its record number, whether it
+is open, a normalised body (names in both orders, company, emails) and its phone digits. Any substring
+of two or more characters is found through the gram tables, never by scanning records: a term of three
+or more characters through its rarest trigrams, a two-character term through the range of trigrams it
+begins, four or more digits through the phone grams, a record number (LEA12) through its own index.
+Candidates are checked against the stored text and ranked exact > prefix > substring, then open
+records first, then newest (document ids grow with the records' creation time).
 
-Functions take the caller's session and never commit. The index is kept current by calling
-`index_records` after a record is created, changed or deleted; bulk loads call `rebuild_index`
-once at the end, which builds the grams set-based in the database.
+Functions take the caller's session and never commit. Call `index_records` after records are
+created, changed or deleted; a bulk load calls `rebuild_index` once at the end.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import re
 import unicodedata
+from array import array
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -25,33 +27,36 @@ from typing import Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from sqlalchemy import (
-    ColumnElement, Integer, Select, Table, and_, bindparam, case, cast, delete, exists, func, insert, literal, null,
+    ARRAY, ColumnElement, Insert, Integer, Select, Table, and_, bindparam, case, delete, exists, func, insert, null,
     or_, select, text, true, union,
 )
 from sqlalchemy.orm import Session, aliased
 
 from .errors import ValidationError
-from .models import Account, Base, Contact, Lead, Opportunity, SearchDocument, SearchGram, SearchPhoneGram
+from .models import (
+    Account, Base, Contact, Lead, Opportunity, SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram,
+)
 from .queries import open_lead_condition
 
 MODULES = ("leads", "accounts", "contacts", "opportunities")
-MODELS: dict[str, type[Base]] = {"leads": Lead, "accounts": Account, "contacts": Contact, "opportunities": Opportunity}
+MODELS: dict[str, Any] = {"leads": Lead, "accounts": Account, "contacts": Contact, "opportunities": Opportunity}
 EXACT, PREFIX, SUBSTRING = 0, 1, 2
 MATCHES = ("exact", "prefix", "substring")
 MIN_TERM = 2
 MIN_PHONE_DIGITS = 4
-SEP = "\n"  # between the pieces of a body; whitespace in a term is collapsed, so no term holds it
-# Matches ranked per candidate source, newest first. A term matching more records than this is ranked
-# among its newest matches only: the price of answering "an" or "gmail" over two million records fast.
+SEP = "\n"  # between the pieces of a body; a term's whitespace is collapsed, so no term holds it
+# At most this many matches per way of finding (text, phone, number) are ranked, newest first: a term
+# matching more ("an", "gmail") is ranked among its newest matches, so it costs no more than a rare one.
 CANDIDATES = 2000
-# Postings read to find a term's rarest gram; a two-character range with more is sampled, not sorted.
-PROBE = 3000
-RANGE_SORT = 50_000
-CHUNK = 500
-DOC_CHUNK = 5000
+PROBE = 3000  # postings counted per gram to find the rarest
+RANGE_SORT = 50_000  # a two-character range with more postings is read in index order, not sorted by age
+CHUNK = 500  # records per statement when indexing incrementally
+REBUILD_CHUNK = 5000  # documents per insert when rebuilding
+FLUSH_POSTINGS = 20_000_000  # postings held in memory (4 bytes each) before a rebuild writes them out
 CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
 NUMBER_TERM = re.compile(r"(lea|acc|con|pot)\d+")
 PHONE_TERM = re.compile(r"\+?[\d\s().\-]+")
+_CONTROL = {c: None for c in range(32)} | {0x7F: None}
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,14 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class IndexStats:
-    """Rows written by a rebuild."""
+    """Rows in the index after a rebuild."""
 
     documents: int
     grams: int
     phone_grams: int
 
 
-# -- normalising ------------------------------------------------------------------------------------
+# -- normalising ------------------------------------------------------------------------------------------
 
 def normalise(value: str) -> str:
     """Return text as the index holds it: NFKC, lower case, single spaces, no control characters."""
@@ -89,11 +94,8 @@ def normalise(value: str) -> str:
     return value if value.isprintable() else value.translate(_CONTROL)
 
 
-_CONTROL = {c: None for c in range(32)} | {0x7F: None}
-
-
 def national_digits(e164: str) -> str:
-    """Return a phone number as dialled at home: +886912345678 -> 0912345678 (a trunk 0 for every country)."""
+    """Return a number as dialled at home, with a trunk 0 for every country: +886912345678 -> 0912345678."""
     digits = e164.lstrip("+")
     for size in (1, 2, 3):
         if digits[:size].isdigit() and int(digits[:size]) in COUNTRY_CODE_TO_REGION_CODE:
@@ -102,7 +104,7 @@ def national_digits(e164: str) -> str:
 
 
 def person_name(first: str | None, last: str) -> tuple[str, list[str]]:
-    """Return a person's display name and the orders it is searched in (Chinese names: family name first)."""
+    """Return a person's display name and the orders it is searched in (Chinese: family name first)."""
     first = (first or "").strip()
     if CJK.search(first + last):
         return last + first, [last + first]
@@ -113,7 +115,7 @@ def person_name(first: str | None, last: str) -> tuple[str, list[str]]:
 
 @dataclass(frozen=True)
 class Term:
-    """A search term, normalised, with what else it may be: phone digits, a record number."""
+    """A search term, normalised, and what else it may be: phone digits, a record number."""
 
     text: str
     digits: str | None = None
@@ -134,48 +136,56 @@ class Term:
         return cls(value, digits, number)
 
 
-# -- documents ----------------------------------------------------------------------------------------
+# -- documents --------------------------------------------------------------------------------------------
 
 def document_rows(module: str) -> Select[Any]:
-    """Select the live records of a module with what their documents are made of."""
+    """Select the live records of a module with what their documents and result lines are made of."""
     if module == "leads":
         return select(
-            Lead.id, Lead.lead_no.label("number"), Lead.created_at, open_lead_condition().label("is_open"),
-            Lead.first_name, Lead.last_name.label("name"), Lead.company, Lead.email,
-            Lead.secondary_email.label("email2"), Lead.phone_e164.label("phone"), Lead.mobile_e164.label("mobile"),
+            Lead.id, Lead.lead_no.label("number"), open_lead_condition().label("is_open"), Lead.first_name,
+            Lead.last_name.label("name"), Lead.company, Lead.email, Lead.secondary_email.label("email2"),
+            Lead.phone_e164.label("phone"), Lead.mobile_e164.label("mobile"),
         ).where(Lead.deleted_at.is_(None))
     if module == "accounts":
         return select(
-            Account.id, Account.account_no.label("number"), Account.created_at, true().label("is_open"),
-            null().label("first_name"), Account.name, null().label("company"), Account.email,
-            Account.secondary_email.label("email2"), Account.phone_e164.label("phone"), null().label("mobile"),
+            Account.id, Account.account_no.label("number"), true().label("is_open"), null().label("first_name"),
+            Account.name, null().label("company"), Account.email, Account.secondary_email.label("email2"),
+            Account.phone_e164.label("phone"), null().label("mobile"),
         ).where(Account.deleted_at.is_(None))
     company = aliased(Account)
     if module == "contacts":
         return select(
-            Contact.id, Contact.contact_no.label("number"), Contact.created_at, true().label("is_open"),
-            Contact.first_name, Contact.last_name.label("name"), company.name.label("company"), Contact.email,
+            Contact.id, Contact.contact_no.label("number"), true().label("is_open"), Contact.first_name,
+            Contact.last_name.label("name"), company.name.label("company"), Contact.email,
             Contact.secondary_email.label("email2"), Contact.phone_e164.label("phone"),
             Contact.mobile_e164.label("mobile"),
         ).outerjoin(company, company.id == Contact.account_id).where(Contact.deleted_at.is_(None))
-    return select(
-        Opportunity.id, Opportunity.opportunity_no.label("number"), Opportunity.created_at,
-        Opportunity.closed_at.is_(None).label("is_open"), null().label("first_name"), Opportunity.name,
-        company.name.label("company"), null().label("email"), null().label("email2"), null().label("phone"),
-        null().label("mobile"),
-    ).outerjoin(company, company.id == Opportunity.account_id).where(Opportunity.deleted_at.is_(None))
+    if module == "opportunities":
+        return select(
+            Opportunity.id, Opportunity.opportunity_no.label("number"), Opportunity.closed_at.is_(None).label("is_open"),
+            null().label("first_name"), Opportunity.name, company.name.label("company"), null().label("email"),
+            null().label("email2"), null().label("phone"), null().label("mobile"),
+        ).outerjoin(company, company.id == Opportunity.account_id).where(Opportunity.deleted_at.is_(None))
+    raise ValidationError("module", f"{module!r} is not one of {', '.join(MODULES)}")
+
+
+def _names(module: str, row: Any) -> tuple[str, list[str]]:
+    if module in ("leads", "contacts"):
+        return person_name(row.first_name, row.name)
+    return row.name, [row.name]
+
+
+def describe(module: str, row: Any) -> tuple[str, str]:
+    """Return the title and subtitle of a result line for one row of `document_rows`."""
+    subtitle = " · ".join(v for v in (row.company, row.email or row.phone) if v)
+    return _names(module, row)[0], subtitle
 
 
 def build_document(module: str, row: Any) -> dict[str, Any]:
     """Return the search document's values for one row of `document_rows`."""
-    if module in ("leads", "contacts"):
-        title, names = person_name(row.first_name, row.name)
-    else:
-        title, names = row.name, [row.name]
-    subtitle = " · ".join(v for v in (row.company, row.email or row.phone) if v)
+    names = _names(module, row)[1]
     return {
-        "module": module, "record_id": row.id, "number": row.number, "title": title[:255],
-        "subtitle": subtitle[:255], "is_open": bool(row.is_open), "created_at": row.created_at,
+        "module": module, "record_id": row.id, "number": row.number, "is_open": bool(row.is_open),
         "body": _pieces(normalise(p) for p in (*names, row.company, row.email, row.email2) if p),
         "phones": _pieces(national_digits(p) for p in (row.phone, row.mobile) if p),
     }
@@ -196,18 +206,18 @@ def phone_grams(phones: str) -> set[int]:
     return {int(p[i : i + 4]) for p in phones.split(SEP) for i in range(len(p) - 3)}
 
 
-# -- keeping the index current ------------------------------------------------------------------------
+# -- keeping the index current ----------------------------------------------------------------------------
 
 def index_records(session: Session, module: str, ids: Iterable[int]) -> int:
     """Bring these records' documents up to date: add, change or drop them; return how many changed.
 
-    A deleted (or vanished) record loses its document. A renamed account re-indexes its contacts
-    and opportunities, whose documents carry its name.
+    A deleted (or vanished) record loses its document. Accounts have their contacts and opportunities
+    re-checked too: their documents carry the account's name, and a merge may have moved them.
     """
     _check_modules([module])
     model = MODELS[module]
-    changed, renamed = 0, []
-    for chunk in _chunks(sorted(set(ids)), CHUNK):
+    changed, ids = 0, sorted(set(ids))
+    for chunk in _chunks(ids, CHUNK):
         rows = {r.id: r for r in session.execute(document_rows(module).where(model.id.in_(chunk)))}
         docs = {
             d.record_id: d
@@ -216,15 +226,13 @@ def index_records(session: Session, module: str, ids: Iterable[int]) -> int:
             )
         }
         for record_id in chunk:
-            old, row = docs.get(record_id), rows.get(record_id)
-            new = build_document(module, row) if row is not None else None
-            if module == "accounts" and old is not None and new is not None and old.title != new["title"]:
-                renamed.append(record_id)
-            changed += _apply(session, old, new)
-    if renamed:
-        for dependent in (Contact, Opportunity):
-            dependent_ids = session.scalars(select(dependent.id).where(dependent.account_id.in_(renamed)))
-            changed += index_records(session, dependent.__tablename__, list(dependent_ids))
+            row = rows.get(record_id)
+            changed += _apply(session, docs.get(record_id), build_document(module, row) if row is not None else None)
+    if module == "accounts":
+        for chunk in _chunks(ids, CHUNK):
+            for dependent in (Contact, Opportunity):
+                dependent_ids = list(session.scalars(select(dependent.id).where(dependent.account_id.in_(chunk))))
+                changed += index_records(session, dependent.__tablename__, dependent_ids)
     return changed
 
 
@@ -242,116 +250,143 @@ def _apply(session: Session, old: SearchDocument | None, new: dict[str, Any] | N
     elif new is not None:
         for key, value in new.items():
             setattr(old, key, value)
-    for table, gone, added in zip((SearchGram, SearchPhoneGram), before, after, strict=True):
-        _write_postings(session, table.__table__, old.id, gone - added, added - gone)  # type: ignore[arg-type]
+    for model, gone, added in zip((SearchGram, SearchPhoneGram), before, after, strict=True):
+        table = model.__table__
+        if gone - added:
+            stmt = delete(table).where(table.c.gram == bindparam("g"), table.c.document_id == bindparam("d"))
+            session.execute(stmt, [{"g": g, "d": old.id} for g in gone - added])
+        if added - gone:
+            session.execute(insert(table), [{"gram": g, "document_id": old.id} for g in added - gone])
     if new is None:
         session.delete(old)
     session.flush()
     return 1
 
 
-def _write_postings(session: Session, table: Table, document_id: int, gone: set[Any], added: set[Any]) -> None:
-    if gone:
-        stmt = delete(table).where(table.c.gram == bindparam("g"), table.c.document_id == bindparam("d"))
-        session.execute(stmt, [{"g": g, "d": document_id} for g in gone])
-    if added:
-        session.execute(insert(table), [{"gram": g, "document_id": document_id} for g in added])
-
-
 def rebuild_index(
     session: Session, module: str | None = None, *, progress: Callable[[str, int], None] | None = None
 ) -> IndexStats:
-    """Rebuild the whole index set-based (module None), or re-check every record of one module.
+    """Rebuild the whole index (module None), or re-check every record of one module.
 
-    The whole rebuild writes the documents in creation order and then every gram with one
-    INSERT ... SELECT; it is the path for bulk loads. A module re-check runs `index_records`
-    over all of the module's records and rewrites only what changed.
+    The whole rebuild numbers the documents oldest first and writes each gram's postings with one
+    statement, in key order, so the posting tables only grow at their ends. A module re-check runs
+    `index_records` over all of the module's records and rewrites only what changed.
     """
     tick = progress or (lambda _stage, _n: None)
     if module is not None:
+        _check_modules([module])
         return _recheck(session, module, tick)
     _clear(session)
+    grams, phones = _PostingBuffer(session, SearchGram), _PostingBuffer(session, SearchPhoneGram)
     documents = 0
-    for chunk in _chunks(_documents_by_age(session), DOC_CHUNK):
+    for chunk in _chunks(_documents_by_age(session), REBUILD_CHUNK):
+        for doc in chunk:
+            documents += 1
+            doc["id"] = documents
+            grams.add(documents, text_grams(doc["body"]))
+            phones.add(documents, phone_grams(doc["phones"]))
         session.execute(insert(SearchDocument.__table__), chunk)
-        documents += len(chunk)
+        if grams.held + phones.held > FLUSH_POSTINGS:
+            grams.flush()
+            phones.flush()
         tick("documents", len(chunk))
     tick("grams", 0)
-    counted = {"preserve_rowcount": True}
-    grams = session.execute(_gram_insert(), execution_options=counted).rowcount
-    phone = session.execute(_phone_gram_insert(), execution_options=counted).rowcount
+    grams.flush()
+    phones.flush()
+    if grams.counts:
+        session.execute(insert(SearchGramStat), [{"gram": g, "documents": n} for g, n in grams.counts.items()])
     if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("select setval(pg_get_serial_sequence('search_documents', 'id'), :n + 1, false)"),
+                        {"n": documents})
         session.execute(text("analyze search_documents, search_grams, search_phone_grams"))
-    return IndexStats(documents, grams, phone)
+    return IndexStats(documents, grams.written, phones.written)
+
+
+class _PostingBuffer:
+    """Postings gathered in memory (document ids ascending) and written one INSERT ... SELECT per gram.
+
+    A gram's document ids travel as one parameter, an array (a JSON list on SQLite) that the database
+    unpacks into rows: far less work per posting than a row of parameters each.
+    """
+
+    def __init__(self, session: Session, model: type[Base]) -> None:
+        self.session, self.table = session, model.__table__
+        self.lists: defaultdict[Any, array[int]] = defaultdict(lambda: array("i"))
+        self.counts: defaultdict[Any, int] = defaultdict(int)  # documents per gram, over every flush
+        self.held = self.written = 0
+
+    def add(self, document_id: int, grams: set[Any]) -> None:
+        lists = self.lists
+        for gram in grams:
+            lists[gram].append(document_id)
+        self.held += len(grams)
+
+    def flush(self) -> None:
+        if not self.lists:
+            return
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
+        params = [{"gram": g, "ids": ids.tolist() if postgresql else json.dumps(ids.tolist())}
+                  for g, ids in sorted(self.lists.items())]
+        self.session.execute(_insert_lists(self.table, postgresql), params)
+        for gram, ids in self.lists.items():
+            self.counts[gram] += len(ids)
+        self.written += self.held
+        self.lists.clear()
+        self.held = 0
+
+
+def _insert_lists(table: Table, postgresql: bool) -> Insert:
+    """INSERT one gram's list of document ids (an array, or a JSON list on SQLite) as rows."""
+    gram = bindparam("gram", type_=table.c.gram.type)
+    if postgresql:
+        rows = select(gram, func.unnest(bindparam("ids", type_=ARRAY(Integer))))
+    else:
+        ids = func.json_each(bindparam("ids")).table_valued("value")
+        rows = select(gram, ids.c.value).select_from(ids)
+    return insert(table).from_select(["gram", "document_id"], rows)
 
 
 def _recheck(session: Session, module: str, tick: Callable[[str, int], None]) -> IndexStats:
-    _check_modules([module])
     ids = set(session.scalars(select(MODELS[module].id)))
     ids |= set(session.scalars(select(SearchDocument.record_id).where(SearchDocument.module == module)))
-    for chunk in _chunks(sorted(ids), DOC_CHUNK):
+    for chunk in _chunks(sorted(ids), REBUILD_CHUNK):
         index_records(session, module, chunk)
         tick("documents", len(chunk))
-    return IndexStats(_count(session, SearchDocument), _count(session, SearchGram), _count(session, SearchPhoneGram))
+    tick("grams", 0)
+    refresh_gram_stats(session)
+    count = lambda model: session.scalar(select(func.count()).select_from(model)) or 0  # noqa: E731
+    return IndexStats(count(SearchDocument), count(SearchGram), count(SearchPhoneGram))
 
 
-def _count(session: Session, model: type[Base]) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
+def refresh_gram_stats(session: Session) -> None:
+    """Count the documents of every gram again (a rebuild does it; indexing single records does not)."""
+    session.execute(delete(SearchGramStat))
+    per_gram = select(SearchGram.gram, func.count()).group_by(SearchGram.gram)
+    session.execute(insert(SearchGramStat).from_select(["gram", "documents"], per_gram))
 
 
 def _clear(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("truncate search_grams, search_phone_grams, search_documents restart identity"))
+        session.execute(text("truncate search_grams, search_phone_grams, search_documents, search_gram_stats"))
         return
-    for model in (SearchGram, SearchPhoneGram, SearchDocument):
+    for model in (SearchGram, SearchPhoneGram, SearchDocument, SearchGramStat):
         session.execute(delete(model))
 
 
 def _documents_by_age(session: Session) -> Iterator[dict[str, Any]]:
-    """Every live record's document, oldest first across modules, so document ids grow with age."""
+    """Every live record's document, oldest first across modules."""
 
-    def stream(module: str) -> Iterator[dict[str, Any]]:
+    def stream(module: str) -> Iterator[tuple[Any, dict[str, Any]]]:
         model = MODELS[module]
-        stmt = document_rows(module).order_by(model.created_at, model.id)
-        for row in session.execute(stmt, execution_options={"yield_per": DOC_CHUNK}):
-            yield build_document(module, row)
+        stmt = document_rows(module).add_columns(model.created_at).order_by(model.created_at, model.id)
+        for row in session.execute(stmt, execution_options={"yield_per": REBUILD_CHUNK}):
+            yield row.created_at, build_document(module, row)
 
-    return heapq.merge(*(stream(m) for m in MODULES), key=lambda doc: doc["created_at"])
-
-
-def _windows(column: Any, width: int) -> Any:
-    """A recursive CTE of (id, text, size, n): one row per document and start of a `width`-character window."""
-    docs = select(SearchDocument.id, column.label("text"), func.length(column).label("size"),
-                  literal(1, Integer).label("n"))
-    windows = docs.cte(f"windows_{width}", recursive=True, nesting=True)
-    return windows.union_all(
-        select(windows.c.id, windows.c.text, windows.c.size, windows.c.n + 1)
-        .where(windows.c.n < windows.c.size - (width - 1))
-    )
+    merged = heapq.merge(*(stream(m) for m in MODULES), key=lambda pair: pair[0])
+    return (doc for _, doc in merged)
 
 
-def _gram_insert() -> Any:
-    w = _windows(SearchDocument.body, 2)  # a trigram, or a piece's closing bigram
-    gram = case((func.substr(w.c.text, w.c.n + 2, 1) == SEP, func.substr(w.c.text, w.c.n, 2)),
-                else_=func.substr(w.c.text, w.c.n, 3))
-    inside = and_(w.c.n <= w.c.size - 1, ~func.substr(w.c.text, w.c.n, 2).like(f"%{SEP}%"))
-    return _insert_sorted(SearchGram, select(gram.label("gram"), w.c.id.label("document_id")).where(inside))
-
-
-def _phone_gram_insert() -> Any:
-    w = _windows(SearchDocument.phones, 4)
-    gram = cast(func.substr(w.c.text, w.c.n, 4), Integer)
-    inside = and_(w.c.n <= w.c.size - 3, ~func.substr(w.c.text, w.c.n, 4).like(f"%{SEP}%"))
-    return _insert_sorted(SearchPhoneGram, select(gram.label("gram"), w.c.id.label("document_id")).where(inside))
-
-
-def _insert_sorted(model: type[Base], rows: Select[Any]) -> Any:
-    """Insert distinct (gram, document) rows in key order: the posting table then grows only at its end."""
-    distinct = rows.group_by(text("1"), text("2")).order_by(text("1"), text("2")).subquery()
-    return insert(model).from_select(["gram", "document_id"], distinct.select())
-
-
-# -- searching ----------------------------------------------------------------------------------------
+# -- searching --------------------------------------------------------------------------------------------
 
 def search(
     session: Session, term: str, *, limit: int = 20, modules: Sequence[str] | None = None
@@ -360,13 +395,20 @@ def search(
     stmt = search_query(session, term, limit=limit, modules=modules)
     if stmt is None:
         return []
-    return [SearchResult(**row._mapping) for row in session.execute(stmt)]
+    found = session.execute(stmt).all()
+    lines = _result_lines(session, [(r.module, r.id) for r in found])
+    # A record deleted since it was indexed has no line: it is left out rather than shown.
+    return [SearchResult(r.module, r.id, r.number, *lines[r.module, r.id], bool(r.is_open), r.rank)
+            for r in found if (r.module, r.id) in lines]
 
 
 def search_query(
     session: Session, term: str, *, limit: int = 20, modules: Sequence[str] | None = None
 ) -> Select[Any] | None:
-    """Build the search statement; None when the term is too short. Reads gram counts to plan it."""
+    """Build the ranked search (module, id, number, is_open, rank); None when the term is too short.
+
+    Building it reads how common the term's grams are, to start from the rarest.
+    """
     if modules is not None:
         _check_modules(modules)
     parsed = Term.parse(term)
@@ -374,15 +416,24 @@ def search_query(
         return None
     sources = [_text_source(session, parsed, modules), _phone_source(session, parsed), _number_source(parsed)]
     ids = union(*(_only_modules(s, modules).subquery().select() for s in sources if s is not None)).subquery()
-    doc = SearchDocument
-    rank = _rank(parsed)
+    doc, rank = SearchDocument, _rank(parsed)
     return (
-        select(doc.module, doc.record_id.label("id"), doc.number, doc.title, doc.subtitle, doc.is_open,
-               rank.label("rank"))
+        select(doc.module, doc.record_id.label("id"), doc.number, doc.is_open, rank.label("rank"))
         .where(doc.id.in_(select(ids.c.id)))
-        .order_by(rank, doc.is_open.desc(), doc.created_at.desc(), doc.id.desc())
+        .order_by(rank, doc.is_open.desc(), doc.id.desc())
         .limit(limit)
     )
+
+
+def _result_lines(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[str, str]]:
+    by_module: dict[str, list[int]] = defaultdict(list)
+    for module, record_id in keys:
+        by_module[module].append(record_id)
+    return {
+        (module, row.id): describe(module, row)
+        for module, ids in by_module.items()
+        for row in session.execute(document_rows(module).where(MODELS[module].id.in_(ids)))
+    }
 
 
 def _check_modules(modules: Iterable[str]) -> None:
@@ -447,10 +498,21 @@ def _postings(session: Session, table: Table, grams: list[Any], verify: ColumnEl
 
 
 def _gram_counts(session: Session, table: Table, grams: list[Any]) -> dict[Any, int]:
-    """How many documents hold each gram, counted up to PROBE: enough to find the rarest."""
-    columns = [_capped(select(table.c.gram).where(table.c.gram == g), PROBE).label(f"c{i}") for i, g in enumerate(grams)]
-    row = session.execute(select(*columns)).one()
-    return dict(zip(grams, row, strict=True))
+    """How many documents hold each gram: as of the last rebuild, else counted now up to PROBE.
+
+    Counts go stale between rebuilds, but only the order of a term's grams matters, and a gram new
+    since then is rare enough to be counted now.
+    """
+    counts: dict[Any, int] = {}
+    if table is SearchGram.__table__:
+        stat = SearchGramStat
+        counts = dict(session.execute(select(stat.gram, stat.documents).where(stat.gram.in_(grams))).all())
+    missing = [g for g in grams if g not in counts]
+    if missing:
+        columns = [_capped(select(table.c.gram).where(table.c.gram == g), PROBE).label(f"c{i}")
+                   for i, g in enumerate(missing)]
+        counts |= dict(zip(missing, session.execute(select(*columns)).one(), strict=True))
+    return counts
 
 
 def _capped(stmt: Select[Any], cap: int) -> Any:
@@ -464,7 +526,7 @@ def _capped_count(session: Session, stmt: Select[Any], cap: int) -> int:
 def _rank(term: Term) -> ColumnElement[int]:
     doc, q = SearchDocument, _escape(term.text)
     exact = [doc.body.like(f"%{SEP}{q}{SEP}%", escape="\\")]
-    prefix = [doc.body.like(f"%{c}{q}%", escape="\\") for c in (SEP, " ", "@")]
+    prefix = [doc.body.like(f"%{c}{q}%", escape="\\") for c in (SEP, " ", "@")]  # a piece, a word, a domain
     if term.digits is not None:
         exact.append(doc.phones.like(f"%{SEP}{term.digits}{SEP}%"))
         prefix.append(doc.phones.like(f"%{SEP}{term.digits}%"))
@@ -481,7 +543,7 @@ def _escape(value: str) -> str:
 def _successor(prefix: str) -> str:
     """The smallest string after every string that starts with `prefix` (code point order)."""
     nxt = ord(prefix[-1]) + 1
-    if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded; skip past them
+    if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded: skip past them
         nxt = 0xE000
     return prefix[:-1] + chr(min(nxt, 0x10FFFF))
 

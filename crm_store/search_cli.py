@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from .db import session_scope
 from .errors import ValidationError
-from .search import MODELS, MODULES, SearchResult, rebuild_index, search as find
+from .search import MODELS, MODULES, SearchResult, Term, rebuild_index, search as find
 
 SINGULAR = {"leads": "lead", "accounts": "account", "contacts": "contact", "opportunities": "opportunity"}
-WIDTHS = (10, 11, 28, 40, 9)
+WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it matched)
 
 
 @click.command("search")
@@ -34,7 +34,7 @@ def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> N
         _rebuild()
     if term is None:
         return
-    if len(term.strip()) < 2:
+    if Term.parse(term) is None:
         raise ValidationError("term", "type at least two characters")
     with session_scope() as session:
         results = find(session, term, limit=limit, modules=[module] if module else None)
@@ -71,7 +71,7 @@ def _cells(result: SearchResult) -> tuple[str, ...]:
 
 
 def _row(cells: tuple[str, ...]) -> str:
-    return "  ".join(_fit(c, w) for c, w in zip(cells, WIDTHS, strict=False)).rstrip()
+    return "  ".join([*(_fit(c, w) for c, w in zip(cells, WIDTHS, strict=False)), cells[-1]])
 
 
 def _fit(value: str, width: int) -> str:

@@ -8,7 +8,7 @@ from .pipeline import SalesProcess, SalesStage, StageHistory
 from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
 from .sales import OPEN_LEAD_EXCLUDED_STATUSES, Account, Campaign, CampaignMember, Contact, Lead, Opportunity
 from .work import ACTIVITY_TYPES, Activity, Note
-from .search import SearchDocument, SearchGram, SearchPhoneGram
+from .search import SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -40,6 +40,7 @@ __all__ = [
     "SalesStage",
     "SearchDocument",
     "SearchGram",
+    "SearchGramStat",
     "SearchPhoneGram",
     "StageHistory",
     "Team",

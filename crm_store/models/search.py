@@ -6,11 +6,10 @@ two or more characters is found through a primary-key range or lookup, never a s
 `search_phone_grams` does the same for the four-digit windows of the record's phone numbers.
 Both posting tables are clustered on their primary key (WITHOUT ROWID on SQLite), and document ids
 grow with the records' creation time, so a gram's postings read backwards are newest first.
+`search_gram_stats` keeps each gram's document count from the last rebuild, to start from the rarest.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 from sqlalchemy import Boolean, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,7 +25,11 @@ def _ordered(length: int) -> String:
 
 
 class SearchDocument(Base):
-    """One searchable lead, account, contact or opportunity (deleted records have none)."""
+    """One searchable lead, account, contact or opportunity (deleted records have none).
+
+    It holds what finding and ranking need, not what a result line shows: that is read from the
+    record itself, for the few records found.
+    """
 
     __tablename__ = "search_documents"
     __table_args__ = (
@@ -39,14 +42,11 @@ class SearchDocument(Base):
     module: Mapped[str] = mapped_column(String(20))
     record_id: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(_ordered(20))
-    title: Mapped[str] = mapped_column(String(255))
-    subtitle: Mapped[str] = mapped_column(String(255))
     # Normalised pieces (names in both orders, company, emails), each between newlines.
     body: Mapped[str] = mapped_column(Text)
     # National phone digits with the trunk 0 ("0912345678"), each between newlines.
     phones: Mapped[str] = mapped_column(String(100))
     is_open: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[dt.datetime]
 
 
 class SearchGram(Base):
@@ -67,3 +67,12 @@ class SearchPhoneGram(Base):
 
     gram: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     document_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class SearchGramStat(Base):
+    """How many documents held a gram at the last rebuild: a search starts from its term's rarest gram."""
+
+    __tablename__ = "search_gram_stats"
+
+    gram: Mapped[str] = mapped_column(_ordered(3), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import crm_store.models.base
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -30,12 +29,9 @@ def upgrade() -> None:
     sa.Column('module', sa.String(length=20), nullable=False),
     sa.Column('record_id', sa.Integer(), nullable=False),
     sa.Column('number', _ordered(20), nullable=False),
-    sa.Column('title', sa.String(length=255), nullable=False),
-    sa.Column('subtitle', sa.String(length=255), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('phones', sa.String(length=100), nullable=False),
     sa.Column('is_open', sa.Boolean(), nullable=False),
-    sa.Column('created_at', crm_store.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_search_documents')),
     sa.UniqueConstraint('module', 'record_id', name='uq_search_documents_record')
     )
@@ -48,6 +44,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('gram', 'document_id', name=op.f('pk_search_grams')),
     sqlite_with_rowid=False
     )
+    op.create_table('search_gram_stats',
+    sa.Column('gram', _ordered(3), nullable=False),
+    sa.Column('documents', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('gram', name=op.f('pk_search_gram_stats'))
+    )
     op.create_table('search_phone_grams',
     sa.Column('gram', sa.SmallInteger(), nullable=False),
     sa.Column('document_id', sa.Integer(), nullable=False),
@@ -58,6 +59,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('search_phone_grams')
+    op.drop_table('search_gram_stats')
     op.drop_table('search_grams')
     with op.batch_alter_table('search_documents', schema=None) as batch_op:
         batch_op.drop_index('ix_search_documents_number')
