@@ -116,8 +116,7 @@ def crm(env: dict[str, str]):  # noqa: ANN201 - returns a callable
 
     def run(*args: str, ok: bool = True) -> Result:
         result = runner.invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
+        assert (result.exit_code == 0) is ok, result.output + result.stderr
         return result
 
     return run

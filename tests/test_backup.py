@@ -33,18 +33,9 @@ PDF = "%PDF-1.4\n報價單 NT$120,000\n%%EOF\n".encode()
 
 
 @pytest.fixture
-def cli(env: dict[str, str]):  # noqa: ANN201 - returns a callable
-    """Run the lifecycle commands as `crm` runs them (through `main` once they are registered there)."""
-    ours = [documents_group, backup_command, restore_command]
-    root = main if "backup" in main.commands else CrmGroup("crm", commands=ours)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(root, list(args), catch_exceptions=False)
-        assert (result.exit_code == 0) is ok, result.output + result.stderr
-        return result
-
-    return run
+def cli(crm):  # noqa: ANN001, ANN201 - the shared `crm` runner under the name these tests use
+    """Run `crm` in-process against the test database."""
+    return crm
 
 
 @pytest.fixture

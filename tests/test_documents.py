@@ -270,18 +270,9 @@ def test_deleted_documents_are_not_listed_and_missing_files_are_named(session: S
 
 
 @pytest.fixture
-def cli(env: dict[str, str]):  # noqa: ANN201 - returns a callable
-    """Run the lifecycle commands as `crm` runs them (through `main` once they are registered there)."""
-    ours = [documents_group, backup_command, restore_command]
-    root = main if "documents" in main.commands else CrmGroup("crm", commands=ours)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(root, list(args), catch_exceptions=False)
-        assert (result.exit_code == 0) is ok, result.output + result.stderr
-        return result
-
-    return run
+def cli(crm):  # noqa: ANN001, ANN201 - the shared `crm` runner under the name these tests use
+    """Run `crm` in-process against the test database."""
+    return crm
 
 
 def test_cli_adds_and_lists_documents(session: Session, rep: User, cli, tmp_path: Path) -> None:  # noqa: ANN001
