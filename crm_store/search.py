@@ -27,7 +27,7 @@ from typing import Any
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from sqlalchemy import (
-    ARRAY, ColumnElement, Insert, Integer, Select, Table, and_, bindparam, case, delete, exists, func, insert, null,
+    ARRAY, ColumnElement, Insert, Integer, Select, Table, and_, any_, bindparam, case, delete, func, insert, null,
     or_, select, text, true, union,
 )
 from sqlalchemy.orm import Session, aliased
@@ -162,9 +162,10 @@ def document_rows(module: str) -> Select[Any]:
         ).outerjoin(company, company.id == Contact.account_id).where(Contact.deleted_at.is_(None))
     if module == "opportunities":
         return select(
-            Opportunity.id, Opportunity.opportunity_no.label("number"), Opportunity.closed_at.is_(None).label("is_open"),
-            null().label("first_name"), Opportunity.name, company.name.label("company"), null().label("email"),
-            null().label("email2"), null().label("phone"), null().label("mobile"),
+            Opportunity.id, Opportunity.opportunity_no.label("number"),
+            Opportunity.closed_at.is_(None).label("is_open"), null().label("first_name"), Opportunity.name,
+            company.name.label("company"), null().label("email"), null().label("email2"), null().label("phone"),
+            null().label("mobile"),
         ).outerjoin(company, company.id == Opportunity.account_id).where(Opportunity.deleted_at.is_(None))
     raise ValidationError("module", f"{module!r} is not one of {', '.join(MODULES)}")
 
@@ -346,6 +347,14 @@ def _insert_lists(table: Table, postgresql: bool) -> Insert:
     return insert(table).from_select(["gram", "document_id"], rows)
 
 
+def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN ids` with the ids as one parameter: thousands of them cost no more to send than a few."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+    listed = func.json_each(bindparam("ids", json.dumps(list(ids)))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
 def _recheck(session: Session, module: str, tick: Callable[[str, int], None]) -> IndexStats:
     ids = set(session.scalars(select(MODELS[module].id)))
     ids |= set(session.scalars(select(SearchDocument.record_id).where(SearchDocument.module == module)))
@@ -392,34 +401,37 @@ def search(
     session: Session, term: str, *, limit: int = 20, modules: Sequence[str] | None = None
 ) -> list[SearchResult]:
     """Find records matching `term`: best first (exact, prefix, substring; open; newest)."""
-    stmt = search_query(session, term, limit=limit, modules=modules)
-    if stmt is None:
+    if modules is not None:
+        _check_modules(modules)
+    parsed = Term.parse(term)
+    if parsed is None:
         return []
-    found = session.execute(stmt).all()
+    ids = list(session.scalars(candidates_query(session, parsed, modules)))
+    if not ids:
+        return []
+    found = session.execute(ranked_query(session, parsed, ids, limit)).all()
     lines = _result_lines(session, [(r.module, r.id) for r in found])
     # A record deleted since it was indexed has no line: it is left out rather than shown.
     return [SearchResult(r.module, r.id, r.number, *lines[r.module, r.id], bool(r.is_open), r.rank)
             for r in found if (r.module, r.id) in lines]
 
 
-def search_query(
-    session: Session, term: str, *, limit: int = 20, modules: Sequence[str] | None = None
-) -> Select[Any] | None:
-    """Build the ranked search (module, id, number, is_open, rank); None when the term is too short.
+def candidates_query(session: Session, term: Term, modules: Sequence[str] | None = None) -> Select[Any]:
+    """Select the ids of documents matching the term, at most CANDIDATES of the newest per way of finding.
 
     Building it reads how common the term's grams are, to start from the rarest.
     """
-    if modules is not None:
-        _check_modules(modules)
-    parsed = Term.parse(term)
-    if parsed is None:
-        return None
-    sources = [_text_source(session, parsed, modules), _phone_source(session, parsed), _number_source(parsed)]
-    ids = union(*(_only_modules(s, modules).subquery().select() for s in sources if s is not None)).subquery()
-    doc, rank = SearchDocument, _rank(parsed)
+    sources = [_text_source(session, term, modules), _phone_source(session, term, modules),
+               _number_source(term, modules)]
+    return union(*(s.subquery().select() for s in sources if s is not None))
+
+
+def ranked_query(session: Session, term: Term, ids: Sequence[int], limit: int = 20) -> Select[Any]:
+    """Select (module, id, number, is_open, rank) of these documents, best first."""
+    doc, rank = SearchDocument, _rank(term)
     return (
         select(doc.module, doc.record_id.label("id"), doc.number, doc.is_open, rank.label("rank"))
-        .where(doc.id.in_(select(ids.c.id)))
+        .where(_among(session, doc.id, ids))
         .order_by(rank, doc.is_open.desc(), doc.id.desc())
         .limit(limit)
     )
@@ -442,8 +454,19 @@ def _check_modules(modules: Iterable[str]) -> None:
         raise ValidationError("module", f"{unknown[0]!r} is not one of {', '.join(MODULES)}")
 
 
-def _only_modules(stmt: Select[Any], modules: Sequence[str] | None) -> Select[Any]:
-    return stmt if modules is None else stmt.where(SearchDocument.module.in_(modules))
+def _checked(correlated: Select[Any]) -> ColumnElement[bool]:
+    """EXISTS, evaluated row by row through the primary key.
+
+    OFFSET 0 keeps PostgreSQL from turning the check into a join, which it may answer by hashing
+    every document; SQLite checks row by row anyway.
+    """
+    return correlated.offset(0).exists()
+
+
+def _document_check(posting: Any, condition: ColumnElement[bool] | None, modules: Sequence[str] | None) -> Any:
+    doc = SearchDocument
+    conditions = [c for c in (condition, doc.module.in_(modules) if modules is not None else None) if c is not None]
+    return _checked(select(doc.id).where(doc.id == posting, *conditions)) if conditions else None
 
 
 def _text_source(session: Session, term: Term, modules: Sequence[str] | None) -> Select[Any]:
@@ -454,47 +477,49 @@ def _text_source(session: Session, term: Term, modules: Sequence[str] | None) ->
         in_range = and_(gram.c.gram >= q, gram.c.gram < _successor(q))
         stmt = select(gram.c.document_id.label("id")).distinct().where(in_range)
         if modules is not None:
-            stmt = stmt.join(SearchDocument, SearchDocument.id == gram.c.document_id)
+            stmt = stmt.where(_document_check(gram.c.document_id, None, modules))
         if _capped_count(session, select(gram.c.gram).where(in_range), RANGE_SORT) < RANGE_SORT:
             stmt = stmt.order_by(gram.c.document_id.desc())
         return stmt.limit(CANDIDATES)
     grams = sorted({q[i : i + 3] for i in range(len(q) - 2)})
-    return _postings(session, SearchGram.__table__, grams, SearchDocument.body.like(f"%{_escape(q)}%", escape="\\"))
+    matches = SearchDocument.body.like(f"%{_escape(q)}%", escape="\\")
+    return _postings(session, SearchGram.__table__, grams, matches, modules)
 
 
-def _phone_source(session: Session, term: Term) -> Select[Any] | None:
+def _phone_source(session: Session, term: Term, modules: Sequence[str] | None) -> Select[Any] | None:
     if term.digits is None:
         return None
     d = term.digits
     grams = sorted({int(d[i : i + 4]) for i in range(len(d) - 3)})
-    return _postings(session, SearchPhoneGram.__table__, grams, SearchDocument.phones.like(f"%{d}%"))
+    return _postings(session, SearchPhoneGram.__table__, grams, SearchDocument.phones.like(f"%{d}%"), modules)
 
 
-def _number_source(term: Term) -> Select[Any] | None:
+def _number_source(term: Term, modules: Sequence[str] | None) -> Select[Any] | None:
     if term.number is None:
         return None
-    number = SearchDocument.number
+    doc = SearchDocument
     # Record numbers are letters and digits, and ":" sorts right after "9": the range is the prefix.
-    return (
-        select(SearchDocument.id).where(number >= term.number, number < term.number + ":")
-        .order_by(number).limit(CANDIDATES)
-    )
+    stmt = select(doc.id).where(doc.number >= term.number, doc.number < term.number + ":")
+    if modules is not None:
+        stmt = stmt.where(doc.module.in_(modules))
+    return stmt.order_by(doc.number).limit(CANDIDATES)
 
 
-def _postings(session: Session, table: Table, grams: list[Any], verify: ColumnElement[bool]) -> Select[Any]:
-    """Documents holding every gram, verified, newest first: driven by the rarest gram, probing the next two."""
+def _postings(
+    session: Session, table: Table, grams: list[Any], matches: ColumnElement[bool], modules: Sequence[str] | None
+) -> Select[Any]:
+    """Documents holding every gram and matching, newest first: the rarest gram's postings, read backwards,
+    each probed for the next two grams and then checked against its document."""
     counts = _gram_counts(session, table, grams)
     driver, *probes = sorted(grams, key=lambda g: counts[g])
     first = table.alias("g1")
-    stmt = (
-        select(first.c.document_id.label("id"))
-        .join(SearchDocument, SearchDocument.id == first.c.document_id)
-        .where(first.c.gram == driver)
-    )
+    stmt = select(first.c.document_id.label("id")).where(first.c.gram == driver)
     for i, probe in enumerate(probes[:2], 2):
         other = table.alias(f"g{i}")
-        stmt = stmt.where(exists().where(other.c.gram == probe, other.c.document_id == first.c.document_id))
-    return stmt.where(verify).order_by(first.c.document_id.desc()).limit(CANDIDATES)
+        stmt = stmt.where(_checked(select(other.c.document_id).where(
+            other.c.gram == probe, other.c.document_id == first.c.document_id)))
+    stmt = stmt.where(_document_check(first.c.document_id, matches, modules))
+    return stmt.order_by(first.c.document_id.desc()).limit(CANDIDATES)
 
 
 def _gram_counts(session: Session, table: Table, grams: list[Any]) -> dict[Any, int]:

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
 from crm_store import bulk, merge, records, search
@@ -29,7 +29,7 @@ def found(session: Session, term: str, **kw: Any) -> list[str]:
 def explain(session: Session, stmt: Select[Any]) -> str:
     """The database's plan for a statement, one line per step."""
     conn = session.connection()
-    compiled = stmt.compile(conn)
+    compiled = stmt.compile(conn, compile_kwargs={"render_postcompile": True})
     if conn.dialect.name == "sqlite":
         params = tuple(compiled.params[k] for k in compiled.positiontup or ())
         return "\n".join(row[-1] for row in conn.exec_driver_sql("explain query plan " + str(compiled), params))
@@ -253,25 +253,34 @@ def _index_contents(session: Session) -> tuple[set[Any], set[Any], set[Any]]:
 
 # -- the index is used ---------------------------------------------------------------------------------
 
-def test_two_character_term_is_found_through_the_gram_index(session: Session, backend: str) -> None:
+def test_search_reads_the_index_not_the_records(session: Session, backend: str) -> None:
     for i in range(30):
-        add(session, "leads", last_name="王", first_name=f"小{chr(0x4E00 + i)}")
+        add(session, "leads", last_name="王", first_name=f"小{chr(0x4E00 + i)}", mobile=f"0912 345 {i:03}")
     add(session, "contacts", last_name="林", first_name="大王")
     if backend == "postgresql":
         # With a few rows PostgreSQL rightly prefers reading whole tables; forbid that, so the plan shows
         # whether an index *can* answer the query: a plain LIKE still needs a sequential scan.
+        session.execute(text("analyze search_documents, search_grams, search_phone_grams"))
         session.execute(select(func.set_config("enable_seqscan", "off", True)))
-    plan = explain(session, search.search_query(session, "王小"))
     like = explain(session, select(Lead.id).where((Lead.last_name + Lead.first_name).like("%王小%")))
+    two = explain(session, search.candidates_query(session, search.Term.parse("王小")))
+    longer = explain(session, search.candidates_query(session, search.Term.parse("王小一"), ["leads"]))
+    phone = explain(session, search.candidates_query(session, search.Term.parse("0912 345")))
+    ids = list(session.scalars(search.candidates_query(session, search.Term.parse("王小"))))
+    ranked = explain(session, search.ranked_query(session, search.Term.parse("王小"), ids))
     if backend == "sqlite":
         assert "SCAN leads" in like  # the check can fail: this is what a scan looks like
-        assert "SEARCH g1 USING PRIMARY KEY (gram>? AND gram<?)" in plan
-        assert "SEARCH search_documents USING INTEGER PRIMARY KEY (rowid=?)" in plan
-        assert "SCAN search_documents" not in plan and "SCAN g1" not in plan
+        assert "SEARCH g1 USING PRIMARY KEY (gram>? AND gram<?)" in two
+        assert "SEARCH g1 USING PRIMARY KEY (gram=?)" in longer and "SEARCH g1 USING PRIMARY KEY (gram=?)" in phone
+        for plan in (longer, phone, ranked):
+            assert "SEARCH search_documents USING INTEGER PRIMARY KEY (rowid=?)" in plan
+        plans = "\n".join((two, longer, phone, ranked))
+        assert "SCAN search_documents" not in plans and "SCAN g" not in plans and "SCAN leads" not in plans
     else:
         assert "Seq Scan on leads" in like
-        assert "pk_search_grams" in plan and "pk_search_documents" in plan
-        assert "Seq Scan" not in plan
+        assert "pk_search_grams" in two and "pk_search_grams" in longer and "pk_search_phone_grams" in phone
+        assert "pk_search_documents" in longer and "pk_search_documents" in ranked, longer
+        assert "Seq Scan" not in "\n".join((two, longer, phone, ranked)), "\n\n".join((two, longer, phone, ranked))
     assert len(search.search(session, "王小", limit=50)) == 30
 
 
@@ -283,8 +292,7 @@ def test_longer_terms_start_from_the_rarest_gram(session: Session, rebuilt: bool
     if rebuilt:  # gram counts come from the statistics the rebuild wrote, not from counting postings
         search.rebuild_index(session)
         session.execute(update(SearchGramStat).where(SearchGramStat.gram == "ylo").values(documents=0))
-    stmt = search.search_query(session, "xylophone trading")
-    assert stmt is not None
+    stmt = search.candidates_query(session, search.Term.parse("xylophone trading"))
     sql = str(stmt.compile(session.connection(), compile_kwargs={"literal_binds": True}))
     driver = re.search(r"g1\.gram = '(.+?)'", sql)
     assert driver is not None
