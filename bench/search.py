@@ -268,12 +268,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    tmp = tempfile.mkdtemp(prefix="leadline-bench-")
-    os.environ["CRM_DATA_DIR"] = tmp  # demo users queue welcome mail signed with the data dir's key
-    url = args.database_url or f"sqlite:///{tmp}/search.db"
-    engine = make_engine(url)
+def run(engine: Engine, url: str, args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Any]:
+    """Load the demo when the database is empty, rebuild the index, time the terms; return the result."""
     upgrade(engine)
     result: dict[str, Any] = {
         "benchmark": "search",
@@ -300,11 +296,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["summary"] = summarise(rows)
     result["terms"] = rows
     result["goal_met"] = result["summary"]["all"]["search"]["p95_ms"] < GOAL_P95_MS
-    engine.dispose()
-    if args.keep:
-        log(f"database kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="leadline-bench-")
+    os.environ["CRM_DATA_DIR"] = tmp  # demo users queue welcome mail signed with the data dir's key
+    url = args.database_url or f"sqlite:///{tmp}/search.db"
+    engine = make_engine(url)
+    try:
+        result = run(engine, url, args, argv)
+    finally:  # a failed run must not leave gigabytes behind in the temporary directory
+        engine.dispose()
+        if args.keep:
+            log(f"database kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
