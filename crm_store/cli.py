@@ -152,8 +152,14 @@ def users_deactivate(email: str, reassign_to: str | None) -> None:
     """Stop EMAIL from logging in and receiving new leads; hand their open work on."""
     with session_scope() as session:
         moved = users.deactivate_user(session, email, reassign_to=reassign_to)
+    lists = moved.pop("round_robin_lists", 0)
+    forms_moved = moved.pop("forms", 0)
     summary = ", ".join(f"{n} {k}" for k, n in moved.items() if n)
     click.echo(f"Deactivated {email.lower()}." + (f" Reassigned to {reassign_to}: {summary}." if summary else ""))
+    if lists:
+        click.echo(f"Removed from {lists} web-form round-robin list(s).")
+    if forms_moved:
+        click.echo(f"{forms_moved} web form(s) they owned now go to {reassign_to or 'nobody (leads stay unassigned)'}.")
 
 
 @main.command()
@@ -179,11 +185,12 @@ def _load_plugins() -> None:
 
 
 from .demo_cli import demo  # noqa: E402  (each command group lives beside what it drives)
+from .forms_cli import forms  # noqa: E402
 from .lifecycle_cli import backup_command, documents_group, restore_command  # noqa: E402
 from .records_cli import LIFECYCLE_COMMANDS  # noqa: E402
 from .search_cli import search  # noqa: E402
 
 main.add_command(demo)
-for _command in (*LIFECYCLE_COMMANDS, documents_group, backup_command, restore_command, search):
+for _command in (*LIFECYCLE_COMMANDS, documents_group, backup_command, restore_command, search, forms):
     main.add_command(_command)
 _load_plugins()

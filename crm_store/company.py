@@ -166,6 +166,7 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     CompanySettingDef("prices_include_tax", _bool, _const(False), "Whether price-book prices include tax (on/off)."),
     CompanySettingDef("recycle_bin_days", _int_at_least(1), _const(30), "Days deleted records stay in the recycle bin."),
     CompanySettingDef("ip_retention_days", _int_at_least(1), _const(90), "Days visitors' IP addresses are kept."),
+    CompanySettingDef("form_min_fill_seconds", _int_at_least(0), _const(3), "Seconds a visitor needs at least to fill a web form; faster is spam."),
     CompanySettingDef("flow_run_days", _int_at_least(1), _const(30), "Days the history of automation runs is kept."),
     CompanySettingDef("unassigned_pool", _optional_text, _const(""), "Team or user email for leads no rule assigns (empty: none)."),
     CompanySettingDef("clv_years", _int_at_least(1), _const(3), "Years of future revenue in customer lifetime value."),

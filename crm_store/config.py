@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Callable, Mapping
 from .errors import CrmError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_RATE = re.compile(r"[1-9][0-9]{0,6}\s*(/|per)\s*(second|minute|hour|day)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,19 @@ SETTINGS: tuple[Setting, ...] = (
         "SMTP relay, e.g. smtp://user:pass@mail.example.com:587?starttls=1 or smtps://user:pass@host:465.",
     ),
     Setting("CRM_MAIL_FROM", "Leadline <noreply@localhost>", "Sender address of every message the CRM sends."),
+    Setting(
+        "CRM_RATELIMIT_STORAGE_URL",
+        "memory:// (per web worker process)",
+        "Where web-form rate limits are counted; redis://host:6379 shares them between workers and machines.",
+    ),
+    Setting("CRM_RATELIMIT_PER_IP", "20/minute", "Web-form submissions one client IP may make, e.g. 20/minute."),
+    Setting("CRM_RATELIMIT_PER_FORM", "600/minute", "Submissions one web form accepts in total, e.g. 600/minute."),
+    Setting(
+        "CRM_TRUSTED_PROXIES",
+        "unset: the connecting address is the client",
+        "Comma-separated proxy addresses or networks whose X-Forwarded-For is believed, e.g. 127.0.0.1,10.0.0.0/8.",
+    ),
+    Setting("CRM_WEB_WORKERS", "2", "Gunicorn worker processes for `crm serve` and `crm up`."),
 )
 
 
@@ -56,6 +72,11 @@ class Config:
     secret_key_env: str | None = field(default=None, repr=False)
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = "Leadline <noreply@localhost>"
+    ratelimit_storage_url: str = "memory://"
+    ratelimit_per_ip: str = "20/minute"
+    ratelimit_per_form: str = "600/minute"
+    trusted_proxies: tuple[str, ...] = ()
+    web_workers: int = 2
 
     @property
     def secret_key(self) -> str:
@@ -95,8 +116,26 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     smtp_url = get("CRM_SMTP_URL") or None
     if smtp_url is not None and not smtp_url.startswith(("smtp://", "smtps://")):
         raise CrmError("CRM_SMTP_URL: must start with smtp:// or smtps://")
+    storage = get("CRM_RATELIMIT_STORAGE_URL") or "memory://"
+    if "://" not in storage:
+        raise CrmError(f"CRM_RATELIMIT_STORAGE_URL: {storage!r} is not a URL like memory:// or redis://host:6379")
+    limits = {}
+    for name, default in (("CRM_RATELIMIT_PER_IP", "20/minute"), ("CRM_RATELIMIT_PER_FORM", "600/minute")):
+        limits[name] = get(name) or default
+        if not _RATE.fullmatch(limits[name]):
+            raise CrmError(f"{name}: {limits[name]!r} is not a rate like 20/minute (second, minute, hour or day)")
+    proxies = tuple(p.strip() for p in get("CRM_TRUSTED_PROXIES").split(",") if p.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise CrmError(f"CRM_TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from None
+    workers_text = get("CRM_WEB_WORKERS") or "2"
+    if not workers_text.isdigit() or not 1 <= int(workers_text) <= 64:
+        raise CrmError(f"CRM_WEB_WORKERS: {workers_text!r} is not a number of processes from 1 to 64")
     return Config(
-        data_dir, database_url, base_url, log_level, get("CRM_SECRET_KEY") or None, smtp_url, mail_from
+        data_dir, database_url, base_url, log_level, get("CRM_SECRET_KEY") or None, smtp_url, mail_from,
+        storage, limits["CRM_RATELIMIT_PER_IP"], limits["CRM_RATELIMIT_PER_FORM"], proxies, int(workers_text),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, search
+from . import audit, capture, search
 from .actor import Actor
 from .models import Activity, Contact, Document, DocumentLink, Lead, Note, OutboxMessage, utcnow
 from .validation import NUMBER_FIELD
@@ -20,7 +20,7 @@ PERSONAL_FIELDS = (
     "salutation", "first_name", "email", "secondary_email", "phone", "phone_e164", "mobile", "mobile_e164", "fax",
     "home_phone", "other_phone", "assistant", "assistant_phone", "birthday", "designation", "title", "description",
     "street", "city", "state", "postal_code", "po_box", "mailing_street", "mailing_city", "mailing_state",
-    "mailing_postal_code", "mailing_po_box", "website",
+    "mailing_postal_code", "mailing_po_box", "website", "referrer", "landing_page", "gclid", "fbclid",
 )
 
 
@@ -58,6 +58,7 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
          "sent_at": audit.plain(m.sent_at), "context": m.context}
         for m in session.scalars(mail)
     ]
+    out["web_submissions"] = capture.export_for_email(session, email)
     return out
 
 
@@ -95,6 +96,9 @@ def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
         .execution_options(synchronize_session=False)
     )
     counts["emails"] = result.rowcount
+    counts["web_submissions"] = capture.erase_for_email(
+        session, email, [r.id for r in found.get("leads", [])], [r.id for r in found.get("contacts", [])]
+    )
     session.flush()
     for module, rows in found.items():
         search.index_records(session, module, [r.id for r in rows])

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from typing import Any
 
-from . import audit, company, outbox
+from . import assignment, audit, company, outbox
 from .actor import SYSTEM, Actor
 from .config import load_config
 from .queries import open_lead_condition
@@ -113,6 +113,7 @@ def deactivate_user(
                 (r.id, getattr(r, NUMBER_FIELD[name]), {"owner_id": [user.id, heir.id]}) for r in rows  # type: ignore[union-attr]
             ), actor)
         moved[name] = len(rows)
+    moved.update(assignment.remove_user(session, user.id, heir.id if heir is not None else None))
     user.active = False
     user.deactivated_at = utcnow()
     session.flush()

@@ -15,7 +15,7 @@ from . import company, picklists
 from .contact_points import clean_email, to_e164
 from .duplicates import company_key
 from .errors import ValidationError
-from .models import Account, Base, Campaign, Contact, Lead, Opportunity, User
+from .models import Account, Base, Campaign, Contact, Lead, Opportunity, User, WebForm
 from .models.base import Money, UTCDateTime
 
 MODELS: dict[str, type[Base]] = {
@@ -62,7 +62,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 # References checked to exist (and not be deleted) before a write: field -> model.
 REFERENCES: dict[str, dict[str, type[Base]]] = {
-    "leads": {"campaign_id": Campaign},
+    "leads": {"campaign_id": Campaign, "web_form_id": WebForm},
     "accounts": {"parent_id": Account},
     "contacts": {"account_id": Account, "reports_to_id": Contact, "campaign_id": Campaign},
     "opportunities": {"account_id": Account, "contact_id": Contact, "campaign_id": Campaign},
@@ -152,7 +152,9 @@ class Validator:
             known = self.known_ids.setdefault(target, set())
             missing = wanted - known
             if missing:
-                stmt = select(target.id).where(target.id.in_(missing), target.deleted_at.is_(None))
+                stmt = select(target.id)
+                if hasattr(target, "deleted_at"):
+                    stmt = stmt.where(target.deleted_at.is_(None))
                 found = set()
                 for chunk in _chunks(sorted(missing), 5000):
                     found.update(session.scalars(stmt.where(target.id.in_(chunk))))

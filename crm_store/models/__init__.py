@@ -1,6 +1,7 @@
 """The typed SQLAlchemy models of the store; importing this package registers every table."""
 
 from .base import Base, utcnow
+from .capture import OWNER_KINDS, SUBMISSION_OUTCOMES, WebForm, WebFormAssignee, WebSubmission
 from .history import AUDIT_ACTIONS, AuditEntry, Document, DocumentLink
 from .mail import OUTBOX_STATUSES, OutboxMessage
 from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
@@ -11,6 +12,11 @@ from .work import ACTIVITY_TYPES, Activity, Note
 from .search import SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
 
 __all__ = [
+    "OWNER_KINDS",
+    "SUBMISSION_OUTCOMES",
+    "WebForm",
+    "WebFormAssignee",
+    "WebSubmission",
     "AUDIT_ACTIONS",
     "AuditEntry",
     "Document",

@@ -90,6 +90,19 @@ class Lead(Record, Touchable, Base):
     converted_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     converted_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     converted_opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"))
+    # Web-to-lead: the form it came from, first-touch attribution and the consent the visitor gave.
+    web_form_id: Mapped[int | None] = mapped_column(ForeignKey("web_forms.id"), index=True)
+    utm_source: Mapped[str | None] = mapped_column(String(255))
+    utm_medium: Mapped[str | None] = mapped_column(String(255))
+    utm_campaign: Mapped[str | None] = mapped_column(String(255))
+    utm_term: Mapped[str | None] = mapped_column(String(255))
+    utm_content: Mapped[str | None] = mapped_column(String(255))
+    gclid: Mapped[str | None] = mapped_column(String(255))
+    fbclid: Mapped[str | None] = mapped_column(String(255))
+    referrer: Mapped[str | None] = mapped_column(String(1000))
+    landing_page: Mapped[str | None] = mapped_column(String(1000))
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[dt.datetime | None]
 
 
 class Account(Record, Touchable, Base):

@@ -1,0 +1,204 @@
+"""The Flask application: `create_app()` wires the store, rate limits, error pages and blueprints."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask_limiter import Limiter
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from crm_store import company
+from crm_store.config import Config, load_config
+from crm_store.db import make_engine, session_factory
+
+from . import i18n
+
+log = logging.getLogger("leadline.web")
+MAX_BODY = 64 * 1024  # a generous inquiry is a few kilobytes
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
+T = TypeVar("T")
+
+
+@dataclass
+class WebState:
+    """What the app shares between requests: settings, the engine, caches."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    proxies: tuple[Any, ...]
+    settings_ttl: float = 5.0
+    _settings: tuple[float, dict[str, Any]] | None = None
+    form_classes: dict[tuple[int, Any], Any] = field(default_factory=dict)
+
+    def company_settings(self, session: Session) -> dict[str, Any]:
+        """Company settings, re-read at most every few seconds."""
+        now = time.monotonic()
+        if self._settings is None or now - self._settings[0] > self.settings_ttl:
+            self._settings = (now, company.all_settings(session))
+        return self._settings[1]
+
+    def write(self, work: Callable[[Session], T], attempts: int = 6) -> T:
+        """Run `work` in one transaction and commit; retry when the database is busy or deadlocked."""
+        for attempt in range(attempts):
+            session = self.sessions()
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except (OperationalError, DBAPIError) as exc:
+                session.rollback()
+                if attempt == attempts - 1 or not _retryable(exc):
+                    raise
+                log.warning("database busy, retrying (%s)", exc.orig)
+                time.sleep(0.02 * 2**attempt)
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+        raise AssertionError("unreachable")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def state() -> WebState:
+    """The running app's shared state."""
+    return current_app.extensions["leadline"]
+
+
+def client_ip() -> str:
+    """The visitor's address: the connecting peer, or behind a trusted proxy the last untrusted hop."""
+    peer = request.remote_addr or "0.0.0.0"
+    proxies = state().proxies
+    if not proxies or not _in(peer, proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in(hop, proxies):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _in(address: str, networks: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def wants_json() -> bool:
+    """Whether the caller is the JSON API (errors then come as JSON)."""
+    return request.path.startswith("/api/")
+
+
+def create_app(config: Config | None = None, *, engine: Engine | None = None) -> Flask:
+    """Build the web app for a deployment (its settings from the environment by default)."""
+    config = config or load_config()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SECRET_KEY=config.secret_key,
+        JSON_SORT_KEYS=False,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    engine = engine or make_engine(config.database_url)
+    proxies = tuple(ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies)
+    app.extensions["leadline"] = WebState(config, engine, session_factory(engine), proxies)
+    limiter = Limiter(
+        key_func=client_ip, app=app, storage_uri=config.ratelimit_storage_url, headers_enabled=True,
+        strategy="moving-window", key_prefix="leadline",
+    )
+    app.extensions["leadline.limiter"] = limiter
+
+    from .public import make_blueprint
+
+    app.register_blueprint(make_blueprint(limiter, config))
+    _errors(app)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            with state().engine.connect() as conn:
+                conn.execute(sql("select 1"))
+        except Exception:  # noqa: BLE001 - any failure means unhealthy
+            log.exception("health check failed")
+            return jsonify(status="unavailable", database="down"), 503  # type: ignore[return-value]
+        return jsonify(status="ok", database="up")
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if response.mimetype == "text/html":
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'",
+            )
+        return response
+
+    return app
+
+
+def _errors(app: Flask) -> None:
+    titles = {
+        404: ("not_found_title", "not_found"), 405: ("error_title", "error"), 413: ("error_title", "too_large"),
+        429: ("too_many_title", "too_many"), 403: ("forbidden_title", "forbidden"),
+    }
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        lang = getattr(g, "language", "en")
+        title_key, text_key = titles.get(code, ("error_title", "error"))
+        headers = _retry_after(exc) if code == 429 else {}
+        if wants_json():
+            body = {"error": exc.name.lower().replace(" ", "_"), "message": i18n.text(lang, text_key)}
+            return jsonify(body), code, headers
+        page = render_template(
+            "error.html", lang=lang, html_lang=i18n.HTML_LANG.get(lang, "en"),
+            title=i18n.text(lang, title_key), message=i18n.text(lang, text_key),
+        )
+        return page, code, headers
+
+    @app.errorhandler(Exception)
+    def crash(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        lang = getattr(g, "language", "en")
+        if wants_json():
+            return jsonify(error="internal_error", message=i18n.text(lang, "error")), 500
+        page = render_template(
+            "error.html", lang=lang, html_lang=i18n.HTML_LANG.get(lang, "en"),
+            title=i18n.text(lang, "error_title"), message=i18n.text(lang, "error"),
+        )
+        return page, 500
+
+
+def _retry_after(exc: HTTPException) -> dict[str, str]:
+    limit = getattr(exc, "limit", None)
+    seconds = 60
+    if limit is not None:
+        try:
+            seconds = int(limit.limit.get_expiry())
+        except Exception:  # noqa: BLE001 - fall back to a minute
+            seconds = 60
+    return {"Retry-After": str(max(1, seconds))}

@@ -1,0 +1,41 @@
+"""`crm serve`: run the web app (public forms now, the back office later) with gunicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from crm_store.config import load_config
+
+
+def gunicorn_argv(host: str, port: int, workers: int, threads: int = 4) -> list[str]:
+    """The gunicorn command line for the app."""
+    return [
+        sys.executable, "-m", "gunicorn", "webform.wsgi:app",
+        "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "gthread",
+        "--threads", str(threads), "--backlog", "2048", "--timeout", "30", "--graceful-timeout", "10",
+        "--keep-alive", "5", "--forwarded-allow-ips", ",".join(load_config().trusted_proxies) or "127.0.0.1",
+    ]
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default: CRM_WEB_WORKERS, 2].")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Serve the web app: hosted forms, embed.js, the JSON API and /healthz.
+
+    Rate limits are counted per worker process unless CRM_RATELIMIT_STORAGE_URL points at Redis.
+    """
+    config = load_config()
+    argv = gunicorn_argv(host, port, workers or config.web_workers)
+    click.echo(f"Serving on http://{host}:{port} ({workers or config.web_workers} workers); Ctrl-C stops.")
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+
+
+def web_service() -> list[str]:
+    """The command `crm up` runs for the web app."""
+    return [sys.executable, "-m", "crm_store", "serve"]
