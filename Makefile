@@ -27,7 +27,12 @@ demo: install
 	$(BIN)/crm demo
 	$(BIN)/crm mail send
 	$(BIN)/crm mail status
-	@echo "Starting the services (mail worker); Ctrl-C stops them."
+	@echo ""
+	@echo "Web form 'Website inquiry': open http://127.0.0.1:8000/forms/$$($(BIN)/crm forms show 'Website inquiry' --public-id)"
+	@echo "Embed it on a page served from http://localhost:8080 by pasting:"
+	@$(BIN)/crm forms show "Website inquiry" --snippet
+	@echo ""
+	@echo "Starting the services (web app on http://127.0.0.1:8000, mail worker); Ctrl-C stops them."
 	$(BIN)/crm up
 
 test: install system-deps
@@ -35,3 +40,4 @@ test: install system-deps
 
 bench: install
 	$(BIN)/python -m bench.bulk_insert
+	$(BIN)/python -m bench.webform_load

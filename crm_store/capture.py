@@ -32,6 +32,7 @@ from .actor import Actor
 from .errors import NotFound, ValidationError
 from .models import Contact, Lead, User, WebForm, WebSubmission, utcnow
 from .queries import open_lead_condition
+from .validation import Validator
 from .webforms import MESSAGE
 
 ATTRIBUTION = (
@@ -55,6 +56,8 @@ class Inbound:
     first_touch: dict[str, str] = field(default_factory=dict)
     last_touch: dict[str, str] = field(default_factory=dict)
     spam_reason: str | None = None
+    validator: Validator | None = None  # a cached validation context (the web app keeps one)
+    settings: dict[str, Any] | None = None  # cached company settings
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,14 @@ def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -
         return Receipt(first.public_id, first.outcome, True, first.lead_id, first.contact_id)
     if inbound.spam_reason:
         return Receipt(values["public_id"], "quarantined")
-    outcome, lead_id, contact_id = process(session, form, row_id, values, at)
+    outcome, lead_id, contact_id = process(session, form, row_id, values, at, validator=inbound.validator,
+                                           settings=inbound.settings)
     return Receipt(values["public_id"], outcome, False, lead_id, contact_id)
 
 
 def process(
-    session: Session, form: WebForm, row_id: int, row: dict[str, Any], at: dt.datetime, *, outcome: str | None = None
+    session: Session, form: WebForm, row_id: int, row: dict[str, Any], at: dt.datetime, *,
+    outcome: str | None = None, validator: Validator | None = None, settings: dict[str, Any] | None = None,
 ) -> tuple[str, int | None, int | None]:
     """Create or extend the lead for a stored submission and record the outcome on it."""
     clean = dict(row["clean"])
@@ -134,10 +139,11 @@ def process(
         _add_inquiry(session, form, target, clean, row, actor, at)  # type: ignore[arg-type]
         result = outcome or ("added_to_lead" if lead is not None else "added_to_contact")
     else:
-        lead = _new_lead(session, form, clean, row, actor, at)
+        lead = _new_lead(session, form, clean, row, actor, at, validator)
         result = outcome or "new_lead"
     if email and form.auto_reply:
-        _auto_reply(session, form, clean, row["public_id"])
+        hours = (settings or {}).get("sla_hours") or company.get(session, "sla_hours")
+        _auto_reply(session, form, clean, row["public_id"], hours)
     lead_id, contact_id = (lead.id if lead else None), (contact.id if contact else None)
     session.execute(update(WebSubmission).where(WebSubmission.id == row_id).values(
         outcome=result, lead_id=lead_id, contact_id=contact_id, processed_at=at,
@@ -171,7 +177,8 @@ def _contact(session: Session, email: str) -> Contact | None:
 
 
 def _new_lead(
-    session: Session, form: WebForm, clean: dict[str, Any], row: dict[str, Any], actor: Actor, at: dt.datetime
+    session: Session, form: WebForm, clean: dict[str, Any], row: dict[str, Any], actor: Actor, at: dt.datetime,
+    validator: Validator | None = None,
 ) -> Lead:
     values = {k: v for k, v in clean.items() if k != MESSAGE}
     values.update(form.hidden)
@@ -187,7 +194,7 @@ def _new_lead(
             values[name] = str(touch[name])[:limit]  # the whole value stays on the submission row
     owner = assignment.owner_for_form(session, form, at)
     values["owner_id"] = owner.id if owner is not None else None
-    lead = records.create(session, "leads", values, actor, at=at)
+    lead = records.create(session, "leads", values, actor, at=at, validator=validator)
     if owner is not None and form.notify_owner:
         outbox.enqueue(
             session, "leads_assigned", owner.email, key=f"webform:assigned:{row['public_id']}", to_staff=True,
@@ -241,13 +248,13 @@ def _add_inquiry(
         )
 
 
-def _auto_reply(session: Session, form: WebForm, clean: dict[str, Any], public_id: str) -> None:
+def _auto_reply(session: Session, form: WebForm, clean: dict[str, Any], public_id: str, hours: int) -> None:
     name = " ".join(p for p in (clean.get("first_name"), clean.get("last_name")) if p)
     outbox.enqueue(
         session, "visitor_auto_reply", clean["email"], key=f"webform:reply:{public_id}", language=form.language,
         recipient_name=name or None,
         context={
-            "visitor_name": name, "reply_within_hours": company.get(session, "sla_hours"), "company_phone": None,
+            "visitor_name": name, "reply_within_hours": hours, "company_phone": None,
         },
     )
 

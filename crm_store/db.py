@@ -43,7 +43,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front: concurrent writers then queue on the busy
     # timeout instead of failing with "database is locked" when a read upgrades to a write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Sessions that only read (see `read_only`) begin DEFERRED and never block writers.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("leadline_read_only") else "BEGIN IMMEDIATE")
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool for read-only work: on SQLite its transactions take no write lock.
+
+    Writing through it on SQLite may fail with "database is locked" instead of queueing; use it
+    only for reads.
+    """
+    return engine.execution_options(leadline_read_only=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -17,7 +17,7 @@ from faker import Faker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import bulk, search
+from . import bulk, search, webforms
 from .models import Batch, SalesStage, Team, TeamMember, User, utcnow
 from .users import add_user
 
@@ -404,7 +404,36 @@ def load_demo(
     session.flush()
     tick("search index", 0)
     search.rebuild_index(session)
+    add_demo_forms(session, people, campaign_ids[0] if campaign_ids else None)
     return {"users": 2 + len(people.reps), **ctx.counts}
+
+
+DEMO_FORM_NAME = "Website inquiry"
+DEMO_SITE_ORIGINS = ["http://localhost:8080", "http://127.0.0.1:8080"]
+
+
+def add_demo_forms(session: Session, people: DemoUsers, campaign_id: int | None) -> list[Any]:
+    """Two web forms: an English one shared round-robin by four reps, a Chinese one owned by the team."""
+    english = webforms.add_form(session, {
+        "name": DEMO_FORM_NAME,
+        "fields": ["first_name", {"name": "last_name", "required": True}, "email", "phone", "company", "message"],
+        "hidden": {"lead_source": "Web Site"},
+        "round_robin": [u.email for u in people.reps[:4]],
+        "allowed_origins": DEMO_SITE_ORIGINS,
+        "consent_text": "I agree that my details are stored to answer my inquiry.",
+        "auto_reply": True,
+    })
+    chinese = webforms.add_form(session, {
+        "name": "網站詢價表單",
+        "language": "zh_Hant",
+        "fields": ["last_name", "first_name", "email", "mobile", "company", "message"],
+        "hidden": {"lead_source": "Web Site", **({"campaign_id": campaign_id} if campaign_id else {})},
+        "team": "Sales 業務部",
+        "allowed_origins": DEMO_SITE_ORIGINS,
+        "consent_text": "我同意貴公司保存我的資料以回覆此詢問。",
+        "thank_you": "感謝您的詢價，業務人員將於一個工作天內與您聯繫。",
+    })
+    return [english, chinese]
 
 
 class DemoAlreadyLoaded(Exception):

@@ -107,14 +107,15 @@ def list_forms() -> None:
 @forms.command("show")
 @click.argument("form")
 @click.option("--snippet", is_flag=True, help="Print only the embed snippet.")
-def show(form: str, snippet: bool) -> None:
+@click.option("--public-id", "public_id", is_flag=True, help="Print only the public id.")
+def show(form: str, snippet: bool, public_id: bool) -> None:
     """Show FORM's definition (name or public id), its URLs, embed snippet and integration key."""
     import yaml
 
     with session_scope() as session:
         row = webforms.find_form(session, form)
-        if snippet:
-            click.echo(embed_snippet(row))
+        if snippet or public_id:
+            click.echo(embed_snippet(row) if snippet else row.public_id)
             return
         click.echo(yaml.safe_dump(webforms.describe(session, row), allow_unicode=True, sort_keys=False).rstrip())
         click.echo("")

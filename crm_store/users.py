@@ -113,7 +113,8 @@ def deactivate_user(
                 (r.id, getattr(r, NUMBER_FIELD[name]), {"owner_id": [user.id, heir.id]}) for r in rows  # type: ignore[union-attr]
             ), actor)
         moved[name] = len(rows)
-    moved.update(assignment.remove_user(session, user.id, heir.id if heir is not None else None))
+    removed = assignment.remove_user(session, user.id, heir.id if heir is not None else None)
+    moved.update({k: n for k, n in removed.items() if n})  # round-robin lists and forms, when any
     user.active = False
     user.deactivated_at = utcnow()
     session.flush()

@@ -120,3 +120,65 @@ def crm(env: dict[str, str]):  # noqa: ANN201 - returns a callable
         return result
 
     return run
+
+
+# -- web forms -------------------------------------------------------------------------------------
+
+ALLOWED_ORIGIN = "http://allowed.test"
+
+
+@pytest.fixture
+def reps(session: Session) -> list:
+    """Three active sales reps (committed), in the order a round-robin list names them."""
+    from crm_store import users
+
+    people = [
+        users.add_user(session, f"rep{i}@leadline.test", f"Rep {i}", welcome=False) for i in (1, 2, 3)
+    ]
+    session.commit()
+    return people
+
+
+@pytest.fixture
+def web_form(session: Session, reps: list):  # noqa: ANN201 - a WebForm
+    """An enabled English form: default fields, round robin over `reps`, ALLOWED_ORIGIN may embed it.
+
+    The minimum fill time is 0 s so tests can submit at once; spam tests set it themselves.
+    """
+    from crm_store import company, webforms
+
+    form = webforms.add_form(session, {
+        "name": "Website inquiry", "round_robin": [r.email for r in reps], "allowed_origins": [ALLOWED_ORIGIN],
+        "auto_reply": True,
+    })
+    company.set_value(session, "form_min_fill_seconds", 0)
+    session.commit()
+    return form
+
+
+@pytest.fixture
+def app(env: dict[str, str], web_form, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201 - a Flask app
+    """The web app on the test database (rate limits far above what tests send)."""
+    from crm_store.config import load_config
+    from webform import create_app
+
+    monkeypatch.setenv("CRM_RATELIMIT_PER_IP", "100000/minute")
+    monkeypatch.setenv("CRM_RATELIMIT_PER_FORM", "100000/minute")
+    application = create_app(load_config())
+    application.testing = True
+    yield application
+    application.extensions["leadline"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # noqa: ANN201 - a Flask test client
+    """A test client of the web app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def render_token(app, web_form):  # noqa: ANN201 - returns a callable
+    """A valid render token for `web_form` (as the hosted page or embed.js would hand out)."""
+    from webform.spam import render_token as make
+
+    return lambda public_id=None: make(app.extensions["leadline"].config.secret_key, public_id or web_form.public_id)

@@ -19,7 +19,8 @@ from werkzeug.exceptions import HTTPException
 
 from crm_store import company
 from crm_store.config import Config, load_config
-from crm_store.db import make_engine, session_factory
+from crm_store.db import make_engine, read_only, session_factory
+from crm_store.validation import Validator
 
 from . import i18n
 
@@ -36,9 +37,11 @@ class WebState:
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
     proxies: tuple[Any, ...]
     settings_ttl: float = 5.0
     _settings: tuple[float, dict[str, Any]] | None = None
+    _validator: tuple[float, Validator] | None = None
     form_classes: dict[tuple[int, Any], Any] = field(default_factory=dict)
 
     def company_settings(self, session: Session) -> dict[str, Any]:
@@ -47,6 +50,13 @@ class WebState:
         if self._settings is None or now - self._settings[0] > self.settings_ttl:
             self._settings = (now, company.all_settings(session))
         return self._settings[1]
+
+    def validator(self, session: Session) -> Validator:
+        """The store's validation context (picklists, phone region), re-read at most every few seconds."""
+        now = time.monotonic()
+        if self._validator is None or now - self._validator[0] > self.settings_ttl:
+            self._validator = (now, Validator.for_session(session))
+        return self._validator[1]
 
     def write(self, work: Callable[[Session], T], attempts: int = 6) -> T:
         """Run `work` in one transaction and commit; retry when the database is busy or deadlocked."""
@@ -122,10 +132,15 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or make_engine(config.database_url)
     proxies = tuple(ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies)
-    app.extensions["leadline"] = WebState(config, engine, session_factory(engine), proxies)
+    app.extensions["leadline"] = WebState(
+        config, engine, session_factory(engine), session_factory(read_only(engine)), proxies
+    )
+    from . import ratelimit  # noqa: F401 - registers the local:// storage
+
+    storage = config.ratelimit_storage_url
     limiter = Limiter(
-        key_func=client_ip, app=app, storage_uri=config.ratelimit_storage_url, headers_enabled=True,
-        strategy="moving-window", key_prefix="leadline",
+        key_func=client_ip, app=app, storage_uri="local://" if storage.startswith("memory://") else storage,
+        headers_enabled=True, strategy="fixed-window", key_prefix="leadline",
     )
     app.extensions["leadline.limiter"] = limiter
 

@@ -41,7 +41,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.get("/forms/<public_id>")
     def hosted(public_id: str) -> Any:
-        session = state().sessions()
+        session = state().readers()
         try:
             form = _form(session, public_id)
             settings = state().company_settings(session)
@@ -68,7 +68,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.get("/forms/<public_id>/thanks")
     def thanks(public_id: str) -> Any:
-        session = state().sessions()
+        session = state().readers()
         try:
             form = _form(session, public_id)
         finally:
@@ -84,7 +84,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.get("/forms/<public_id>/embed.js")
     def embed(public_id: str) -> Any:
-        session = state().sessions()
+        session = state().readers()
         try:
             form = _form(session, public_id)
         finally:
@@ -111,7 +111,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.route("/api/forms/<public_id>/submissions", methods=["OPTIONS"])
     def api_preflight(public_id: str) -> Any:
-        session = state().sessions()
+        session = state().readers()
         try:
             form = _form(session, public_id)
         finally:
@@ -187,53 +187,52 @@ def _origin_allowed(origin: str, allowed: tuple[str, ...] | list[str]) -> bool:
 
 
 def _submit(public_id: str, data: Mapping[str, Any], raw: Mapping[str, Any]) -> Any:
-    """Check, store and process one submission; return (form, receipt) or (form, settings, clean, errors)."""
+    """Check, store and process one submission; return (form, receipt) or (form, settings, clean, errors).
+
+    The checks read in a transaction that takes no write lock; only the capture itself writes.
+    """
     app_state = state()
-    outcome: dict[str, Any] = {}
-
-    def work(session: Session) -> Any:
+    session = app_state.readers()
+    try:
         form = _form(session, public_id)
-        session.expunge(form)  # stays readable for the answer even when the transaction rolls back
-        origin = request.headers.get("Origin")
-        integration = spam.key_matches(request.headers.get("X-Form-Key"), form.integration_key)
-        if origin and origin != "null" and not integration and not _origin_allowed(origin, form.allowed_origins):
-            abort(403)
         settings = app_state.company_settings(session)
-        cls = _form_class(form, settings)
-        clean, errors = fields.check(cls, form.fields, data, form.language)
-        consent = _truthy(data.get("consent"))
-        if form.consent_text and not consent:
-            errors["consent"] = [i18n.text(form.language, "consent")]
-        if errors:
-            outcome["invalid"] = (form, settings, clean, errors)
-            return None
-        reason = spam.content_problem(data, clean)
-        if reason is None and not integration:
-            reason = spam.token_problem(
-                app_state.config.secret_key, data.get("_token"), form.public_id, int(settings["form_min_fill_seconds"])
-            )
-        key = str(data.get("_submission") or "")
-        inbound = capture.Inbound(
-            form=form,
-            client_key=key if CLIENT_KEY.fullmatch(key) else secrets.token_urlsafe(16),
-            raw={k: v for k, v in raw.items() if k != "_token"},
-            values=clean,
-            consent=consent,
-            ip=client_ip(),
-            user_agent=request.user_agent.string,
-            first_touch=_touch(data.get("_first_touch")) or _touch(data),
-            last_touch=_touch(data),
-            spam_reason=reason,
+        validator = app_state.validator(session)
+    finally:
+        session.close()
+    origin = request.headers.get("Origin")
+    integration = spam.key_matches(request.headers.get("X-Form-Key"), form.integration_key)
+    if origin and origin != "null" and not integration and not _origin_allowed(origin, form.allowed_origins):
+        abort(403)
+    clean, errors = fields.check(_form_class(form, settings), form.fields, data, form.language)
+    consent = _truthy(data.get("consent"))
+    if form.consent_text and not consent:
+        errors["consent"] = [i18n.text(form.language, "consent")]
+    if errors:
+        return form, settings, clean, errors
+    reason = spam.content_problem(data, clean)
+    if reason is None and not integration:
+        reason = spam.token_problem(
+            app_state.config.secret_key, data.get("_token"), form.public_id, int(settings["form_min_fill_seconds"])
         )
-        try:
-            return form, capture.receive(session, inbound)
-        except ValidationError as exc:  # the store's own checks (e.g. a picklist changed meanwhile)
-            session.rollback()  # nothing of this submission is kept: it was not accepted
-            outcome["invalid"] = (form, settings, clean, {exc.field: [exc.message]})
-            return None
-
-    result = app_state.write(work)
-    return outcome["invalid"] if result is None else result
+    key = str(data.get("_submission") or "")
+    inbound = capture.Inbound(
+        form=form,
+        client_key=key if CLIENT_KEY.fullmatch(key) else secrets.token_urlsafe(16),
+        raw={k: v for k, v in raw.items() if k != "_token"},
+        values=clean,
+        consent=consent,
+        ip=client_ip(),
+        user_agent=request.user_agent.string,
+        first_touch=_touch(data.get("_first_touch")) or _touch(data),
+        last_touch=_touch(data),
+        spam_reason=reason,
+        validator=validator,
+        settings=settings,
+    )
+    try:
+        return form, app_state.write(lambda s: capture.receive(s, inbound))
+    except ValidationError as exc:  # the store's own checks (e.g. a picklist changed meanwhile); nothing kept
+        return form, settings, clean, {exc.field: [exc.message]}
 
 
 def _form_class(form: WebForm, settings: Mapping[str, Any]) -> Any:
