@@ -1,8 +1,10 @@
 #!/bin/sh
-# Install the system packages the tests need (PostgreSQL's server) when missing; as root only.
+# Install the system packages the tests need (PostgreSQL's server; Chromium and CJK fonts for the
+# browser tests) when missing; as root only.
 set -eu
 missing=""
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+[ -x /usr/bin/chromium ] || missing="$missing chromium fonts-noto-cjk"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "Installing system packages:$missing"

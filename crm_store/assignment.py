@@ -51,7 +51,9 @@ def form_round_robin(session: Session, form_id: int, at: dt.datetime | None = No
     chosen = next_in_rotation([(p, u) for p, u in rows], pointer, at)
     if chosen is None:
         return None
-    session.execute(update(WebForm).where(WebForm.id == form_id).values(round_robin_pointer=chosen[0]))
+    session.execute(update(WebForm).where(WebForm.id == form_id).values(
+        round_robin_pointer=chosen[0], updated_at=WebForm.updated_at  # a turn is not an edit of the form
+    ))
     return chosen[1]
 
 

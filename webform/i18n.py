@@ -30,6 +30,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "forbidden": "This form may not be submitted from this site.",
         "optional": "optional",
         "network_error": "The message could not be sent. Check your connection and try again.",
+        "not_json": "Send the submission as a JSON object (Content-Type: application/json).",
+        "bad_request": "The request could not be read.",
     },
     "zh_Hant": {
         "submit": "送出",
@@ -58,6 +60,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "forbidden": "此表單不可從這個網站送出。",
         "optional": "選填",
         "network_error": "訊息無法送出，請檢查網路連線後再試一次。",
+        "not_json": "請以 JSON 物件送出（Content-Type: application/json）。",
+        "bad_request": "無法讀取此請求。",
     },
 }
 HTML_LANG = {"en": "en", "zh_Hant": "zh-Hant-TW"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -146,8 +147,10 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
     @bp.after_request
     def cors_on_errors(response: Response) -> Response:
         if request.path.startswith("/api/") and "Access-Control-Allow-Origin" not in response.headers:
-            origins = getattr(g, "form_origins", None)
             origin = request.headers.get("Origin")
+            origins = getattr(g, "form_origins", None)
+            if origins is None and origin and request.view_args:  # refused before the view ran (429, 413)
+                origins = _origins_of(str(request.view_args.get("public_id", "")))
             if origins is not None and origin and _origin_allowed(origin, origins):
                 response.headers["Access-Control-Allow-Origin"] = origin
                 response.headers["Access-Control-Expose-Headers"] = "Retry-After"
@@ -155,6 +158,27 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
         return response
 
     return bp
+
+
+_ORIGINS: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+
+def _origins_of(public_id: str, ttl: float = 30.0) -> tuple[str, ...]:
+    """A form's allowed origins, cached briefly (for answers refused before the view looked the form up)."""
+    now = time.monotonic()
+    hit = _ORIGINS.get(public_id)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    session = state().readers()
+    try:
+        form = webforms.live_form(session, public_id)
+        origins = tuple(form.allowed_origins) if form is not None else ()
+    finally:
+        session.close()
+    if len(_ORIGINS) > 1000:
+        _ORIGINS.clear()
+    _ORIGINS[public_id] = (now, origins)
+    return origins
 
 
 def _form(session: Session, public_id: str) -> WebForm:
@@ -230,9 +254,11 @@ def _submit(public_id: str, data: Mapping[str, Any], raw: Mapping[str, Any]) -> 
         settings=settings,
     )
     try:
-        return form, app_state.write(lambda s: capture.receive(s, inbound))
+        receipt = app_state.write(lambda s: capture.receive(s, inbound))
     except ValidationError as exc:  # the store's own checks (e.g. a picklist changed meanwhile); nothing kept
         return form, settings, clean, {exc.field: [exc.message]}
+    app_state.maybe_prune()
+    return form, receipt
 
 
 def _form_class(form: WebForm, settings: Mapping[str, Any]) -> Any:

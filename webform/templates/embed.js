@@ -92,7 +92,7 @@
     var clabel = el("label", {});
     var cbox = el("input", { type: "checkbox", name: "consent", value: "on" });
     clabel.appendChild(cbox); clabel.appendChild(document.createTextNode(" " + CONFIG.consent));
-    var cerr = el("p", { "class": "ll-error", hidden: "hidden" });
+    var cerr = el("p", { "class": "ll-error", id: "ll-" + CONFIG.form.slice(0, 8) + "-consent-error", hidden: "hidden" });
     cwrap.appendChild(clabel); cwrap.appendChild(cerr); form.appendChild(cwrap);
     boxes.consent = { wrap: cwrap, input: cbox, error: cerr };
   }
