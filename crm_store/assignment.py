@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from .errors import ValidationError
 from .models import Team, TeamMember, User, WebForm, WebFormAssignee, utcnow
 
 
-def is_available(user: User, at: dt.datetime) -> bool:
+def is_available(user: Any, at: dt.datetime) -> bool:
     """Whether a user can take a new lead now: active and not out of the office."""
     if not user.active:
         return False
@@ -28,7 +29,7 @@ def is_available(user: User, at: dt.datetime) -> bool:
     return not (start is None and end is not None and at < end)
 
 
-def next_in_rotation(positions: Sequence[tuple[int, User]], pointer: int, at: dt.datetime) -> tuple[int, User] | None:
+def next_in_rotation(positions: Sequence[tuple[int, Any]], pointer: int, at: dt.datetime) -> tuple[int, Any] | None:
     """The first available user after `pointer` in position order, wrapping around; None if nobody is."""
     ordered = sorted(positions, key=lambda p: p[0])
     after = [p for p in ordered if p[0] > pointer] + [p for p in ordered if p[0] <= pointer]
@@ -38,43 +39,58 @@ def next_in_rotation(positions: Sequence[tuple[int, User]], pointer: int, at: dt
     return None
 
 
-def form_round_robin(session: Session, form_id: int, at: dt.datetime | None = None) -> User | None:
-    """Take the next turn of a form's round-robin list; None (lead left unassigned) if nobody is available."""
-    at = at or utcnow()
-    pointer = session.execute(
-        select(WebForm.round_robin_pointer).where(WebForm.id == form_id).with_for_update()
-    ).scalar_one()
-    rows = session.execute(
-        select(WebFormAssignee.position, User).join(User, User.id == WebFormAssignee.user_id)
-        .where(WebFormAssignee.form_id == form_id)
-    ).all()
-    chosen = next_in_rotation([(p, u) for p, u in rows], pointer, at)
+# Built once: statement construction costs more than running these.
+_FORM_POINTER = select(WebForm.round_robin_pointer).where(WebForm.id == bindparam("owner")).with_for_update()
+_TEAM_POINTER = select(Team.round_robin_pointer).where(Team.id == bindparam("owner")).with_for_update()
+_CANDIDATE = (User.id, User.email, User.name, User.language, User.active, User.out_of_office_from, User.out_of_office_to)
+_FORM_LIST = (
+    select(WebFormAssignee.position, *_CANDIDATE).join(User, User.id == WebFormAssignee.user_id)
+    .where(WebFormAssignee.form_id == bindparam("owner"))
+)
+_TEAM_LIST = (
+    select(TeamMember.id, *_CANDIDATE).join(User, User.id == TeamMember.user_id)
+    .where(TeamMember.team_id == bindparam("owner"))
+)
+_MOVE_FORM = (
+    update(WebForm).where(WebForm.id == bindparam("owner"))
+    .values(round_robin_pointer=bindparam("turn"), updated_at=WebForm.updated_at)  # a turn is not an edit
+    .execution_options(synchronize_session=False)
+)
+_MOVE_TEAM = (
+    update(Team).where(Team.id == bindparam("owner")).values(round_robin_pointer=bindparam("turn"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def _take_turn(session: Session, owner_id: int, pointer_stmt: Any, list_stmt: Any, move_stmt: Any,
+               at: dt.datetime) -> Any:
+    pointer = session.execute(pointer_stmt, {"owner": owner_id}).scalar_one()
+    rows = session.execute(list_stmt, {"owner": owner_id}).all()
+    chosen = next_in_rotation([(row[0], row) for row in rows], pointer, at)
     if chosen is None:
         return None
-    session.execute(update(WebForm).where(WebForm.id == form_id).values(
-        round_robin_pointer=chosen[0], updated_at=WebForm.updated_at  # a turn is not an edit of the form
-    ))
+    session.execute(move_stmt, {"owner": owner_id, "turn": chosen[0]})
     return chosen[1]
 
 
-def team_round_robin(session: Session, team_id: int, at: dt.datetime | None = None) -> User | None:
+def form_round_robin(session: Session, form_id: int, at: dt.datetime | None = None) -> Any:
+    """Take the next turn of a form's round-robin list; None (lead left unassigned) if nobody is available.
+
+    Returns the user's row: id, email, name, language, active, out-of-office dates.
+    """
+    return _take_turn(session, form_id, _FORM_POINTER, _FORM_LIST, _MOVE_FORM, at or utcnow())
+
+
+def team_round_robin(session: Session, team_id: int, at: dt.datetime | None = None) -> Any:
     """Take the next turn among a team's members (in the order they joined)."""
-    at = at or utcnow()
-    pointer = session.execute(
-        select(Team.round_robin_pointer).where(Team.id == team_id).with_for_update()
-    ).scalar_one()
-    rows = session.execute(
-        select(TeamMember.id, User).join(User, User.id == TeamMember.user_id).where(TeamMember.team_id == team_id)
-    ).all()
-    chosen = next_in_rotation([(p, u) for p, u in rows], pointer, at)
-    if chosen is None:
-        return None
-    session.execute(update(Team).where(Team.id == team_id).values(round_robin_pointer=chosen[0]))
-    return chosen[1]
+    return _take_turn(session, team_id, _TEAM_POINTER, _TEAM_LIST, _MOVE_TEAM, at or utcnow())
 
 
-def owner_for_form(session: Session, form: WebForm, at: dt.datetime | None = None) -> User | None:
-    """The user a new lead from this form goes to, or None to leave it for the assignment flow."""
+def owner_for_form(session: Session, form: WebForm, at: dt.datetime | None = None) -> Any:
+    """The user (object or row with id, email, name, language) a new lead from this form goes to.
+
+    None leaves the lead unassigned for the assignment flow.
+    """
     at = at or utcnow()
     if form.owner_kind == "round_robin":
         return form_round_robin(session, form.id, at)

@@ -21,9 +21,10 @@ import hashlib
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -100,18 +101,9 @@ def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -
         "outcome": "quarantined" if inbound.spam_reason else "received",
         "spam_reason": inbound.spam_reason,
     }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(WebSubmission).values(values)
-        .on_conflict_do_nothing(index_elements=["form_id", "client_key"])
-        .returning(WebSubmission.id)
-    )
-    row_id = session.execute(stmt).scalar()
+    row_id = session.execute(_insert_submission(session.get_bind().dialect.name), values).scalar()
     if row_id is None:
-        first = session.execute(
-            select(WebSubmission.public_id, WebSubmission.outcome, WebSubmission.lead_id, WebSubmission.contact_id)
-            .where(WebSubmission.form_id == form.id, WebSubmission.client_key == inbound.client_key)
-        ).one()
+        first = session.execute(_FIRST_RECEIPT, {"f": form.id, "k": inbound.client_key}).one()
         return Receipt(first.public_id, first.outcome, True, first.lead_id, first.contact_id)
     if inbound.spam_reason:
         return Receipt(values["public_id"], "quarantined")
@@ -144,10 +136,11 @@ def process(
     if email and form.auto_reply:
         hours = (settings or {}).get("sla_hours") or company.get(session, "sla_hours")
         _auto_reply(session, form, clean, row["public_id"], hours)
-    lead_id, contact_id = (lead.id if lead else None), (contact.id if contact else None)
-    session.execute(update(WebSubmission).where(WebSubmission.id == row_id).values(
-        outcome=result, lead_id=lead_id, contact_id=contact_id, processed_at=at,
-    ))
+    lead_id = (lead["id"] if isinstance(lead, dict) else lead.id) if lead is not None else None
+    contact_id = contact.id if contact is not None else None
+    session.execute(_RECORD_OUTCOME, {
+        "row_id": row_id, "o_outcome": result, "o_lead": lead_id, "o_contact": contact_id, "o_at": at,
+    })
     return result, lead_id, contact_id
 
 
@@ -158,28 +151,56 @@ def lock_email(session: Session, email: str) -> None:
         session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-def _email_variants(email: str) -> list[str]:
-    return sorted({email, email.lower()})
+# Built once: statement construction costs more than running these.
+_OPEN_LEAD = (
+    select(Lead.id).where(or_(Lead.email == bindparam("e1"), Lead.email == bindparam("e2")), open_lead_condition())
+    .order_by(Lead.created_at.desc()).limit(1)
+)
+_CONTACT = (
+    select(Contact.id).where(or_(Contact.email == bindparam("e1"), Contact.email == bindparam("e2")),
+                             Contact.deleted_at.is_(None))
+    .order_by(Contact.created_at.desc()).limit(1)
+)
+_FIRST_RECEIPT = select(
+    WebSubmission.public_id, WebSubmission.outcome, WebSubmission.lead_id, WebSubmission.contact_id
+).where(WebSubmission.form_id == bindparam("f"), WebSubmission.client_key == bindparam("k"))
+_RECORD_OUTCOME = (
+    update(WebSubmission.__table__).where(WebSubmission.__table__.c.id == bindparam("row_id"))
+    .values(outcome=bindparam("o_outcome"), lead_id=bindparam("o_lead"), contact_id=bindparam("o_contact"),
+            processed_at=bindparam("o_at"))
+)
+
+
+@lru_cache(maxsize=4)
+def _insert_submission(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT (form, client key) DO NOTHING RETURNING id, built once per dialect."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = WebSubmission.__table__
+    return (
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["form_id", "client_key"])
+        .returning(table.c.id)
+    )
+
+
+def _emails(email: str) -> dict[str, str]:
+    """The address as typed (domain lower-cased) and all lower-case: both hit the email index."""
+    return {"e1": email, "e2": email.lower()}
 
 
 def _open_lead(session: Session, email: str) -> Lead | None:
-    return session.scalar(
-        select(Lead).where(Lead.email.in_(_email_variants(email)), open_lead_condition())
-        .order_by(Lead.created_at.desc()).limit(1)
-    )
+    lead_id = session.execute(_OPEN_LEAD, _emails(email)).scalar()
+    return session.get(Lead, lead_id) if lead_id is not None else None
 
 
 def _contact(session: Session, email: str) -> Contact | None:
-    return session.scalar(
-        select(Contact).where(Contact.email.in_(_email_variants(email)), Contact.deleted_at.is_(None))
-        .order_by(Contact.created_at.desc()).limit(1)
-    )
+    contact_id = session.execute(_CONTACT, _emails(email)).scalar()
+    return session.get(Contact, contact_id) if contact_id is not None else None
 
 
 def _new_lead(
     session: Session, form: WebForm, clean: dict[str, Any], row: dict[str, Any], actor: Actor, at: dt.datetime,
     validator: Validator | None = None,
-) -> Lead:
+) -> dict[str, Any]:
     values = {k: v for k, v in clean.items() if k != MESSAGE}
     values.update(form.hidden)
     values["description"] = clean.get(MESSAGE)
@@ -194,13 +215,14 @@ def _new_lead(
             values[name] = str(touch[name])[:limit]  # the whole value stays on the submission row
     owner = assignment.owner_for_form(session, form, at)
     values["owner_id"] = owner.id if owner is not None else None
-    lead = records.create(session, "leads", values, actor, at=at, validator=validator)
+    lead = records.insert_lead(session, values, actor, at=at, validator=validator)
     if owner is not None and form.notify_owner:
         outbox.enqueue(
             session, "leads_assigned", owner.email, key=f"webform:assigned:{row['public_id']}", to_staff=True,
             language=owner.language, recipient_name=owner.name,
             context={"recipient_name": owner.name, "assigned_by": None, "leads": [{
-                "number": lead.lead_no, "name": _name(lead), "company": lead.company, "source": lead.lead_source,
+                "number": lead["lead_no"], "company": lead.get("company"), "source": lead.get("lead_source"),
+                "name": " ".join(p for p in (lead.get("first_name"), lead.get("last_name")) if p),
             }]},
         )
     return lead

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from .errors import ValidationError
@@ -29,6 +29,15 @@ def seed(session: Session) -> int:
     return len(missing)
 
 
+_COUNTERS = RecordCounter.__table__
+_ALLOCATE = (  # built once, in Core: statement construction and ORM bookkeeping cost more than running it
+    update(_COUNTERS)
+    .where(_COUNTERS.c.module == bindparam("m"))
+    .values(next_value=_COUNTERS.c.next_value + bindparam("n"))
+    .returning(_COUNTERS.c.prefix, _COUNTERS.c.next_value)
+)
+
+
 def allocate(session: Session, module: str, count: int = 1) -> list[str]:
     """Reserve `count` consecutive numbers of a module in the caller's transaction.
 
@@ -37,13 +46,7 @@ def allocate(session: Session, module: str, count: int = 1) -> list[str]:
     """
     if count < 1:
         return []
-    stmt = (
-        update(RecordCounter)
-        .where(RecordCounter.module == module)
-        .values(next_value=RecordCounter.next_value + count)
-        .returning(RecordCounter.prefix, RecordCounter.next_value)
-    )
-    row = session.execute(stmt).one_or_none()
+    row = session.execute(_ALLOCATE, {"m": module, "n": count}).one_or_none()
     if row is None:
         raise ValidationError("module", f"no record counter for {module!r}; run `crm init`")
     prefix, after = row

@@ -7,10 +7,12 @@ Rendering and SMTP live in `emails/`; this module only keeps the rows honest.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,8 +51,13 @@ class AttachmentRef:
 
 
 def _message_id() -> str:
-    host = urlsplit(load_config().base_url).hostname or "leadline.invalid"
-    return f"<{uuid.uuid4().hex}@{host}>"
+    return f"<{uuid.uuid4().hex}@{_host(os.environ.get('CRM_BASE_URL', ''))}>"
+
+
+@lru_cache(maxsize=8)
+def _host(_base_url_env: str) -> str:
+    """The host part of Message-IDs, worked out once per CRM_BASE_URL value."""
+    return urlsplit(load_config().base_url).hostname or "leadline.invalid"
 
 
 def enqueue(
@@ -86,14 +93,18 @@ def enqueue(
         "attachments": [a.as_json() for a in attachments], "to_staff": to_staff, "status": "queued",
         "attempts": 0, "next_attempt_at": send_after or now, "created_at": now,
     }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(OutboxMessage)
-        .values(values)
+    return session.execute(_insert_statement(session.get_bind().dialect.name), values).scalar() is not None
+
+
+@lru_cache(maxsize=4)
+def _insert_statement(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, built once per dialect."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(OutboxMessage.__table__)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxMessage.id)
+        .returning(OutboxMessage.__table__.c.id)
     )
-    return session.execute(stmt).scalar() is not None
 
 
 def release_stuck(session: Session, now: dt.datetime | None = None) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from . import assignment
@@ -124,11 +124,14 @@ def find_form(session: Session, ref: str) -> WebForm:
     return form
 
 
+_LIVE_FORM = select(WebForm).where(WebForm.public_id == bindparam("public_id"), WebForm.enabled)
+
+
 def live_form(session: Session, public_id: str) -> WebForm | None:
     """The enabled form behind a public id, or None."""
     if not public_id or len(public_id) > 64:
         return None
-    return session.scalar(select(WebForm).where(WebForm.public_id == public_id, WebForm.enabled))
+    return session.scalar(_LIVE_FORM, {"public_id": public_id})
 
 
 def listing() -> Select[tuple[WebForm]]:

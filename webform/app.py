@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +13,6 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from flask_limiter import Limiter
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
@@ -26,10 +22,10 @@ from crm_store.db import make_engine, read_only, session_factory
 from crm_store.validation import Validator
 
 from . import i18n
+from .writer import Writer
 
 log = logging.getLogger("leadline.web")
 MAX_BODY = 64 * 1024  # a generous inquiry is a few kilobytes
-RETRYABLE_SQLSTATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
 T = TypeVar("T")
 
 
@@ -42,13 +38,11 @@ class WebState:
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]
     proxies: tuple[Any, ...]
+    writer: Writer
     settings_ttl: float = 5.0
     _settings: tuple[float, dict[str, Any]] | None = None
     _validator: tuple[float, Validator] | None = None
     form_classes: dict[tuple[int, Any], Any] = field(default_factory=dict)
-    lock_path: str | None = None
-    _thread_lock: threading.Lock = field(default_factory=threading.Lock)
-    _fd: int | None = None
     _pruned_at: float | None = None
 
     def company_settings(self, session: Session) -> dict[str, Any]:
@@ -65,22 +59,9 @@ class WebState:
             self._validator = (now, Validator.for_session(session))
         return self._validator[1]
 
-    def write(self, work: Callable[[Session], T], attempts: int = 6) -> T:
-        """Run `work` in one transaction and commit; retry when the database is busy or deadlocked.
-
-        On SQLite, writers of this app queue on a thread lock and an OS file lock first: a waiting
-        writer is woken the moment the previous one commits, where SQLite's own busy handler would
-        poll with growing sleeps (1, 2, 5, 10 … 100 ms) and stretch the tail latency.
-        """
-        if self.lock_path is None:
-            return self._write(work, attempts)
-        with self._thread_lock:
-            fd = self._lock_fd()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                return self._write(work, attempts)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a committed transaction (see `webform.writer`); return once it is durable."""
+        return self.writer.run(work)
 
     def maybe_prune(self, every: float = 3600.0) -> None:
         """Forget old visitors' IP addresses (`ip_retention_days`), at most once an hour per worker."""
@@ -95,39 +76,6 @@ class WebState:
             return
         if cleared:
             log.info("cleared the IP address of %d old web submissions", cleared)
-
-    def _lock_fd(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
-        return self._fd
-
-    def _write(self, work: Callable[[Session], T], attempts: int) -> T:
-        for attempt in range(attempts):
-            session = self.sessions()
-            try:
-                result = work(session)
-                session.commit()
-                return result
-            except (OperationalError, DBAPIError) as exc:
-                session.rollback()
-                if attempt == attempts - 1 or not _retryable(exc):
-                    raise
-                log.warning("database busy, retrying (%s)", exc.orig)
-                time.sleep(0.02 * 2**attempt)
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
-        raise AssertionError("unreachable")
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in RETRYABLE_SQLSTATES:
-        return True
-    message = str(exc.orig).lower()
-    return "database is locked" in message or "database is busy" in message
 
 
 def state() -> WebState:
@@ -175,9 +123,10 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     engine = engine or make_engine(config.database_url)
     proxies = tuple(ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies)
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    sessions = session_factory(engine)
+    lock_path = f"{database}.writers" if database and database != ":memory:" else None
     app.extensions["leadline"] = WebState(
-        config, engine, session_factory(engine), session_factory(read_only(engine)), proxies,
-        lock_path=f"{database}.writers" if database and database != ":memory:" else None,
+        config, engine, sessions, session_factory(read_only(engine)), proxies, Writer(sessions, lock_path)
     )
     from . import ratelimit  # noqa: F401 - registers the local:// storage
 

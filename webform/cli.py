@@ -10,7 +10,7 @@ import click
 from crm_store.config import load_config
 
 
-def gunicorn_argv(host: str, port: int, workers: int, threads: int = 4) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int, threads: int = 8) -> list[str]:
     """The gunicorn command line for the app."""
     return [
         sys.executable, "-m", "gunicorn", "webform.wsgi:app",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
-from wtforms import Form, SelectField, StringField, TextAreaField
+from wtforms import Form, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError as WTFValidationError
 
 from crm_store.contact_points import clean_email, to_e164
@@ -83,7 +83,7 @@ def form_class(fields: list[dict[str, Any]], language: str, phone_region: str) -
         if spec["type"] == "textarea":
             attrs[spec["name"]] = TextAreaField(spec["label"], validators=[check])
         elif spec["type"] == "select":
-            choices = [("", "")] + [(c, c) for c in spec.get("choices") or []]
+            choices = [SelectChoice(value="", label="")] + [SelectChoice(value=c, label=c) for c in spec.get("choices") or []]
             attrs[spec["name"]] = SelectField(spec["label"], choices=choices, validators=[check], validate_choice=False)
         else:
             attrs[spec["name"]] = StringField(spec["label"], validators=[check])

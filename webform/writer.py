@@ -1,0 +1,159 @@
+"""Write transactions for the web app: retried when busy and, on SQLite, committed in groups.
+
+SQLite has one writer at a time, so a submission's throughput is bounded by how long its write
+transaction holds the lock. Two things shorten that:
+
+- Writers of this app queue on a thread lock and an OS file lock (`flock`), so the next writer is
+  woken the moment the previous one commits; SQLite's own busy handler polls with growing sleeps
+  (1, 2, 5, 10 … 100 ms) and stretches the tail latency.
+- Group commit: submissions that arrive while a transaction is running are run together in the
+  next one, each in its own SAVEPOINT (one failing rolls back only itself), and committed once.
+  Every caller still returns only after the commit that holds its work.
+
+PostgreSQL takes row locks itself: each unit of work there is its own transaction.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("leadline.web")
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
+MAX_GROUP = 32
+T = TypeVar("T")
+
+
+def retryable(exc: DBAPIError) -> bool:
+    """Whether a database error means "try again": busy/locked SQLite, a PostgreSQL deadlock."""
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+@dataclass(eq=False)
+class _Job(Generic[T]):
+    work: Callable[[Session], T]
+    done: bool = False
+    value: Any = None
+    error: BaseException | None = None
+
+    def result(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[no-any-return]
+
+
+@dataclass
+class Writer:
+    """Runs units of work in committed transactions for one process."""
+
+    sessions: sessionmaker[Session]
+    lock_path: str | None = None  # set for SQLite: writers queue on this file and commit in groups
+    attempts: int = 6
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _pending: list[_Job[Any]] = field(default_factory=list)
+    _leading: bool = False
+    _fd: int | None = None
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` and commit; return its result once it is durable."""
+        if self.lock_path is None:
+            return self._transaction(work)
+        job: _Job[T] = _Job(work)
+        with self._cond:
+            self._pending.append(job)
+            while True:
+                while self._leading and not job.done:
+                    self._cond.wait()
+                if job.done:
+                    return job.result()
+                self._leading = True
+                group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                try:
+                    self._cond.release()
+                    try:
+                        self._locked(lambda: self._run_group(group))
+                    finally:
+                        self._cond.acquire()
+                finally:
+                    self._leading = False
+                    self._cond.notify_all()
+
+    def _locked(self, fn: Callable[[], None]) -> None:
+        if self._fd is None:  # opened after the fork, so each worker process has its own lock
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fn()
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _run_group(self, group: list[_Job[Any]]) -> None:
+        """One transaction for the group, a savepoint per job; jobs are marked done after the commit."""
+        for attempt in range(self.attempts):
+            session = self.sessions()
+            try:
+                for job in group:
+                    job.value, job.error = None, None
+                    savepoint = session.begin_nested()
+                    try:
+                        job.value = job.work(session)
+                        savepoint.commit()
+                    except (OperationalError, DBAPIError) as exc:
+                        if retryable(exc):
+                            raise
+                        savepoint.rollback()
+                        job.error = exc
+                    except Exception as exc:  # noqa: BLE001 - this job's own failure, kept for its caller
+                        savepoint.rollback()
+                        job.error = exc
+                session.commit()
+                break
+            except (OperationalError, DBAPIError) as exc:
+                session.rollback()
+                if attempt == self.attempts - 1 or not retryable(exc):
+                    for job in group:
+                        job.error = exc
+                    break
+                log.warning("database busy, retrying a group of %d (%s)", len(group), exc.orig)
+                time.sleep(0.02 * 2**attempt)
+            except BaseException as exc:
+                session.rollback()
+                for job in group:
+                    job.error = exc
+                break
+            finally:
+                session.close()
+        for job in group:
+            job.done = True
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        for attempt in range(self.attempts):
+            session = self.sessions()
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except (OperationalError, DBAPIError) as exc:
+                session.rollback()
+                if attempt == self.attempts - 1 or not retryable(exc):
+                    raise
+                log.warning("database busy, retrying (%s)", exc.orig)
+                time.sleep(0.02 * 2**attempt)
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+        raise AssertionError("unreachable")
