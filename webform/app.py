@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,7 +134,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     storage = config.ratelimit_storage_url
     limiter = Limiter(
         key_func=client_ip, app=app, storage_uri="local://" if storage.startswith("memory://") else storage,
-        headers_enabled=True, strategy="fixed-window", key_prefix="leadline",
+        headers_enabled=False, strategy="fixed-window", key_prefix="leadline",  # Retry-After set in the 429 page
     )
     app.extensions["leadline.limiter"] = limiter
 
@@ -203,11 +204,12 @@ def _errors(app: Flask) -> None:
 
 
 def _retry_after(exc: HTTPException) -> dict[str, str]:
-    limit = getattr(exc, "limit", None)
+    """Seconds until the breached window resets, at least 1 (never the `0` a rounding down would give)."""
     seconds = 60
-    if limit is not None:
-        try:
-            seconds = int(limit.limit.get_expiry())
-        except Exception:  # noqa: BLE001 - fall back to a minute
-            seconds = 60
+    try:
+        current = current_app.extensions["leadline.limiter"].current_limit
+        if current is not None:
+            seconds = math.ceil(current.reset_at - time.time())
+    except Exception:  # noqa: BLE001 - a missing figure falls back to a minute
+        log.debug("no rate-limit window for Retry-After", exc_info=True)
     return {"Retry-After": str(max(1, seconds))}
