@@ -262,7 +262,7 @@ def index_new_lead(session: Session, lead: Any) -> None:
     doc_id = session.execute(_INSERT_DOCUMENT, doc).scalar_one()
     for stmt, grams in ((_INSERT_GRAMS, text_grams(doc["body"])), (_INSERT_PHONE_GRAMS, phone_grams(doc["phones"]))):
         if grams:
-            session.execute(stmt, [{"gram": g, "document_id": doc_id} for g in grams])
+            session.execute(stmt, [{"gram": g, "document_id": doc_id} for g in sorted(grams)])
 
 
 def _apply(session: Session, old: SearchDocument | None, new: dict[str, Any] | None) -> int:
