@@ -16,7 +16,7 @@ from .models import AuditEntry, utcnow
 from .models.base import UTCDateTime
 
 # Fields that change on every write and say nothing a person needs in a history.
-QUIET_FIELDS = frozenset({"updated_at", "created_at", "id"})
+QUIET_FIELDS = frozenset({"updated_at", "created_at", "id", "email_key"})  # email_key follows email
 
 
 def plain(value: Any) -> Any:

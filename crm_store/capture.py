@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -90,14 +90,15 @@ def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -
     """Store the submission and act on it; a repeated submission id returns the first receipt."""
     at = at or utcnow()
     form = inbound.form
+    consented = bool(inbound.consent and form.consent_text)  # a tick means nothing on a form that asks none
     values = {
         "public_id": secrets.token_urlsafe(18), "form_id": form.id, "client_key": inbound.client_key,
         "received_at": at, "raw": inbound.raw, "clean": _jsonable(inbound.values),
         "email": inbound.values.get("email"), "ip": truncate_ip(inbound.ip),
         "user_agent": (inbound.user_agent or "")[:300] or None,
         "first_touch": inbound.first_touch, "last_touch": inbound.last_touch,
-        "consent_text": form.consent_text if inbound.consent else None,
-        "consent_at": at if inbound.consent else None,
+        "consent_text": form.consent_text if consented else None,
+        "consent_at": at if consented else None,
         "outcome": "quarantined" if inbound.spam_reason else "received",
         "spam_reason": inbound.spam_reason,
     }
@@ -153,12 +154,11 @@ def lock_email(session: Session, email: str) -> None:
 
 # Built once: statement construction costs more than running these.
 _OPEN_LEAD = (
-    select(Lead.id).where(or_(Lead.email == bindparam("e1"), Lead.email == bindparam("e2")), open_lead_condition())
+    select(Lead.id).where(Lead.email_key == bindparam("key"), open_lead_condition())
     .order_by(Lead.created_at.desc()).limit(1)
 )
 _CONTACT = (
-    select(Contact.id).where(or_(Contact.email == bindparam("e1"), Contact.email == bindparam("e2")),
-                             Contact.deleted_at.is_(None))
+    select(Contact.id).where(Contact.email_key == bindparam("key"), Contact.deleted_at.is_(None))
     .order_by(Contact.created_at.desc()).limit(1)
 )
 _FIRST_RECEIPT = select(
@@ -182,18 +182,13 @@ def _insert_submission(dialect_name: str) -> Any:
     )
 
 
-def _emails(email: str) -> dict[str, str]:
-    """The address as typed (domain lower-cased) and all lower-case: both hit the email index."""
-    return {"e1": email, "e2": email.lower()}
-
-
 def _open_lead(session: Session, email: str) -> Lead | None:
-    lead_id = session.execute(_OPEN_LEAD, _emails(email)).scalar()
+    lead_id = session.execute(_OPEN_LEAD, {"key": email.lower()}).scalar()
     return session.get(Lead, lead_id) if lead_id is not None else None
 
 
 def _contact(session: Session, email: str) -> Contact | None:
-    contact_id = session.execute(_CONTACT, _emails(email)).scalar()
+    contact_id = session.execute(_CONTACT, {"key": email.lower()}).scalar()
     return session.get(Contact, contact_id) if contact_id is not None else None
 
 

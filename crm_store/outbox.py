@@ -50,6 +50,9 @@ class AttachmentRef:
                 "inline_cid": self.inline_cid}
 
 
+NAME_LIMIT = OutboxMessage.__table__.c.recipient_name.type.length
+
+
 def _message_id() -> str:
     return f"<{uuid.uuid4().hex}@{_host(os.environ.get('CRM_BASE_URL', ''))}>"
 
@@ -77,6 +80,8 @@ def enqueue(
     recipient = clean_email("recipient", recipient)
     if recipient_name is not None and ("\r" in recipient_name or "\n" in recipient_name):
         raise ValidationError("recipient_name", "must not contain line breaks")
+    if recipient_name is not None and len(recipient_name) > NAME_LIMIT:
+        recipient_name = recipient_name[: NAME_LIMIT - 1] + "…"  # a display name in a header, not stored data
     if language not in LANGUAGES:
         raise ValidationError("language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
     if not key or len(key) > 200:

@@ -20,7 +20,7 @@ PERSONAL_FIELDS = (
     "salutation", "first_name", "email", "secondary_email", "phone", "phone_e164", "mobile", "mobile_e164", "fax",
     "home_phone", "other_phone", "assistant", "assistant_phone", "birthday", "designation", "title", "description",
     "street", "city", "state", "postal_code", "po_box", "mailing_street", "mailing_city", "mailing_state",
-    "mailing_postal_code", "mailing_po_box", "website", "referrer", "landing_page", "gclid", "fbclid",
+    "mailing_postal_code", "mailing_po_box", "website", "email_key", "referrer", "landing_page", "gclid", "fbclid",
 )
 
 

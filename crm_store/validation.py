@@ -52,7 +52,7 @@ EMAIL_FIELDS = frozenset({"email", "secondary_email"})
 # A phone field and the column its E.164 form goes to.
 E164_OF = {"phone": "phone_e164", "mobile": "mobile_e164"}
 PHONE_FIELDS = frozenset({"phone", "mobile", "fax", "other_phone", "home_phone", "assistant_phone"})
-DERIVED = frozenset({*E164_OF.values(), "name_key"})
+DERIVED = frozenset({*E164_OF.values(), "name_key", "email_key"})
 REQUIRED: dict[str, tuple[str, ...]] = {
     "leads": ("last_name",),
     "accounts": ("name",),
@@ -100,6 +100,8 @@ class Validator:
                 self._check_value(field, value, out)
         if module == "accounts" and "name" in out:
             out["name_key"] = company_key(out["name"])
+        if "email" in out and module in ("leads", "contacts"):
+            out["email_key"] = out["email"].lower() if out["email"] else None
         required = REQUIRED[module]
         if not partial:
             for name in required:

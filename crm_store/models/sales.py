@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Money, Rate, Record, Touchable, str20, str100, str255
@@ -64,6 +65,9 @@ class Lead(Record, Touchable, Base):
     company: Mapped[str | None] = mapped_column(String(100))
     designation: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
+    # The address in lower case: what web-form dedupe and person requests match on (kept by `validation`
+    # and by the attribute event below).
+    email_key: Mapped[str | None] = mapped_column(String(254), index=True)
     secondary_email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(50))
     phone_e164: Mapped[str | None] = mapped_column(String(20))
@@ -164,6 +168,7 @@ class Contact(Record, Touchable, Base):
     title: Mapped[str | None] = mapped_column(String(100))
     department: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
+    email_key: Mapped[str | None] = mapped_column(String(254), index=True)
     secondary_email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(50))
     phone_e164: Mapped[str | None] = mapped_column(String(20), index=True)
@@ -250,3 +255,12 @@ __all__ = [
     "Lead",
     "Opportunity",
 ]
+
+
+def _keep_email_key(target: Lead | Contact, value: str | None, _old: object, _initiator: object) -> None:
+    """Any change of `email` through the ORM (merge, erase, undo…) moves `email_key` with it."""
+    target.email_key = value.lower() if value else None
+
+
+for _model in (Lead, Contact):
+    event.listen(_model.email, "set", _keep_email_key)
