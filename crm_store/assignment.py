@@ -40,8 +40,10 @@ def next_in_rotation(positions: Sequence[tuple[int, Any]], pointer: int, at: dt.
 
 
 # Built once: statement construction costs more than running these.
-_FORM_POINTER = select(WebForm.round_robin_pointer).where(WebForm.id == bindparam("owner")).with_for_update()
-_TEAM_POINTER = select(Team.round_robin_pointer).where(Team.id == bindparam("owner")).with_for_update()
+# FOR NO KEY UPDATE: a web submission's foreign key holds a KEY SHARE lock on its form's row, which a
+# plain FOR UPDATE would wait on (and deadlock with the other submissions doing the same).
+_FORM_POINTER = select(WebForm.round_robin_pointer).where(WebForm.id == bindparam("owner")).with_for_update(key_share=True)
+_TEAM_POINTER = select(Team.round_robin_pointer).where(Team.id == bindparam("owner")).with_for_update(key_share=True)
 _CANDIDATE = (User.id, User.email, User.name, User.language, User.active, User.out_of_office_from, User.out_of_office_to)
 _FORM_LIST = (
     select(WebFormAssignee.position, *_CANDIDATE).join(User, User.id == WebFormAssignee.user_id)

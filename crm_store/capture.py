@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -34,7 +33,7 @@ from .errors import NotFound, ValidationError
 from .models import Contact, Lead, User, WebForm, WebSubmission, utcnow
 from .queries import open_lead_condition
 from .validation import Validator
-from .webforms import MESSAGE
+from .webforms import MESSAGE, new_token
 
 ATTRIBUTION = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "referrer",
@@ -92,7 +91,7 @@ def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -
     form = inbound.form
     consented = bool(inbound.consent and form.consent_text)  # a tick means nothing on a form that asks none
     values = {
-        "public_id": secrets.token_urlsafe(18), "form_id": form.id, "client_key": inbound.client_key,
+        "public_id": new_token(18), "form_id": form.id, "client_key": inbound.client_key,
         "received_at": at, "raw": inbound.raw, "clean": _jsonable(inbound.values),
         "email": inbound.values.get("email"), "ip": truncate_ip(inbound.ip),
         "user_agent": (inbound.user_agent or "")[:300] or None,

@@ -15,6 +15,23 @@ from .errors import ValidationError
 from .models import Contact, Lead, Team, User, WebForm, WebSubmission
 
 
+class IdCommand(click.Command):
+    """A command whose FORM / SUBMISSION argument may begin with "-".
+
+    Public ids are URL-safe base64, and one in 64 made before new ids avoided it begins with "-",
+    which click would read as an (unknown) option. Such a word is moved behind `--`, so it is taken
+    as the argument: `crm forms edit -Qx1… --enable` works as printed.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+            ids = [a for a in args if a.startswith("-") and a.split("=", 1)[0] not in known]
+            if ids:
+                args = [a for a in args if a not in ids] + ["--", *ids]
+        return super().parse_args(ctx, args)
+
+
 def form_options(fn: Any) -> Any:
     """The options `add` and `edit` share (each maps to a key of a form definition)."""
     options = [
@@ -87,11 +104,11 @@ def list_forms() -> None:
     with session_scope() as session:
         counts = dict(session.execute(
             select(WebSubmission.form_id, func.count()).group_by(WebSubmission.form_id)
-        ).tuples().all())
+        ).all())
         held = dict(session.execute(
             select(WebSubmission.form_id, func.count()).where(WebSubmission.outcome == "quarantined")
             .group_by(WebSubmission.form_id)
-        ).tuples().all())
+        ).all())
         rows = list(session.scalars(webforms.listing()))
         if not rows:
             click.echo("No web forms yet; add one with `crm forms add NAME`.")
@@ -104,7 +121,7 @@ def list_forms() -> None:
             )
 
 
-@forms.command("show")
+@forms.command("show", cls=IdCommand)
 @click.argument("form")
 @click.option("--snippet", is_flag=True, help="Print only the embed snippet.")
 @click.option("--public-id", "public_id", is_flag=True, help="Print only the public id.")
@@ -122,7 +139,7 @@ def show(form: str, snippet: bool, public_id: bool) -> None:
         _urls(row)
 
 
-@forms.command("edit")
+@forms.command("edit", cls=IdCommand)
 @click.argument("form")
 @click.option("--name", help="New name.")
 @click.option("--enable", is_flag=True, help="Accept submissions again.")
@@ -139,7 +156,7 @@ def edit(form: str, name: str | None, enable: bool, from_file: str | None, **opt
         click.echo(f"Updated web form {row.name!r}.")
 
 
-@forms.command("disable")
+@forms.command("disable", cls=IdCommand)
 @click.argument("form")
 def disable(form: str) -> None:
     """Stop FORM accepting submissions; its page and API then answer 404."""
@@ -179,7 +196,7 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
             click.echo(f"{r.public_id:<26} {r.received_at:%Y-%m-%d %H:%M} {str(r.email or '')[:32]:<32} {name[:20]:<20} {r.spam_reason}")
 
 
-@quarantine.command("release")
+@quarantine.command("release", cls=IdCommand)
 @click.argument("submission")
 def quarantine_release(submission: str) -> None:
     """Let SUBMISSION through: it creates the lead (or adds to the known one) as if never held."""
@@ -191,7 +208,7 @@ def quarantine_release(submission: str) -> None:
         click.echo(f"Released {receipt.public_id}: {what.get(receipt.outcome, receipt.outcome)} {number}.")
 
 
-@quarantine.command("discard")
+@quarantine.command("discard", cls=IdCommand)
 @click.argument("submission")
 def quarantine_discard(submission: str) -> None:
     """Confirm SUBMISSION as spam; it leaves the quarantine list."""

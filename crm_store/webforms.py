@@ -69,15 +69,24 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 MESSAGE_LIMIT = 5000
+SHOWN_ONLY = frozenset({"public_id", "integration_key"})  # printed by `crm forms show`, never set from a file
 KEYS = frozenset({
     "name", "language", "enabled", "fields", "hidden", "owner", "team", "round_robin", "return_url",
     "allowed_origins", "consent_text", "notify_owner", "auto_reply", "thank_you",
 })
 
 
+def new_token(nbytes: int) -> str:
+    """A URL-safe random id that never begins with "-" (the command line would take it for an option)."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
+
+
 def new_public_id() -> str:
     """A long, unguessable id for the form's URLs."""
-    return secrets.token_urlsafe(24)
+    return new_token(24)
 
 
 def add_form(session: Session, definition: dict[str, Any]) -> WebForm:
@@ -86,7 +95,7 @@ def add_form(session: Session, definition: dict[str, Any]) -> WebForm:
         raise ValidationError("name", "is required")
     definition = {"fields": list(DEFAULT_FIELDS), "hidden": {}, **definition}
     definition["hidden"] = {"lead_source": "Web Site", **(definition.get("hidden") or {})}
-    form = WebForm(public_id=new_public_id(), integration_key=secrets.token_urlsafe(32), round_robin_pointer=-1)
+    form = WebForm(public_id=new_public_id(), integration_key=new_token(32), round_robin_pointer=-1)
     _apply(session, form, definition)
     if session.scalar(select(WebForm.id).where(WebForm.name == form.name)) is not None:
         raise ValidationError("name", f"a form named {form.name!r} exists already")
@@ -145,8 +154,13 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValidationError("from_file", f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ValidationError("from_file", f"{path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationError("from_file", f"{path}:{where} not valid YAML ({problem})") from None
     if not isinstance(data, dict):
         raise ValidationError("from_file", f"{path}: must hold a mapping of form keys")
     return data
@@ -164,7 +178,7 @@ def describe(session: Session, form: WebForm) -> dict[str, Any]:
         out["team"] = session.get(Team, form.owner_team_id).name  # type: ignore[union-attr]
     elif form.owner_kind == "round_robin":
         ids = [a.user_id for a in form.assignees]
-        emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).tuples().all())
+        emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
         out["round_robin"] = [emails[i] for i in ids]
     out.update({
         "return_url": form.return_url, "allowed_origins": form.allowed_origins, "consent_text": form.consent_text,
@@ -186,6 +200,7 @@ def label(form: WebForm, name: str) -> str:
 
 
 def _apply(session: Session, form: WebForm, d: dict[str, Any]) -> None:
+    d = {k: v for k, v in d.items() if k not in SHOWN_ONLY}
     unknown = sorted(set(d) - KEYS)
     if unknown:
         raise ValidationError(unknown[0], f"is not a form setting (use {', '.join(sorted(KEYS))})")
