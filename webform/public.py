@@ -42,12 +42,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.get("/forms/<public_id>")
     def hosted(public_id: str) -> Any:
-        session = state().readers()
-        try:
-            form = _form(session, public_id)
-            settings = state().company_settings(session)
-        finally:
-            session.close()
+        form, settings = _read_form(public_id)
         touch = {k: request.args.get(k, "")[:TOUCH_LIMIT] for k in ATTRIBUTION if request.args.get(k)}
         touch.setdefault("referrer", (request.referrer or "")[:TOUCH_LIMIT])
         touch.setdefault("landing_page", request.url[:TOUCH_LIMIT])
@@ -69,11 +64,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.get("/forms/<public_id>/thanks")
     def thanks(public_id: str) -> Any:
-        session = state().readers()
-        try:
-            form = _form(session, public_id)
-        finally:
-            session.close()
+        form, _settings = _read_form(public_id)
         page = render_template(
             "thanks.html", lang=form.language, html_lang=i18n.HTML_LANG[form.language],
             title=i18n.text(form.language, "thanks_title"),
@@ -85,11 +76,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.get("/forms/<public_id>/embed.js")
     def embed(public_id: str) -> Any:
-        session = state().readers()
-        try:
-            form = _form(session, public_id)
-        finally:
-            session.close()
+        form, _settings = _read_form(public_id)
         config_js = {
             "action": url_for("public.api_submit", public_id=form.public_id, _external=True),
             "form": form.public_id,
@@ -112,11 +99,7 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
 
     @bp.route("/api/forms/<public_id>/submissions", methods=["OPTIONS"])
     def api_preflight(public_id: str) -> Any:
-        session = state().readers()
-        try:
-            form = _form(session, public_id)
-        finally:
-            session.close()
+        form, _settings = _read_form(public_id)
         origin = request.headers.get("Origin")
         response = make_response("", 204)
         if origin and _origin_allowed(origin, form.allowed_origins):
@@ -181,6 +164,20 @@ def _origins_of(public_id: str, ttl: float = 30.0) -> tuple[str, ...]:
     return origins
 
 
+def _read_form(public_id: str, *, with_validator: bool = False) -> Any:
+    """The live form (404 otherwise) and the company settings, read without taking the write lock."""
+    app_state = state()
+    session = app_state.readers()
+    try:
+        form = _form(session, public_id)
+        settings = app_state.company_settings(session)
+        if with_validator:
+            return form, settings, app_state.validator(session)
+        return form, settings
+    finally:
+        session.close()
+
+
 def _form(session: Session, public_id: str) -> WebForm:
     form = webforms.live_form(session, public_id)
     if form is None:
@@ -216,13 +213,7 @@ def _submit(public_id: str, data: Mapping[str, Any], raw: Mapping[str, Any]) -> 
     The checks read in a transaction that takes no write lock; only the capture itself writes.
     """
     app_state = state()
-    session = app_state.readers()
-    try:
-        form = _form(session, public_id)
-        settings = app_state.company_settings(session)
-        validator = app_state.validator(session)
-    finally:
-        session.close()
+    form, settings, validator = _read_form(public_id, with_validator=True)
     origin = request.headers.get("Origin")
     integration = spam.key_matches(request.headers.get("X-Form-Key"), form.integration_key)
     if origin and origin != "null" and not integration and not _origin_allowed(origin, form.allowed_origins):
