@@ -1013,3 +1013,14 @@ def test_person_erase_deletes_their_web_submissions(client, session, web_form, r
     assert [s.email for s in left] == ["other@example.com"]
     dump = json.dumps([[s.raw, s.clean] for s in left])
     assert "mei@example.com" not in dump
+
+
+def test_app_refuses_a_database_that_is_not_migrated(tmp_path) -> None:
+    """Serving an old or empty database would answer 500s to visitors; the app says to run `crm init`."""
+    from crm_store.config import load_config
+    from crm_store.errors import CrmError
+    from webform import create_app
+
+    config = load_config({"CRM_DATA_DIR": str(tmp_path), "CRM_SECRET_KEY": "k" * 40})
+    with pytest.raises(CrmError, match="crm init"):
+        create_app(config)

@@ -17,9 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from crm_store import capture, company
+from crm_store import capture, company, schema
 from crm_store.config import Config, load_config
 from crm_store.db import make_engine, read_only, session_factory
+from crm_store.errors import CrmError
 from crm_store.validation import Validator
 
 from . import i18n
@@ -122,6 +123,9 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     engine = engine or make_engine(config.database_url)
+    current, head = schema.current_revision(engine), schema.head_revision()
+    if current != head:
+        raise CrmError(f"the database is at schema {current or 'none'} and this version needs {head}; run `crm init`")
     proxies = tuple(ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies)
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     sessions = session_factory(engine)
