@@ -27,10 +27,8 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
 import shutil
 import subprocess
-import sqlite3
 import sys
 import tempfile
 import time
@@ -55,6 +53,7 @@ from crm_store.models import (
 from crm_store.schema import upgrade
 from crm_store.seed import seed_all
 from crm_store.validation import Validator
+from bench.machine import describe
 
 GOAL_ROWS_PER_S = 50_000
 RESULTS = Path(__file__).resolve().parent / "results" / "bulk_insert.json"
@@ -419,17 +418,7 @@ def git_state() -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(), "cpu_model": cpu or platform.processor(), "platform": platform.platform(),
-        "python": platform.python_version(), "sqlite_library": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-    }
+    return describe(('sqlalchemy',))
 
 
 def rate(figures: dict[str, Any]) -> str:

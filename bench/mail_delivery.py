@@ -28,11 +28,9 @@ import gc
 import json
 import multiprocessing as mp
 import os
-import platform
 import pstats
 import shutil
 import socket
-import sqlite3
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any, TypeVar
+from bench.machine import describe
 
 GOAL_MESSAGES_PER_S = 500
 RESULTS = Path(__file__).resolve().parent / "results" / "mail_delivery.json"
@@ -292,23 +291,7 @@ def expect_received(sink: Sink, before: int, n: int, phase: str) -> int:
 
 
 def machine() -> dict[str, Any]:
-    import aiosmtpd
-    import aiosmtplib
-    import jinja2
-    import sqlalchemy
-
-    cpu = ""
-    try:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(), "cpu_model": cpu or platform.processor(), "platform": platform.platform(),
-        "python": platform.python_version(), "aiosmtplib": aiosmtplib.__version__,
-        "aiosmtpd": aiosmtpd.__version__, "jinja2": jinja2.__version__, "sqlalchemy": sqlalchemy.__version__,
-        "sqlite_library": sqlite3.sqlite_version,
-    }
+    return describe(('aiosmtplib', 'aiosmtpd', 'jinja2', 'sqlalchemy'))
 
 
 def phase(messages: int, clock: Clock, **extra: Any) -> dict[str, Any]:

@@ -46,7 +46,6 @@ import json
 import math
 import multiprocessing as mp
 import os
-import platform
 import re
 import shutil
 import signal
@@ -62,6 +61,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from bench.machine import describe
 
 GOAL_ACCEPTED_PER_S = 500
 STRETCH_ACCEPTED_PER_S = 1000
@@ -714,19 +714,7 @@ def source_state() -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    cpu = ""
-    try:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(), "cpu_model": cpu or platform.processor(), "platform": platform.platform(),
-        "python": platform.python_version(), "sqlite_library": sqlite3.sqlite_version,
-        **{p: version(p) for p in ("gunicorn", "flask", "flask-limiter", "limits", "sqlalchemy", "aiohttp")},
-    }
+    return describe(('gunicorn', 'flask', 'flask-limiter', 'limits', 'sqlalchemy', 'aiohttp'))
 
 
 # -- report ----------------------------------------------------------------------------------------
