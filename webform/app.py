@@ -138,7 +138,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     storage = config.ratelimit_storage_url
     limiter = Limiter(
         key_func=client_ip, app=app, storage_uri="local://" if storage.startswith("memory://") else storage,
-        headers_enabled=False, strategy="fixed-window", key_prefix="leadline",  # Retry-After set in the 429 page
+        headers_enabled=False, strategy="moving-window", key_prefix="leadline",  # Retry-After set in the 429 page
     )
     app.extensions["leadline.limiter"] = limiter
 

@@ -2,29 +2,33 @@
 
 The `limits` library's own memory storage starts a timer thread to expire keys, about once per
 request under load, which cost more than the rest of a web-form submission. This store expires
-lazily instead: a fixed-window counter per key, swept when the table grows. Counts live in one
-worker process, like `memory://`; use Redis (`CRM_RATELIMIT_STORAGE_URL=redis://…`) to share them.
+lazily instead, swept when the table grows. It keeps fixed-window counters and moving windows
+(the app's strategy: the last N seconds, so a limit admits no burst at a window boundary). Counts
+live in one worker process, like `memory://`; use Redis (`CRM_RATELIMIT_STORAGE_URL=redis://…`) to
+share them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Any
 
-from limits.storage import Storage
+from limits.storage import MovingWindowSupport, Storage
 
 SWEEP_EVERY = 10_000  # keys before expired ones are dropped
 
 
-class LocalStorage(Storage):
-    """Fixed-window counters in a dict, guarded by one lock."""
+class LocalStorage(Storage, MovingWindowSupport):
+    """Counters and moving windows in dicts, guarded by one lock."""
 
     STORAGE_SCHEME = ["local"]
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._counts: dict[str, list[float]] = {}  # key -> [count, expires_at]
+        self._windows: dict[str, deque[float]] = {}  # key -> times of the entries, oldest first
         self._lock = threading.Lock()
 
     @property
@@ -55,14 +59,45 @@ class LocalStorage(Storage):
 
     def reset(self) -> int | None:
         with self._lock:
-            n = len(self._counts)
+            n = len(self._counts) + len(self._windows)
             self._counts.clear()
+            self._windows.clear()
         return n
 
     def clear(self, key: str) -> None:
         with self._lock:
             self._counts.pop(key, None)
+            self._windows.pop(key, None)
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount > limit:
+            return False
+        now = time.time()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None:
+                if len(self._windows) >= SWEEP_EVERY:
+                    self._sweep(now)
+                window = self._windows[key] = deque()
+            while window and window[0] <= now - expiry:
+                window.popleft()
+            if len(window) + amount > limit:
+                return False
+            window.extend([now] * amount)
+            return True
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        now = time.time()
+        with self._lock:
+            window = self._windows.get(key)
+            if not window:
+                return now, 0
+            live = [t for t in window if t > now - expiry]
+            return (live[0], len(live)) if live else (now, 0)
 
     def _sweep(self, now: float) -> None:
         for key in [k for k, (_, exp) in self._counts.items() if exp <= now]:
             del self._counts[key]
+        # a window whose newest entry is older than a day can go (no limit here is longer)
+        for key in [k for k, w in self._windows.items() if not w or w[-1] <= now - 86400]:
+            del self._windows[key]
