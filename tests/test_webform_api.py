@@ -1024,3 +1024,13 @@ def test_app_refuses_a_database_that_is_not_migrated(tmp_path) -> None:
     config = load_config({"CRM_DATA_DIR": str(tmp_path), "CRM_SECRET_KEY": "k" * 40})
     with pytest.raises(CrmError, match="crm init"):
         create_app(config)
+
+
+def test_group_writer_fails_every_waiting_job_when_the_lock_fails(tmp_path) -> None:
+    """If the write lock cannot be taken, each caller gets the error instead of waiting forever."""
+    from webform.writer import Writer
+
+    writer = Writer(sessions=None, lock_path=str(tmp_path / "missing-dir" / "db.writers"))  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError):
+        writer.run(lambda session: 1)
+    assert writer._pending == [] and not writer._leading

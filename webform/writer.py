@@ -84,6 +84,10 @@ class Writer:
                     self._cond.release()
                     try:
                         self._locked(lambda: self._run_group(group))
+                    except BaseException as exc:  # the lock itself failed: nobody may wait forever
+                        for other in group:
+                            other.error, other.done = other.error or exc, True
+                        raise
                     finally:
                         self._cond.acquire()
                 finally:
