@@ -27,7 +27,7 @@ from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import activities, assignment, company, outbox, records
+from . import activities, assignment, audit, company, outbox, records
 from .actor import Actor
 from .errors import NotFound, ValidationError
 from .models import Contact, Lead, User, WebForm, WebSubmission, utcnow
@@ -357,8 +357,4 @@ def erase_for_email(session: Session, email: str, lead_ids: list[int] = (), cont
 def export_for_email(session: Session, email: str) -> list[dict[str, Any]]:
     """The web submissions sent from an address, as plain dicts (GDPR export)."""
     rows = session.scalars(select(WebSubmission).where(func.lower(WebSubmission.email) == email.strip().lower()))
-    return [{c.name: _plain(getattr(r, c.name)) for c in WebSubmission.__table__.columns} for r in rows]
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime) else value
+    return [{c.name: audit.plain(getattr(r, c.name)) for c in WebSubmission.__table__.columns} for r in rows]

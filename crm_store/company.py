@@ -56,7 +56,8 @@ def _optional_text(key: str, raw: Any) -> str:
     return value
 
 
-def _bool(key: str, raw: Any) -> bool:
+def parse_on_off(key: str, raw: Any) -> bool:
+    """on/off, true/false, yes/no, 1/0 (or a bool); fail naming the key."""
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -162,8 +163,8 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     CompanySettingDef("lead_cold_days", _int_at_least(1), _const(90), "Days without staff action before a lead goes Cold."),
     CompanySettingDef("idle_days_mode", _choice("calendar", "working"), _const("calendar"), "Count idle days as calendar or working days."),
     CompanySettingDef("sla_hours", _int_at_least(1), _const(4), "Working hours for a first response to a new lead."),
-    CompanySettingDef("sla_reassign", _bool, _const(False), "Reassign a lead whose SLA was missed (on/off)."),
-    CompanySettingDef("prices_include_tax", _bool, _const(False), "Whether price-book prices include tax (on/off)."),
+    CompanySettingDef("sla_reassign", parse_on_off, _const(False), "Reassign a lead whose SLA was missed (on/off)."),
+    CompanySettingDef("prices_include_tax", parse_on_off, _const(False), "Whether price-book prices include tax (on/off)."),
     CompanySettingDef("recycle_bin_days", _int_at_least(1), _const(30), "Days deleted records stay in the recycle bin."),
     CompanySettingDef("ip_retention_days", _int_at_least(1), _const(90), "Days visitors' IP addresses are kept."),
     CompanySettingDef("form_min_fill_seconds", _int_at_least(0), _const(3), "Seconds a visitor needs at least to fill a web form; faster is spam."),

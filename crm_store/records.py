@@ -41,15 +41,10 @@ def create(
     values = dict(values)
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
-    v = validator or Validator.for_session(session)
-    clean = v.clean(module, values)
-    v.check_references(session, module, [clean])
-    _number(session, module, clean)
     at = at or utcnow()
+    clean = _checked(session, module, values, validator, at)
     if module == "opportunities":
         stage_row = _prepare_opportunity(session, clean, stage, currency)
-    if module == "leads" and clean.get("owner_id") is not None:
-        clean.setdefault("assigned_at", at)
     record = MODELS[module](**clean, created_by_id=actor.user_id, batch_id=batch_id, created_at=at, updated_at=at)
     session.add(record)
     session.flush()
@@ -78,13 +73,8 @@ def insert_lead(
     The same rules — validation, references, numbering, audit, search — at a fraction of the cost;
     returns the stored values with the new `id`.
     """
-    v = validator or Validator.for_session(session)
-    clean = v.clean("leads", dict(values))
-    v.check_references(session, "leads", [clean])
-    _number(session, "leads", clean)
     at = at or utcnow()
-    if clean.get("owner_id") is not None:
-        clean.setdefault("assigned_at", at)
+    clean = _checked(session, "leads", dict(values), validator, at)
     row = {**clean, "created_by_id": actor.user_id, "created_at": at, "updated_at": at}
     row["id"] = session.execute(_INSERT_LEAD, row).scalar_one()
     columns = [c.name for c in Lead.__table__.columns]
@@ -186,6 +176,19 @@ def get_by_number(session: Session, number: str) -> Any:
             if found is not None:
                 return found
     raise NotFound(f"no record numbered {number!r}")
+
+
+def _checked(
+    session: Session, module: str, values: dict[str, Any], validator: Validator | None, at: dt.datetime
+) -> dict[str, Any]:
+    """What `create` and `insert_lead` share: validate, check references, number, stamp the assignment."""
+    v = validator or Validator.for_session(session)
+    clean = v.clean(module, values)
+    v.check_references(session, module, [clean])
+    _number(session, module, clean)
+    if module == "leads" and clean.get("owner_id") is not None:
+        clean.setdefault("assigned_at", at)
+    return clean
 
 
 def _number(session: Session, module: str, clean: dict[str, Any]) -> None:

@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from . import assignment
+from .company import parse_on_off
 from .errors import NotFound, ValidationError
 from .models import LANGUAGES, Campaign, Team, User, WebForm, utcnow
 from .picklists import all_values
+from .users import find_user
 from .validation import PICKLIST_FIELDS, Validator, field_specs
 
 FIELD_TYPES = ("text", "email", "tel", "textarea", "select", "number", "url")
@@ -213,7 +215,7 @@ def _apply(session: Session, form: WebForm, d: dict[str, Any]) -> None:
             raise ValidationError("language", f"{d.get('language')!r} is not one of {', '.join(LANGUAGES)}")
         form.language = lang
     if "enabled" in d or form.enabled is None:
-        form.enabled = _flag("enabled", d.get("enabled", True))
+        form.enabled = parse_on_off("enabled", d.get("enabled", True))
     if "fields" in d:
         form.fields = _fields(session, d["fields"], form.language)
     elif "language" in d and form.fields:
@@ -233,7 +235,7 @@ def _apply(session: Session, form: WebForm, d: dict[str, Any]) -> None:
         form.thank_you = _text("thank_you", d["thank_you"], 2000)
     for key, default in (("notify_owner", True), ("auto_reply", False)):
         if key in d or getattr(form, key) is None:
-            setattr(form, key, _flag(key, d.get(key, default)))
+            setattr(form, key, parse_on_off(key, d.get(key, default)))
 
 
 def _default_label(name: str, f: dict[str, Any]) -> bool:
@@ -276,9 +278,10 @@ def _user(key: str, email: Any) -> str:
 
 
 def _active(session: Session, key: str, email: str) -> User:
-    user = session.scalar(select(User).where(func.lower(User.email) == email))
-    if user is None:
-        raise ValidationError(key, f"no user {email}; `crm users list` shows them")
+    try:
+        user = find_user(session, email)
+    except NotFound:
+        raise ValidationError(key, f"no user {email}; `crm users list` shows them") from None
     if not user.active:
         raise ValidationError(key, f"{email} is inactive")
     return user
@@ -301,7 +304,7 @@ def _fields(session: Session, items: Any, language: str) -> list[dict[str, Any]]
         if extra:
             raise ValidationError(f"{key}.{sorted(extra)[0]}", "is not a field setting")
         name = str(f.get("name") or "").strip().rstrip("*")
-        required = _flag(f"{key}.required", f.get("required", str(f.get("name", "")).endswith("*") or name in ALWAYS_REQUIRED or name == "email"))
+        required = parse_on_off(f"{key}.required", f.get("required", str(f.get("name", "")).endswith("*") or name in ALWAYS_REQUIRED or name == "email"))
         if name not in VISITOR_FIELDS and name != MESSAGE:
             raise ValidationError(f"{key}.name", f"{name!r} is not a lead field a visitor may fill in (use {', '.join(VISITOR_FIELDS)}, {MESSAGE})")
         if name in seen:
@@ -407,14 +410,3 @@ def _text(key: str, value: Any, limit: int, *, required: bool = False) -> str | 
     if len(text) > limit:
         raise ValidationError(key, f"is {len(text)} characters long; the limit is {limit}")
     return text
-
-
-def _flag(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("on", "true", "yes", "1"):
-        return True
-    if text in ("off", "false", "no", "0"):
-        return False
-    raise ValidationError(key, f"{value!r} is not on/off")

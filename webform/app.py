@@ -42,24 +42,24 @@ class WebState:
     proxies: tuple[Any, ...]
     writer: Writer
     settings_ttl: float = 5.0
-    _settings: tuple[float, dict[str, Any]] | None = None
-    _validator: tuple[float, Validator] | None = None
+    _cached: dict[str, tuple[float, Any]] = field(default_factory=dict)
     form_classes: dict[tuple[int, Any], Any] = field(default_factory=dict)
     _pruned_at: float | None = None
 
     def company_settings(self, session: Session) -> dict[str, Any]:
         """Company settings, re-read at most every few seconds."""
-        now = time.monotonic()
-        if self._settings is None or now - self._settings[0] > self.settings_ttl:
-            self._settings = (now, company.all_settings(session))
-        return self._settings[1]
+        return self._fresh("settings", lambda: company.all_settings(session))
 
     def validator(self, session: Session) -> Validator:
         """The store's validation context (picklists, phone region), re-read at most every few seconds."""
+        return self._fresh("validator", lambda: Validator.for_session(session))
+
+    def _fresh(self, name: str, load: Callable[[], Any]) -> Any:
         now = time.monotonic()
-        if self._validator is None or now - self._validator[0] > self.settings_ttl:
-            self._validator = (now, Validator.for_session(session))
-        return self._validator[1]
+        hit = self._cached.get(name)
+        if hit is None or now - hit[0] > self.settings_ttl:
+            hit = self._cached[name] = (now, load())
+        return hit[1]
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a committed transaction (see `webform.writer`); return once it is durable."""

@@ -120,15 +120,16 @@ def make_blueprint(limiter: Limiter, config: Config) -> Blueprint:
             raise UnsupportedMediaType("send the submission as application/json")
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            return _cors(jsonify(errors={"_body": ["is not a JSON object"]}), 400)
+            return jsonify(errors={"_body": ["is not a JSON object"]}), 400
         result = _submit(public_id, data, data)
         if len(result) == 4:
-            return _cors(jsonify(errors=result[3]), 422)
+            return jsonify(errors=result[3]), 422
         _form_row, receipt = result
-        return _cors(jsonify(submission=receipt.public_id, status="received"), 201)
+        return jsonify(submission=receipt.public_id, status="received"), 201
 
     @bp.after_request
-    def cors_on_errors(response: Response) -> Response:
+    def cors(response: Response) -> Response:
+        """Every API answer (201, 422, and the 429/413 refused before the view) gets CORS for allowed origins."""
         if request.path.startswith("/api/") and "Access-Control-Allow-Origin" not in response.headers:
             origin = request.headers.get("Origin")
             origins = getattr(g, "form_origins", None)
@@ -185,17 +186,6 @@ def _form(session: Session, public_id: str) -> WebForm:
     g.form_origins = tuple(form.allowed_origins)  # a snapshot: the row expires when a transaction ends
     g.language = form.language
     return form
-
-
-def _cors(response: Response, status: int) -> Response:
-    response.status_code = status
-    origin = request.headers.get("Origin")
-    origins = getattr(g, "form_origins", None)
-    if origin and origins is not None and _origin_allowed(origin, origins):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-    response.headers["Vary"] = "Origin"
-    return response
 
 
 def _own_origin() -> str:
