@@ -43,17 +43,31 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crm_store import activities, bulk, records, search, stages
-from crm_store.actor import SYSTEM, Actor
-from crm_store.db import make_engine, session_factory
-from crm_store.demo import SIZES, DemoGenerator, DemoSize, DemoUsers, make_users
-from crm_store.models import (
-    Account, Activity, Batch, Campaign, Contact, Lead, Note, Opportunity, SalesProcess, SalesStage, StageHistory, User,
-)
-from crm_store.schema import upgrade
-from crm_store.seed import seed_all
-from crm_store.validation import Validator
 from bench.machine import describe
+from crm_store.actor import SYSTEM, Actor
+from crm_store.db.engine import make_engine, session_factory
+from crm_store.db.schema import upgrade
+from crm_store.models import (
+    Account,
+    Activity,
+    Batch,
+    Campaign,
+    Contact,
+    Lead,
+    Note,
+    Opportunity,
+    SalesProcess,
+    SalesStage,
+    StageHistory,
+    User,
+)
+from crm_store.ops.demo import SIZES, DemoGenerator, DemoSize, DemoUsers, make_users
+from crm_store.pipeline import activities, stages
+from crm_store.records import bulk
+from crm_store.records import lifecycle as records
+from crm_store.records.validation import Validator
+from crm_store.search import query as search
+from crm_store.settings.seed import seed_all
 
 GOAL_ROWS_PER_S = 50_000
 RESULTS = Path(__file__).resolve().parent / "results" / "bulk_insert.json"

@@ -40,6 +40,7 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 from typing import Any, TypeVar
+
 from bench.machine import describe
 
 GOAL_MESSAGES_PER_S = 500
@@ -129,10 +130,10 @@ def recipient(i: int) -> tuple[str, str]:
 
 def queue_messages(url: str, n: int) -> Counter[str]:
     """A fresh, migrated and seeded database with n staff messages queued (round-robin templates)."""
-    from crm_store import outbox
-    from crm_store.db import make_engine, session_factory
-    from crm_store.schema import upgrade
-    from crm_store.seed import seed_all
+    from crm_store.db.engine import make_engine, session_factory
+    from crm_store.db.schema import upgrade
+    from crm_store.mail import outbox
+    from crm_store.settings.seed import seed_all
     from emails.catalog import SAMPLES
 
     engine = make_engine(url)
@@ -155,7 +156,7 @@ def queue_messages(url: str, n: int) -> Counter[str]:
 
 def run_product(config: Any, batch: int) -> tuple[Counter[str], int]:
     """send_due until a pass finds less than a full batch, as emails.worker.send_all_due does."""
-    from crm_store.db import make_engine
+    from crm_store.db.engine import make_engine
     from emails.worker import send_due
 
     engine = make_engine(config.database_url)
@@ -174,8 +175,8 @@ def run_product(config: Any, batch: int) -> tuple[Counter[str], int]:
 
 
 def outbox_counts(url: str) -> dict[str, int]:
-    from crm_store import outbox
-    from crm_store.db import make_engine, session_factory
+    from crm_store.db.engine import make_engine, session_factory
+    from crm_store.mail import outbox
 
     engine = make_engine(url)
     try:

@@ -31,12 +31,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.bulk_insert import machine, server_version
-from crm_store import search
-from crm_store.db import make_engine, session_factory
-from crm_store.demo import SIZES, DemoSize, load_demo
+from crm_store.db.engine import make_engine, session_factory
+from crm_store.db.schema import upgrade
 from crm_store.models import Account, Contact, Lead, Opportunity, SearchDocument
-from crm_store.schema import upgrade
-from crm_store.seed import seed_all
+from crm_store.ops.demo import SIZES, DemoSize, load_demo
+from crm_store.search import query as search
+from crm_store.settings.seed import seed_all
 
 GOAL_P95_MS = 50
 RESULTS = Path(__file__).resolve().parent / "results" / "search.json"

@@ -61,6 +61,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
 from bench.machine import describe
 
 GOAL_ACCEPTED_PER_S = 500
@@ -506,11 +507,13 @@ class AppDir:
 
 def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
     """A fresh data dir: `crm init`, two reps, the bench form (round robin, an allowed origin), no min fill time."""
-    from crm_store import company, users, webforms
+    from crm_store.capture import forms as webforms
     from crm_store.config import load_config
-    from crm_store.db import make_engine, session_factory
-    from crm_store.schema import upgrade
-    from crm_store.seed import seed_all
+    from crm_store.db.engine import make_engine, session_factory
+    from crm_store.db.schema import upgrade
+    from crm_store.settings import company
+    from crm_store.settings.seed import seed_all
+    from crm_store.staff import users
     from webform.spam import render_token
 
     tmp.mkdir(parents=True)

@@ -1,5 +1,5 @@
 """`python -m crm_store` runs the `crm` command."""
 
-from .cli import main
+from crm_store.cli import main
 
 main()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .errors import CrmError
+from crm_store.errors import CrmError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RATE = re.compile(r"[1-9][0-9]{0,6}\s*(/|per)\s*(second|minute|hour|day)", re.IGNORECASE)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from crm_store import company, outbox
 from crm_store.config import load_config
-from crm_store.db import session_scope
+from crm_store.db.engine import session_scope
+from crm_store.mail import outbox
 from crm_store.models import utcnow
+from crm_store.settings import company
 
 from .catalog import SAMPLE_ATTACHMENTS, SAMPLES
 from .render import KNOWN_TEMPLATES, render

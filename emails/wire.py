@@ -22,7 +22,6 @@ from typing import Any
 from .render import Attachment, Composed, _content_type, compose
 
 
-
 @dataclass(frozen=True)
 class Wire:
     """A message ready for SMTP: the envelope and the bytes."""

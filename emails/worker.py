@@ -11,10 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from crm_store import company, outbox
 from crm_store.config import Config
-from crm_store.db import make_engine, session_factory
+from crm_store.db.engine import make_engine, session_factory
+from crm_store.mail import outbox
 from crm_store.models import OutboxMessage
+from crm_store.settings import company
 
 from . import delivery, files
 from .relay import parse_relay

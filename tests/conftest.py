@@ -13,9 +13,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from crm_store.cli import main
-from crm_store.db import make_engine, session_factory
-from crm_store.schema import upgrade
-from crm_store.seed import seed_all
+from crm_store.db.engine import make_engine, session_factory
+from crm_store.db.schema import upgrade
+from crm_store.settings.seed import seed_all
 from tests.pg_server import PostgresServer
 
 BACKENDS = ("sqlite", "postgresql")
@@ -130,7 +130,7 @@ ALLOWED_ORIGIN = "http://allowed.test"
 @pytest.fixture
 def reps(session: Session) -> list:
     """Three active sales reps (committed), in the order a round-robin list names them."""
-    from crm_store import users
+    from crm_store.staff import users
 
     people = [
         users.add_user(session, f"rep{i}@leadline.test", f"Rep {i}", welcome=False) for i in (1, 2, 3)
@@ -145,7 +145,8 @@ def web_form(session: Session, reps: list):  # noqa: ANN201 - a WebForm
 
     The minimum fill time is 0 s so tests can submit at once; spam tests set it themselves.
     """
-    from crm_store import company, webforms
+    from crm_store.capture import forms as webforms
+    from crm_store.settings import company
 
     form = webforms.add_form(session, {
         "name": "Website inquiry", "round_robin": [r.email for r in reps], "allowed_origins": [ALLOWED_ORIGIN],

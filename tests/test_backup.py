@@ -18,16 +18,18 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from crm_store import backup, lifecycle_cli, records
 from crm_store.actor import Actor
 from crm_store.cli import CrmGroup, main
+from crm_store.cli import documents as lifecycle_cli
+from crm_store.cli.documents import backup_command, documents_group, restore_command
 from crm_store.config import load_config
-from crm_store.db import make_engine
-from crm_store.documents import add_document, open_document
-from crm_store.lifecycle_cli import backup_command, documents_group, restore_command
+from crm_store.db.engine import make_engine
+from crm_store.db.schema import alembic_config, head_revision
 from crm_store.models import Base, Document
-from crm_store.schema import alembic_config, head_revision
-from crm_store.users import add_user
+from crm_store.ops import backup
+from crm_store.records import lifecycle as records
+from crm_store.records.documents import add_document, open_document
+from crm_store.staff.users import add_user
 
 PDF = "%PDF-1.4\n報價單 NT$120,000\n%%EOF\n".encode()
 

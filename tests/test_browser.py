@@ -21,13 +21,21 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, P
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from crm_store import webforms
-from crm_store.db import session_factory
+from crm_store.capture import forms as webforms
+from crm_store.db.engine import session_factory
 from crm_store.models import Lead, WebSubmission
 from webform import i18n
 
 from .browser_support import (
-    ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, CustomerSite, LiveServer, embed_tag, html_page, iframe_tag,
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    CustomerSite,
+    LiveServer,
+    embed_tag,
+    html_page,
+    iframe_tag,
 )
 
 pytestmark = pytest.mark.parametrize("template", ["sqlite"], indirect=True)

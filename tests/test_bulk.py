@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import bulk, records
 from crm_store.errors import ValidationError
 from crm_store.models import Activity, Batch, Lead, Opportunity, RecordCounter, StageHistory
-from crm_store.users import add_user
+from crm_store.records import bulk
+from crm_store.records import lifecycle as records
+from crm_store.staff.users import add_user
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
 

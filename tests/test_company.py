@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from crm_store import company
 from crm_store.errors import NotFound, ValidationError
+from crm_store.settings import company
 
 
 def test_thresholds_are_seeded_with_their_documented_defaults(session: Session) -> None:
@@ -85,8 +85,8 @@ def test_cli_list_get_set(crm) -> None:  # noqa: ANN001
 def test_timestamps_are_stored_in_utc_and_shown_in_the_company_or_user_zone(session: Session) -> None:
     import datetime as dt
 
-    from crm_store import records
-    from crm_store.users import add_user
+    from crm_store.records import lifecycle as records
+    from crm_store.staff.users import add_user
 
     taipei_morning = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     lead = records.create_lead(session, {"last_name": "Lee"}, at=taipei_morning)

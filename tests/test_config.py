@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from crm_store.config import SETTINGS, load_config
-from crm_store.db import make_engine
+from crm_store.db.engine import make_engine
 from crm_store.errors import CrmError
 
 

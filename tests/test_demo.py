@@ -7,11 +7,23 @@ import datetime as dt
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from crm_store.demo import SIZES
 from crm_store.models import (
-    Account, Activity, Batch, Campaign, Contact, Lead, Note, Opportunity, SalesStage, StageHistory, Team, TeamMember, User,
+    Account,
+    Activity,
+    Batch,
+    Campaign,
+    Contact,
+    Lead,
+    Note,
+    Opportunity,
+    SalesStage,
+    StageHistory,
+    Team,
+    TeamMember,
+    User,
 )
-from crm_store.queries import open_leads
+from crm_store.ops.demo import SIZES
+from crm_store.pipeline.leads import open_leads
 
 # Event timestamps: none may be later than the moment the demo finished.
 EVENT_COLUMNS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from crm_store import company
 from crm_store.config import SETTINGS
+from crm_store.settings import company
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

@@ -14,10 +14,13 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import records
 from crm_store.actor import Actor
 from crm_store.cli import CrmGroup, main
-from crm_store.documents import (
+from crm_store.cli.documents import backup_command, documents_group, restore_command
+from crm_store.errors import NotFound, ValidationError
+from crm_store.models import Document, DocumentLink, Lead, RecordCounter, User, utcnow
+from crm_store.records import lifecycle as records
+from crm_store.records.documents import (
     MAX_DOCUMENT_BYTES,
     DocumentTooLarge,
     add_document,
@@ -29,10 +32,7 @@ from crm_store.documents import (
     sanitize_filename,
     sniff_content_type,
 )
-from crm_store.errors import NotFound, ValidationError
-from crm_store.lifecycle_cli import backup_command, documents_group, restore_command
-from crm_store.models import Document, DocumentLink, Lead, RecordCounter, User, utcnow
-from crm_store.users import add_user
+from crm_store.staff.users import add_user
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

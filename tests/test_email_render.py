@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 import pytest
 
-from crm_store.numbering import PREFIXES
+from crm_store.records.numbering import PREFIXES
 from emails import catalog
 from emails.ics import event_ics
 from emails.render import KNOWN_TEMPLATES, Attachment, render

@@ -14,9 +14,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_store import capture, company, records, users
+from crm_store.capture import submissions as capture
 from crm_store.cli import main
 from crm_store.models import Lead, OutboxMessage, User, WebForm, WebFormAssignee, WebSubmission, utcnow
+from crm_store.records import lifecycle as records
+from crm_store.settings import company
+from crm_store.staff import users
 from tests.conftest import ALLOWED_ORIGIN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,13 +8,25 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import activities, audit, conversion, duplicates, merge, records, recycle_bin, stages
 from crm_store.actor import Actor
 from crm_store.errors import ValidationError
 from crm_store.models import (
-    Account, Activity, AuditEntry, Campaign, CampaignMember, Contact, Lead, Note, Opportunity, StageHistory, User,
+    Account,
+    Activity,
+    AuditEntry,
+    Campaign,
+    CampaignMember,
+    Contact,
+    Lead,
+    Note,
+    Opportunity,
+    StageHistory,
+    User,
 )
-from crm_store.users import add_user
+from crm_store.pipeline import activities, conversion, stages
+from crm_store.records import audit, duplicates, merge, recycle_bin
+from crm_store.records import lifecycle as records
+from crm_store.staff.users import add_user
 
 T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.timezone.utc)
 
@@ -44,7 +56,7 @@ def test_every_change_is_audited_with_who_and_old_and_new(session: Session, rep:
 
 
 def test_stage_changes_and_bulk_loads_are_audited(session: Session) -> None:
-    from crm_store import bulk
+    from crm_store.records import bulk
 
     opp = records.create_opportunity(session, {"name": "Deal", "expected_close_date": "2026-09-30"}, at=T0)
     stages.change_stage(session, opp, "Qualification", Actor.system("t"), at=T0 + dt.timedelta(days=1))
@@ -201,7 +213,7 @@ def test_campaigns_cannot_be_merged(session: Session) -> None:
 
 
 def test_search_follows_the_lifecycle(session: Session) -> None:
-    from crm_store import search
+    from crm_store.search import query as search
 
     def numbers(term: str) -> list[str]:
         return [r.number for r in search.search(session, term)]

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store import outbox
 from crm_store.config import load_config
 from crm_store.errors import CrmError
+from crm_store.mail import outbox
 from crm_store.models import OutboxMessage, User
-from crm_store.tokens import make_token, verify_token
+from crm_store.staff.tokens import make_token, verify_token
 
 
 def test_demo_welcomes_every_user_and_mail_send_writes_eml_files(crm, env, session: Session) -> None:  # noqa: ANN001

@@ -11,8 +11,8 @@ import trustme
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from crm_store import outbox
 from crm_store.config import Config, load_config
+from crm_store.mail import outbox
 from crm_store.models import OutboxMessage
 from emails import delivery
 from emails.catalog import SAMPLES

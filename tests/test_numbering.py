@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store import numbering, records
-from crm_store.db import make_engine, session_factory
+from crm_store.db.engine import make_engine, session_factory
 from crm_store.models import Lead
+from crm_store.records import lifecycle as records
+from crm_store.records import numbering
 
 OPS = st.lists(
     st.one_of(

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import outbox, records
 from crm_store.errors import ValidationError
+from crm_store.mail import outbox
 from crm_store.models import OutboxMessage
+from crm_store.records import lifecycle as records
 
 NOW = dt.datetime(2099, 1, 1, 8, 0, tzinfo=dt.timezone.utc)  # after anything the test queues
 

@@ -9,11 +9,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import activities, audit, outbox, person, records
 from crm_store.actor import Actor
 from crm_store.errors import ValidationError
+from crm_store.mail import outbox
 from crm_store.models import Activity, AuditEntry, Lead, Note, OutboxMessage, User
-from crm_store.users import add_user, deactivate_user
+from crm_store.pipeline import activities
+from crm_store.records import audit
+from crm_store.records import lifecycle as records
+from crm_store.records import privacy as person
+from crm_store.staff.users import add_user, deactivate_user
 
 T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.timezone.utc)
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_store import contact_points
 from crm_store.errors import ValidationError
+from crm_store.records import contact_points
 
 phone_like = st.builds(
     lambda plus, groups, sep: ("+" if plus else "") + sep.join(groups),

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import records
 from crm_store.actor import Actor
 from crm_store.errors import ValidationError
 from crm_store.models import Account, Contact, Currency, Lead, Opportunity, RecordCounter, StageHistory
-from crm_store.queries import open_leads
-from crm_store.users import add_user
+from crm_store.pipeline.leads import open_leads
+from crm_store.records import lifecycle as records
+from crm_store.staff.users import add_user
 
 
 def count(session: Session, model: type) -> int:

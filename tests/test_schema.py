@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
+from crm_store.db.schema import current_revision, head_revision, upgrade
 from crm_store.models import Base, PicklistValue
-from crm_store.schema import current_revision, head_revision, upgrade
-from crm_store.seed import seed_all
+from crm_store.settings.seed import seed_all
 
 
 def test_models_and_migrations_do_not_differ(engine: Engine) -> None:
@@ -46,8 +46,8 @@ def test_upgrade_backfills_account_name_keys(tmp_path) -> None:  # noqa: ANN001
     from alembic import command
     from sqlalchemy import text
 
-    from crm_store.db import make_engine
-    from crm_store.schema import alembic_config
+    from crm_store.db.engine import make_engine
+    from crm_store.db.schema import alembic_config
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     with engine.begin() as conn:

@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
-from crm_store import bulk, merge, records, search
 from crm_store.actor import Actor
 from crm_store.models import Lead, SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
+from crm_store.records import bulk, merge
+from crm_store.records import lifecycle as records
+from crm_store.search import query as search
 
 
 def add(session: Session, module: str, **values: Any) -> Any:

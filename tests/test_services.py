@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from crm_store import services
+from crm_store.ops import supervisor as services
 
 
 def test_crashed_service_is_restarted_and_all_stop(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store import activities, records, stages
 from crm_store.actor import Actor
 from crm_store.errors import ValidationError
 from crm_store.models import SalesStage, StageHistory, User
-from crm_store.users import add_user
+from crm_store.pipeline import activities, stages
+from crm_store.records import lifecycle as records
+from crm_store.staff.users import add_user
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
 

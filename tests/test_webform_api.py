@@ -19,11 +19,23 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store import company, person, records, users, webforms
 from crm_store.actor import SYSTEM
+from crm_store.capture import forms as webforms
 from crm_store.models import (
-    Activity, Lead, Note, OutboxMessage, User, WebForm, WebFormAssignee, WebSubmission, utcnow,
+    Activity,
+    Lead,
+    Note,
+    OutboxMessage,
+    User,
+    WebForm,
+    WebFormAssignee,
+    WebSubmission,
+    utcnow,
 )
+from crm_store.records import lifecycle as records
+from crm_store.records import privacy as person
+from crm_store.settings import company
+from crm_store.staff import users
 from tests.conftest import ALLOWED_ORIGIN
 
 MISSING = object()
@@ -431,7 +443,7 @@ def test_a_crash_shows_no_traceback_and_stores_nothing(client, app, session, web
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internals at /srv/leadline")
 
-    monkeypatch.setattr("crm_store.capture.receive", boom)
+    monkeypatch.setattr("crm_store.capture.submissions.receive", boom)
     app.testing = False
     for response in (
         client.post(api(web_form.public_id), json=visitor(render_token())),

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from crm_store import capture
-from crm_store.db import make_engine, session_factory
+from crm_store.capture import submissions as capture
+from crm_store.db.engine import make_engine, session_factory
 from crm_store.models import Activity, Lead, Note, OutboxMessage, WebForm, WebSubmission
 
 pytestmark = pytest.mark.slow

@@ -17,11 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from crm_store import capture, company, schema
+from crm_store.capture import submissions as capture
 from crm_store.config import Config, load_config
-from crm_store.db import make_engine, read_only, session_factory
+from crm_store.db import schema
+from crm_store.db.engine import make_engine, read_only, session_factory
 from crm_store.errors import CrmError
-from crm_store.validation import Validator
+from crm_store.records.validation import Validator
+from crm_store.settings import company
 
 from . import i18n
 from .writer import Writer

@@ -16,9 +16,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError as WTFValidationError
 
-from crm_store.contact_points import clean_email, to_e164
+from crm_store.capture.forms import MESSAGE
 from crm_store.errors import ValidationError
-from crm_store.webforms import MESSAGE
+from crm_store.records.contact_points import clean_email, to_e164
 
 from .i18n import text
 

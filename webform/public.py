@@ -18,7 +18,8 @@ from flask_limiter import Limiter
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
-from crm_store import capture, webforms
+from crm_store.capture import forms as webforms
+from crm_store.capture import submissions as capture
 from crm_store.config import Config
 from crm_store.errors import ValidationError
 from crm_store.models import WebForm

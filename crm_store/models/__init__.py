@@ -8,8 +8,8 @@ from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, U
 from .pipeline import SalesProcess, SalesStage, StageHistory
 from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
 from .sales import OPEN_LEAD_EXCLUDED_STATUSES, Account, Campaign, CampaignMember, Contact, Lead, Opportunity
-from .work import ACTIVITY_TYPES, Activity, Note
 from .search import SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
+from .work import ACTIVITY_TYPES, Activity, Note
 
 __all__ = [
     "OWNER_KINDS",

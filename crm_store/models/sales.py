@@ -14,9 +14,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
     text,
 )
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Money, Rate, Record, Touchable, str20, str100, str255

@@ -1,0 +1,412 @@
+"""Web forms as data: define, check, change and describe the forms visitors fill in.
+
+A definition is a plain dict (from CLI options or a YAML file):
+
+    name: Contact us
+    language: zh_Hant            # en | zh_Hant
+    fields: [first_name, {name: last_name, required: true}, email, phone, company, message]
+    hidden: {lead_source: Web Site, campaign: CAM3}
+    owner: rep@example.com       # or  team: Sales   or  round_robin: [a@x.com, b@x.com]
+    return_url: https://example.com/thanks
+    allowed_origins: [https://example.com]
+    consent_text: I agree that you store my data to answer my inquiry.
+    notify_owner: true
+    auto_reply: false
+    thank_you: Thank you, we will call you back today.
+
+Every problem raises `ValidationError` naming the key (`fields[2].name`, `allowed_origins[0]`…) and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from crm_store.assignment import round_robin as assignment
+from crm_store.errors import NotFound, ValidationError
+from crm_store.models import LANGUAGES, Campaign, Team, User, WebForm, utcnow
+from crm_store.records.validation import PICKLIST_FIELDS, Validator, field_specs
+from crm_store.settings.company import parse_on_off
+from crm_store.settings.picklists import all_values
+from crm_store.staff.users import find_user
+
+FIELD_TYPES = ("text", "email", "tel", "textarea", "select", "number", "url")
+# The inquiry text: not a lead column; it becomes the lead's description (or a note on a known person).
+MESSAGE = "message"
+# Lead fields a visitor may fill in; the store or the form decides the rest.
+VISITOR_FIELDS = (
+    "salutation", "first_name", "last_name", "company", "designation", "email", "phone", "mobile", "website",
+    "industry", "annual_revenue", "employees", "street", "postal_code", "city", "state", "country",
+    "po_box", "secondary_email", "fax",
+)
+# Lead fields a form may fix for all its leads.
+HIDDEN_FIELDS = ("lead_source", "campaign_id", "industry", "rating", "status", "country")
+DEFAULT_FIELDS = ("first_name", "last_name", "email", "phone", "company", MESSAGE)
+ALWAYS_REQUIRED = frozenset({"last_name"})
+DEFAULT_TYPE = {
+    "email": "email", "secondary_email": "email", "phone": "tel", "mobile": "tel", "fax": "tel",
+    "website": "url", "annual_revenue": "number", "employees": "number", MESSAGE: "textarea",
+}
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "salutation": "Salutation", "first_name": "First name", "last_name": "Last name", "company": "Company",
+        "designation": "Job title", "email": "Email", "phone": "Phone", "mobile": "Mobile", "website": "Website",
+        "industry": "Industry", "annual_revenue": "Annual revenue", "employees": "Employees",
+        "street": "Street", "postal_code": "Postal code", "city": "City", "state": "State / province",
+        "country": "Country", "po_box": "PO box", "secondary_email": "Other email", "fax": "Fax",
+        MESSAGE: "How can we help?",
+    },
+    "zh_Hant": {
+        "salutation": "稱謂", "first_name": "名字", "last_name": "姓氏", "company": "公司名稱",
+        "designation": "職稱", "email": "電子郵件", "phone": "電話", "mobile": "手機", "website": "網站",
+        "industry": "產業", "annual_revenue": "年營收", "employees": "員工人數", "street": "地址",
+        "postal_code": "郵遞區號", "city": "城市", "state": "州／省", "country": "國家", "po_box": "郵政信箱",
+        "secondary_email": "其他電子郵件", "fax": "傳真", MESSAGE: "請問有什麼需要協助的地方？",
+    },
+}
+MESSAGE_LIMIT = 5000
+SHOWN_ONLY = frozenset({"public_id", "integration_key"})  # printed by `crm forms show`, never set from a file
+KEYS = frozenset({
+    "name", "language", "enabled", "fields", "hidden", "owner", "team", "round_robin", "return_url",
+    "allowed_origins", "consent_text", "notify_owner", "auto_reply", "thank_you",
+})
+
+
+def new_token(nbytes: int) -> str:
+    """A URL-safe random id that never begins with "-" (the command line would take it for an option)."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
+
+
+def new_public_id() -> str:
+    """A long, unguessable id for the form's URLs."""
+    return new_token(24)
+
+
+def add_form(session: Session, definition: dict[str, Any]) -> WebForm:
+    """Create a form from a definition; fails naming the key, writing nothing."""
+    if not definition.get("name"):
+        raise ValidationError("name", "is required")
+    definition = {"fields": list(DEFAULT_FIELDS), "hidden": {}, **definition}
+    definition["hidden"] = {"lead_source": "Web Site", **(definition.get("hidden") or {})}
+    form = WebForm(public_id=new_public_id(), integration_key=new_token(32), round_robin_pointer=-1)
+    _apply(session, form, definition)
+    if session.scalar(select(WebForm.id).where(WebForm.name == form.name)) is not None:
+        raise ValidationError("name", f"a form named {form.name!r} exists already")
+    session.add(form)
+    session.flush()
+    _apply_owner(session, form, definition)
+    return form
+
+
+def edit_form(session: Session, form: WebForm, changes: dict[str, Any]) -> WebForm:
+    """Change some keys of a form; the rest stays as it is."""
+    if "name" in changes and changes["name"] != form.name:
+        other = session.scalar(select(WebForm.id).where(WebForm.name == changes["name"], WebForm.id != form.id))
+        if other is not None:
+            raise ValidationError("name", f"a form named {changes['name']!r} exists already")
+    _apply(session, form, changes)
+    _apply_owner(session, form, changes)
+    form.updated_at = utcnow()
+    session.flush()
+    return form
+
+
+def disable_form(session: Session, form: WebForm) -> None:
+    """Stop a form from accepting submissions (its page and API answer 404)."""
+    form.enabled = False
+    form.updated_at = utcnow()
+    session.flush()
+
+
+def find_form(session: Session, ref: str) -> WebForm:
+    """A form by public id or name; NotFound otherwise."""
+    form = session.scalar(select(WebForm).where((WebForm.public_id == ref) | (WebForm.name == ref)))
+    if form is None:
+        raise NotFound(f"no web form {ref!r}; `crm forms list` shows them")
+    return form
+
+
+_LIVE_FORM = select(WebForm).where(WebForm.public_id == bindparam("public_id"), WebForm.enabled)
+
+
+def live_form(session: Session, public_id: str) -> WebForm | None:
+    """The enabled form behind a public id, or None."""
+    if not public_id or len(public_id) > 64:
+        return None
+    return session.scalar(_LIVE_FORM, {"public_id": public_id})
+
+
+def listing() -> Select[tuple[WebForm]]:
+    """All forms, by name."""
+    return select(WebForm).order_by(WebForm.name)
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a form definition from a YAML file; fail naming the file on bad YAML."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationError("from_file", f"{path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationError("from_file", f"{path}:{where} not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise ValidationError("from_file", f"{path}: must hold a mapping of form keys")
+    return data
+
+
+def describe(session: Session, form: WebForm) -> dict[str, Any]:
+    """A form as a definition (what `crm forms show` prints and `--from-file` reads back)."""
+    out: dict[str, Any] = {
+        "name": form.name, "public_id": form.public_id, "enabled": form.enabled, "language": form.language,
+        "fields": form.fields, "hidden": form.hidden,
+    }
+    if form.owner_kind == "user" and form.owner_user_id is not None:
+        out["owner"] = session.get(User, form.owner_user_id).email  # type: ignore[union-attr]
+    elif form.owner_kind == "team" and form.owner_team_id is not None:
+        out["team"] = session.get(Team, form.owner_team_id).name  # type: ignore[union-attr]
+    elif form.owner_kind == "round_robin":
+        ids = [a.user_id for a in form.assignees]
+        emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+        out["round_robin"] = [emails[i] for i in ids]
+    out.update({
+        "return_url": form.return_url, "allowed_origins": form.allowed_origins, "consent_text": form.consent_text,
+        "notify_owner": form.notify_owner, "auto_reply": form.auto_reply, "thank_you": form.thank_you,
+        "integration_key": form.integration_key,
+    })
+    return out
+
+
+def label(form: WebForm, name: str) -> str:
+    """A field's label in the form's language."""
+    for f in form.fields:
+        if f["name"] == name:
+            return f["label"]
+    return LABELS.get(form.language, LABELS["en"]).get(name, name)
+
+
+# -- checking a definition ---------------------------------------------------------------------
+
+
+def _apply(session: Session, form: WebForm, d: dict[str, Any]) -> None:
+    d = {k: v for k, v in d.items() if k not in SHOWN_ONLY}
+    unknown = sorted(set(d) - KEYS)
+    if unknown:
+        raise ValidationError(unknown[0], f"is not a form setting (use {', '.join(sorted(KEYS))})")
+    if "name" in d:
+        form.name = _text("name", d["name"], 100, required=True)
+    if "language" in d or form.language is None:
+        lang = str(d.get("language") or "en").strip()
+        lang = {"zh_hant": "zh_Hant", "zh-hant": "zh_Hant", "zh-tw": "zh_Hant", "zh_tw": "zh_Hant"}.get(lang.lower(), lang)
+        if lang not in LANGUAGES:
+            raise ValidationError("language", f"{d.get('language')!r} is not one of {', '.join(LANGUAGES)}")
+        form.language = lang
+    if "enabled" in d or form.enabled is None:
+        form.enabled = parse_on_off("enabled", d.get("enabled", True))
+    if "fields" in d:
+        form.fields = _fields(session, d["fields"], form.language)
+    elif "language" in d and form.fields:
+        relabelled = [{**f, "label": None} if _default_label(f["name"], f) else f for f in form.fields]
+        form.fields = _fields(session, relabelled, form.language)
+    if "hidden" in d:
+        form.hidden = _hidden(session, d["hidden"] or {})
+    if "return_url" in d:
+        form.return_url = _url("return_url", d["return_url"]) if d["return_url"] else None
+    if "allowed_origins" in d:
+        form.allowed_origins = _origins(d["allowed_origins"])
+    elif form.allowed_origins is None:
+        form.allowed_origins = []
+    if "consent_text" in d:
+        form.consent_text = _text("consent_text", d["consent_text"], 2000)
+    if "thank_you" in d:
+        form.thank_you = _text("thank_you", d["thank_you"], 2000)
+    for key, default in (("notify_owner", True), ("auto_reply", False)):
+        if key in d or getattr(form, key) is None:
+            setattr(form, key, parse_on_off(key, d.get(key, default)))
+
+
+def _default_label(name: str, f: dict[str, Any]) -> bool:
+    return any(f["label"] == labels.get(name) for labels in LABELS.values())
+
+
+def _apply_owner(session: Session, form: WebForm, d: dict[str, Any]) -> None:
+    given = [k for k in ("owner", "team", "round_robin") if d.get(k)]
+    if len(given) > 1:
+        raise ValidationError(given[1], f"give only one of owner, team or round_robin (got {', '.join(given)})")
+    if not given:
+        if form.owner_kind is None:
+            form.owner_kind = "none"
+        return
+    key = given[0]
+    if key == "owner":
+        user = _user("owner", d["owner"])
+        form.owner_kind, form.owner_user_id, form.owner_team_id = "user", _active(session, "owner", user).id, None
+    elif key == "team":
+        team = session.scalar(select(Team).where(Team.name == str(d["team"]).strip()))
+        if team is None:
+            raise ValidationError("team", f"no team named {d['team']!r}")
+        form.owner_kind, form.owner_team_id, form.owner_user_id = "team", team.id, None
+    else:
+        emails = d["round_robin"]
+        if isinstance(emails, str):
+            emails = [e for e in emails.replace(";", ",").split(",") if e.strip()]
+        users = [_active(session, f"round_robin[{i}]", _user(f"round_robin[{i}]", e)) for i, e in enumerate(emails)]
+        form.owner_kind, form.owner_user_id, form.owner_team_id = "round_robin", None, None
+        session.flush()
+        assignment.set_round_robin(session, form, [u.id for u in users])
+    session.flush()
+
+
+def _user(key: str, email: Any) -> str:
+    text = str(email or "").strip().lower()
+    if "@" not in text:
+        raise ValidationError(key, f"{email!r} is not a user's email address")
+    return text
+
+
+def _active(session: Session, key: str, email: str) -> User:
+    try:
+        user = find_user(session, email)
+    except NotFound:
+        raise ValidationError(key, f"no user {email}; `crm users list` shows them") from None
+    if not user.active:
+        raise ValidationError(key, f"{email} is inactive")
+    return user
+
+
+def _fields(session: Session, items: Any, language: str) -> list[dict[str, Any]]:
+    if isinstance(items, str):
+        items = [i for i in items.replace(" ", "").split(",") if i]
+    if not isinstance(items, list) or not items:
+        raise ValidationError("fields", "must list at least one field")
+    specs = field_specs("leads")
+    allowed = all_values(session)
+    out, seen = [], set()
+    for i, item in enumerate(items):
+        key = f"fields[{i}]"
+        f = {"name": item} if isinstance(item, str) else dict(item) if isinstance(item, dict) else None
+        if f is None:
+            raise ValidationError(key, "must be a field name or a mapping with name, label, required, type, choices")
+        extra = set(f) - {"name", "label", "required", "type", "choices", "max_length"}
+        if extra:
+            raise ValidationError(f"{key}.{sorted(extra)[0]}", "is not a field setting")
+        name = str(f.get("name") or "").strip().rstrip("*")
+        required = parse_on_off(f"{key}.required", f.get("required", str(f.get("name", "")).endswith("*") or name in ALWAYS_REQUIRED or name == "email"))
+        if name not in VISITOR_FIELDS and name != MESSAGE:
+            raise ValidationError(f"{key}.name", f"{name!r} is not a lead field a visitor may fill in (use {', '.join(VISITOR_FIELDS)}, {MESSAGE})")
+        if name in seen:
+            raise ValidationError(f"{key}.name", f"{name} is listed twice")
+        seen.add(name)
+        picklist = PICKLIST_FIELDS["leads"].get(name)
+        kind = f.get("type") or ("select" if picklist else DEFAULT_TYPE.get(name, "text"))
+        if kind not in FIELD_TYPES:
+            raise ValidationError(f"{key}.type", f"{kind!r} is not one of {', '.join(FIELD_TYPES)}")
+        choices = f.get("choices")
+        if picklist:
+            values = allowed.get(picklist, frozenset())
+            choices = list(choices) if choices else sorted(values)
+            bad = [c for c in choices if c not in values]
+            if bad:
+                raise ValidationError(f"{key}.choices", f"{bad[0]!r} is not a value of the {picklist} picklist")
+            kind = "select"
+        elif choices:
+            raise ValidationError(f"{key}.choices", f"{name} is not a picklist field")
+        limit = MESSAGE_LIMIT if name == MESSAGE else specs[name].text_limit
+        out.append({
+            "name": name,
+            "label": _text(f"{key}.label", f.get("label"), 200) or LABELS[language].get(name, name),
+            "required": required or name in ALWAYS_REQUIRED,
+            "type": kind,
+            "choices": choices,
+            "max_length": limit,
+        })
+    if "last_name" not in seen:
+        raise ValidationError("fields", "must include last_name (every lead needs one)")
+    return out
+
+
+def _hidden(session: Session, hidden: Any) -> dict[str, Any]:
+    if not isinstance(hidden, dict):
+        raise ValidationError("hidden", "must be a mapping of lead field to value")
+    values = dict(hidden)
+    if "campaign" in values:
+        ref = str(values.pop("campaign")).strip()
+        campaign = session.scalar(select(Campaign).where(
+            (Campaign.campaign_no == ref) | (Campaign.name == ref), Campaign.deleted_at.is_(None)
+        ))
+        if campaign is None:
+            raise ValidationError("hidden.campaign", f"no campaign {ref!r}")
+        values["campaign_id"] = campaign.id
+    for name in values:
+        if name not in HIDDEN_FIELDS:
+            raise ValidationError(f"hidden.{name}", f"is not a field a form may fix (use {', '.join(sorted(set(HIDDEN_FIELDS)))}, campaign)")
+    v = Validator.for_session(session)
+    try:
+        clean = v.clean("leads", values, partial=True)
+        v.check_references(session, "leads", [clean])
+    except ValidationError as exc:
+        raise ValidationError(f"hidden.{exc.field}", exc.message) from None
+    return clean
+
+
+def _url(key: str, value: Any) -> str:
+    text = str(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in text for c in "\r\n\t <>\"'"):
+        raise ValidationError(key, f"{value!r} is not an absolute http(s) URL")
+    if len(text) > 500:
+        raise ValidationError(key, "is longer than 500 characters")
+    return text
+
+
+def normalise_origin(value: str) -> str | None:
+    """`scheme://host[:port]` in lower case, or None when the value is not an origin."""
+    parts = urlsplit(str(value).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.lower()
+    return f"{parts.scheme}://{host}" if port in (None, default) else f"{parts.scheme}://{host}:{port}"
+
+
+def _origins(items: Any) -> list[str]:
+    if isinstance(items, str):
+        items = [i for i in items.replace(" ", "").split(",") if i]
+    if not isinstance(items, list):
+        raise ValidationError("allowed_origins", "must be a list of origins like https://example.com")
+    out = []
+    for i, item in enumerate(items):
+        origin = normalise_origin(item)
+        if origin is None:
+            raise ValidationError(f"allowed_origins[{i}]", f"{item!r} is not an origin like https://example.com (no path)")
+        if origin not in out:
+            out.append(origin)
+    return out
+
+
+def _text(key: str, value: Any, limit: int, *, required: bool = False) -> str | None:
+    text = None if value is None else str(value).strip()
+    if not text:
+        if required:
+            raise ValidationError(key, "is required")
+        return None
+    if len(text) > limit:
+        raise ValidationError(key, f"is {len(text)} characters long; the limit is {limit}")
+    return text

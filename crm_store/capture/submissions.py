@@ -1,0 +1,365 @@
+"""Web-to-lead capture: store a submission, then create or extend a lead, all in the caller's transaction.
+
+The web layer checks the visitor's values (WTForms) and spam signals; this module owns what
+happens to the data. `receive()` first writes the raw submission (idempotent on the browser's
+submission id), then either quarantines it or processes it:
+
+- an email matching an open lead adds the inquiry to that lead (a note and a follow-up task due
+  now for its owner, who is notified); matching a contact, the same on the contact;
+- otherwise a new lead is created with the form's hidden values, first-touch attribution and
+  consent, assigned at once by the form's owner rule (`crm_store.assignment`);
+- the owner's notice and the visitor's auto-reply are queued in the outbox.
+
+Concurrent submissions of one email are serialised by a lock on the email (an advisory lock on
+PostgreSQL; SQLite transactions begin IMMEDIATE), so they never create two leads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crm_store.actor import Actor
+from crm_store.assignment import round_robin as assignment
+from crm_store.capture.forms import MESSAGE, new_token
+from crm_store.errors import NotFound, ValidationError
+from crm_store.mail import outbox
+from crm_store.models import Contact, Lead, User, WebForm, WebSubmission, utcnow
+from crm_store.pipeline import activities
+from crm_store.pipeline.leads import open_lead_condition
+from crm_store.records import audit
+from crm_store.records import lifecycle as records
+from crm_store.records.validation import Validator
+from crm_store.settings import company
+
+ATTRIBUTION = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "referrer",
+    "landing_page",
+)
+LEAD_SOURCE_TAG = "Webform"  # Lead.source: the channel, as Vtiger records it
+
+
+@dataclass
+class Inbound:
+    """One accepted request to a form, already checked by the web layer."""
+
+    form: WebForm
+    client_key: str
+    raw: dict[str, Any]
+    values: dict[str, Any]
+    consent: bool = False
+    ip: str | None = None
+    user_agent: str | None = None
+    first_touch: dict[str, str] = field(default_factory=dict)
+    last_touch: dict[str, str] = field(default_factory=dict)
+    spam_reason: str | None = None
+    validator: Validator | None = None  # a cached validation context (the web app keeps one)
+    settings: dict[str, Any] | None = None  # cached company settings
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the visitor is told (only `public_id`) and what happened (for logs and tests)."""
+
+    public_id: str
+    outcome: str
+    replay: bool = False
+    lead_id: int | None = None
+    contact_id: int | None = None
+
+
+def truncate_ip(address: str | None) -> str | None:
+    """Keep the network, not the host: IPv4 /24, IPv6 /48."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -> Receipt:
+    """Store the submission and act on it; a repeated submission id returns the first receipt."""
+    at = at or utcnow()
+    form = inbound.form
+    consented = bool(inbound.consent and form.consent_text)  # a tick means nothing on a form that asks none
+    values = {
+        "public_id": new_token(18), "form_id": form.id, "client_key": inbound.client_key,
+        "received_at": at, "raw": inbound.raw, "clean": _jsonable(inbound.values),
+        "email": inbound.values.get("email"), "ip": truncate_ip(inbound.ip),
+        "user_agent": (inbound.user_agent or "")[:300] or None,
+        "first_touch": inbound.first_touch, "last_touch": inbound.last_touch,
+        "consent_text": form.consent_text if consented else None,
+        "consent_at": at if consented else None,
+        "outcome": "quarantined" if inbound.spam_reason else "received",
+        "spam_reason": inbound.spam_reason,
+    }
+    row_id = session.execute(_insert_submission(session.get_bind().dialect.name), values).scalar()
+    if row_id is None:
+        first = session.execute(_FIRST_RECEIPT, {"f": form.id, "k": inbound.client_key}).one()
+        return Receipt(first.public_id, first.outcome, True, first.lead_id, first.contact_id)
+    if inbound.spam_reason:
+        return Receipt(values["public_id"], "quarantined")
+    outcome, lead_id, contact_id = process(session, form, row_id, values, at, validator=inbound.validator,
+                                           settings=inbound.settings)
+    return Receipt(values["public_id"], outcome, False, lead_id, contact_id)
+
+
+def process(
+    session: Session, form: WebForm, row_id: int, row: dict[str, Any], at: dt.datetime, *,
+    outcome: str | None = None, validator: Validator | None = None, settings: dict[str, Any] | None = None,
+) -> tuple[str, int | None, int | None]:
+    """Create or extend the lead for a stored submission and record the outcome on it."""
+    clean = dict(row["clean"])
+    actor = Actor.system("webform", form.public_id[:12])
+    email = clean.get("email")
+    lead = contact = None
+    if email:
+        lock_email(session, email)
+        lead = _open_lead(session, email)
+        if lead is None:
+            contact = _contact(session, email)
+    if lead is not None or contact is not None:
+        target = lead if lead is not None else contact
+        _add_inquiry(session, form, target, clean, row, actor, at)  # type: ignore[arg-type]
+        result = outcome or ("added_to_lead" if lead is not None else "added_to_contact")
+    else:
+        lead = _new_lead(session, form, clean, row, actor, at, validator)
+        result = outcome or "new_lead"
+    if email and form.auto_reply:
+        hours = (settings or {}).get("sla_hours") or company.get(session, "sla_hours")
+        _auto_reply(session, form, clean, row["public_id"], hours)
+    lead_id = (lead["id"] if isinstance(lead, dict) else lead.id) if lead is not None else None
+    contact_id = contact.id if contact is not None else None
+    session.execute(_RECORD_OUTCOME, {
+        "row_id": row_id, "o_outcome": result, "o_lead": lead_id, "o_contact": contact_id, "o_at": at,
+    })
+    return result, lead_id, contact_id
+
+
+def lock_email(session: Session, email: str) -> None:
+    """Serialise work on one email address until the transaction ends (PostgreSQL advisory lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(email.lower().encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+# Built once: statement construction costs more than running these.
+_OPEN_LEAD = (
+    select(Lead.id).where(Lead.email_key == bindparam("key"), open_lead_condition())
+    .order_by(Lead.created_at.desc()).limit(1)
+)
+_CONTACT = (
+    select(Contact.id).where(Contact.email_key == bindparam("key"), Contact.deleted_at.is_(None))
+    .order_by(Contact.created_at.desc()).limit(1)
+)
+_FIRST_RECEIPT = select(
+    WebSubmission.public_id, WebSubmission.outcome, WebSubmission.lead_id, WebSubmission.contact_id
+).where(WebSubmission.form_id == bindparam("f"), WebSubmission.client_key == bindparam("k"))
+_RECORD_OUTCOME = (
+    update(WebSubmission.__table__).where(WebSubmission.__table__.c.id == bindparam("row_id"))
+    .values(outcome=bindparam("o_outcome"), lead_id=bindparam("o_lead"), contact_id=bindparam("o_contact"),
+            processed_at=bindparam("o_at"))
+)
+
+
+@lru_cache(maxsize=4)
+def _insert_submission(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT (form, client key) DO NOTHING RETURNING id, built once per dialect."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = WebSubmission.__table__
+    return (
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["form_id", "client_key"])
+        .returning(table.c.id)
+    )
+
+
+def _open_lead(session: Session, email: str) -> Lead | None:
+    lead_id = session.execute(_OPEN_LEAD, {"key": email.lower()}).scalar()
+    return session.get(Lead, lead_id) if lead_id is not None else None
+
+
+def _contact(session: Session, email: str) -> Contact | None:
+    contact_id = session.execute(_CONTACT, {"key": email.lower()}).scalar()
+    return session.get(Contact, contact_id) if contact_id is not None else None
+
+
+def _new_lead(
+    session: Session, form: WebForm, clean: dict[str, Any], row: dict[str, Any], actor: Actor, at: dt.datetime,
+    validator: Validator | None = None,
+) -> dict[str, Any]:
+    values = {k: v for k, v in clean.items() if k != MESSAGE}
+    values.update(form.hidden)
+    values["description"] = clean.get(MESSAGE)
+    values["source"] = LEAD_SOURCE_TAG
+    values["web_form_id"] = form.id
+    if row.get("consent_at") is not None:
+        values["consent_text"], values["consent_at"] = row["consent_text"], row["consent_at"]
+    touch = row.get("first_touch") or row.get("last_touch") or {}
+    for name in ATTRIBUTION:
+        if touch.get(name):
+            limit = Lead.__table__.columns[name].type.length
+            values[name] = str(touch[name])[:limit]  # the whole value stays on the submission row
+    owner = assignment.owner_for_form(session, form, at)
+    values["owner_id"] = owner.id if owner is not None else None
+    lead = records.insert_lead(session, values, actor, at=at, validator=validator)
+    if owner is not None and form.notify_owner:
+        outbox.enqueue(
+            session, "leads_assigned", owner.email, key=f"webform:assigned:{row['public_id']}", to_staff=True,
+            language=owner.language, recipient_name=owner.name,
+            context={"recipient_name": owner.name, "assigned_by": None, "leads": [{
+                "number": lead["lead_no"], "company": lead.get("company"), "source": lead.get("lead_source"),
+                "name": " ".join(p for p in (lead.get("first_name"), lead.get("last_name")) if p),
+            }]},
+        )
+    return lead
+
+
+def _add_inquiry(
+    session: Session, form: WebForm, record: Lead | Contact, clean: dict[str, Any], row: dict[str, Any],
+    actor: Actor, at: dt.datetime,
+) -> None:
+    is_lead = isinstance(record, Lead)
+    parent = {"lead_id": record.id} if is_lead else {"contact_id": record.id}
+    message = clean.get(MESSAGE)
+    lines = [f"Web inquiry via the form “{form.name}”."]
+    if message:
+        lines += ["", message]
+    details = [f"{k}: {v}" for k, v in clean.items() if k != MESSAGE and v not in (None, "")]
+    if details:
+        lines += ["", *details]
+    activities.add_note(session, "\n".join(lines), actor, at=at, **parent)
+    if record.owner_id is None and is_lead:
+        owner = assignment.owner_for_form(session, form, at)
+        if owner is not None:
+            records.update(session, record, {"owner_id": owner.id}, actor)
+    owner = session.get(User, record.owner_id) if record.owner_id is not None else None
+    if owner is None:
+        return
+    number = record.lead_no if is_lead else record.contact_no  # type: ignore[union-attr]
+    activities.create_activity(session, {
+        "type": "task", "subject": f"Reply to the web inquiry from {_name(record)}"[:255], "owner_id": owner.id,
+        "due_date": at.astimezone(company.zone_for(session, owner)).date(), "start_at": at, "priority": "High",
+        "description": message, **parent,
+    }, actor)
+    if form.notify_owner:
+        module = "leads" if is_lead else "contacts"
+        outbox.enqueue(
+            session, "new_inquiry", owner.email, key=f"webform:inquiry:{row['public_id']}", to_staff=True,
+            language=owner.language, recipient_name=owner.name,
+            context={
+                "recipient_name": owner.name,
+                "record": {"module": module, "number": number, "name": _name(record), "company": _company(record)},
+                "contact_email": clean.get("email"),
+                "received_at": company.show_time(at, company.zone_for(session, owner)),
+                "message": message or "",
+            },
+        )
+
+
+def _auto_reply(session: Session, form: WebForm, clean: dict[str, Any], public_id: str, hours: int) -> None:
+    name = " ".join(p for p in (clean.get("first_name"), clean.get("last_name")) if p)
+    outbox.enqueue(
+        session, "visitor_auto_reply", clean["email"], key=f"webform:reply:{public_id}", language=form.language,
+        recipient_name=name or None,
+        context={
+            "visitor_name": name, "reply_within_hours": hours, "company_phone": None,
+        },
+    )
+
+
+def _name(record: Lead | Contact) -> str:
+    return " ".join(p for p in (record.first_name, record.last_name) if p)
+
+
+def _company(record: Lead | Contact) -> str | None:
+    return record.company if isinstance(record, Lead) else None
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if v is None or isinstance(v, (str, int, float, bool)) else str(v)) for k, v in values.items()}
+
+
+# -- quarantine and retention ----------------------------------------------------------------
+
+
+def quarantined(form_id: int | None = None) -> Select[tuple[WebSubmission]]:
+    """Submissions held as suspected spam, newest first."""
+    stmt = select(WebSubmission).where(WebSubmission.outcome == "quarantined").order_by(WebSubmission.received_at.desc())
+    return stmt if form_id is None else stmt.where(WebSubmission.form_id == form_id)
+
+
+def find_submission(session: Session, ref: str) -> WebSubmission:
+    """A submission by its public id (or its row number)."""
+    cond = WebSubmission.public_id == ref
+    if ref.isdigit():
+        cond = cond | (WebSubmission.id == int(ref))
+    row = session.scalar(select(WebSubmission).where(cond))
+    if row is None:
+        raise NotFound(f"no web submission {ref!r}; `crm forms quarantine list` shows them")
+    return row
+
+
+def release(session: Session, ref: str, at: dt.datetime | None = None) -> Receipt:
+    """Let a quarantined submission through: it creates (or extends) the lead as if it had not been held."""
+    sub = find_submission(session, ref)
+    if sub.outcome != "quarantined":
+        raise ValidationError("submission", f"{sub.public_id} is not in quarantine (it is {sub.outcome})")
+    form = session.get(WebForm, sub.form_id)
+    row = {
+        "public_id": sub.public_id, "clean": sub.clean, "first_touch": sub.first_touch, "last_touch": sub.last_touch,
+        "consent_text": sub.consent_text, "consent_at": sub.consent_at,
+    }
+    outcome, lead_id, contact_id = process(session, form, sub.id, row, at or utcnow())  # type: ignore[arg-type]
+    session.execute(update(WebSubmission).where(WebSubmission.id == sub.id).values(spam_reason=None))
+    session.expire(sub)
+    return Receipt(sub.public_id, outcome, False, lead_id, contact_id)
+
+
+def discard(session: Session, ref: str) -> WebSubmission:
+    """Mark a quarantined submission as spam for good (it stays stored until pruned)."""
+    sub = find_submission(session, ref)
+    if sub.outcome != "quarantined":
+        raise ValidationError("submission", f"{sub.public_id} is not in quarantine (it is {sub.outcome})")
+    sub.outcome = "discarded"
+    session.flush()
+    return sub
+
+
+def prune_ips(session: Session, now: dt.datetime | None = None) -> int:
+    """Forget the (truncated) IP addresses older than the `ip_retention_days` company setting."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(days=int(company.get(session, "ip_retention_days")))
+    result = session.execute(
+        update(WebSubmission).where(WebSubmission.received_at < cutoff, WebSubmission.ip.is_not(None)).values(ip=None)
+    )
+    return result.rowcount or 0
+
+
+def erase_for_email(session: Session, email: str, lead_ids: list[int] = (), contact_ids: list[int] = ()) -> int:  # type: ignore[assignment]
+    """Delete the web submissions sent from an address or filed on the person's records (GDPR erase)."""
+    cond = func.lower(WebSubmission.email) == email.strip().lower()
+    if lead_ids:
+        cond = cond | WebSubmission.lead_id.in_(list(lead_ids))
+    if contact_ids:
+        cond = cond | WebSubmission.contact_id.in_(list(contact_ids))
+    result = session.execute(delete(WebSubmission).where(cond).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def export_for_email(session: Session, email: str) -> list[dict[str, Any]]:
+    """The web submissions sent from an address, as plain dicts (GDPR export)."""
+    rows = session.scalars(select(WebSubmission).where(func.lower(WebSubmission.email) == email.strip().lower()))
+    return [{c.name: audit.plain(getattr(r, c.name)) for c in WebSubmission.__table__.columns} for r in rows]

@@ -1,0 +1,253 @@
+"""`crm forms`: define the web forms visitors fill in, read their quarantine, release false positives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from crm_store.capture import forms as webforms
+from crm_store.capture import submissions as capture
+from crm_store.config import load_config
+from crm_store.db.engine import session_scope
+from crm_store.errors import ValidationError
+from crm_store.models import Contact, Lead, Team, User, WebForm, WebSubmission
+
+
+class IdCommand(click.Command):
+    """A command whose FORM / SUBMISSION argument may begin with "-".
+
+    Public ids are URL-safe base64, and one in 64 made before new ids avoided it begins with "-",
+    which click would read as an (unknown) option. Such a word is moved behind `--`, so it is taken
+    as the argument: `crm forms edit -Qx1… --enable` works as printed.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+            ids = [a for a in args if a.startswith("-") and a.split("=", 1)[0] not in known]
+            if ids:
+                args = [a for a in args if a not in ids] + ["--", *ids]
+        return super().parse_args(ctx, args)
+
+
+def form_options(fn: Any) -> Any:
+    """The options `add` and `edit` share (each maps to a key of a form definition)."""
+    options = [
+        click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False),
+                     help="Read the definition from a YAML file; options given as well override it."),
+        click.option("--language", type=click.Choice(["en", "zh_Hant"]), help="Language of the page and its errors."),
+        click.option("--fields", help="Comma-separated lead fields in order, `*` marks required: "
+                                      "first_name,last_name*,email*,phone,company,message"),
+        click.option("--hidden", multiple=True, metavar="FIELD=VALUE",
+                     help="A value every lead from the form gets, e.g. lead_source='Web Site' or campaign=CAM3."),
+        click.option("--owner", metavar="EMAIL", help="One user gets every lead."),
+        click.option("--team", metavar="NAME", help="The team's members get the leads in turn."),
+        click.option("--round-robin", "round_robin", multiple=True, metavar="EMAIL",
+                     help="These users get the leads in turn (repeat the option, in order)."),
+        click.option("--return-url", help="Where the hosted page sends the visitor after a submission."),
+        click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
+                     help="A site that may embed the form, e.g. https://www.example.com (repeat for more)."),
+        click.option("--consent-text", help="Text of a required consent checkbox (stored with the lead)."),
+        click.option("--thank-you", help="Message shown after a submission."),
+        click.option("--notify-owner/--no-notify-owner", default=None, help="Email the owner about each lead (default on)."),
+        click.option("--auto-reply/--no-auto-reply", default=None, help="Send the visitor an acknowledgement (default off)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _definition(from_file: str | None, **given: Any) -> dict[str, Any]:
+    d = webforms.load_file(from_file) if from_file else {}
+    if given.get("hidden"):
+        hidden = dict(d.get("hidden") or {})
+        for item in given["hidden"]:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValidationError("hidden", f"{item!r} is not FIELD=VALUE")
+            hidden[key.strip()] = value.strip()
+        d["hidden"] = hidden
+    for key in ("language", "fields", "owner", "team", "return_url", "consent_text", "thank_you", "name"):
+        if given.get(key) is not None:
+            d[key] = given[key]
+    for key in ("round_robin", "allowed_origins"):
+        if given.get(key):
+            d[key] = list(given[key])
+    for key in ("notify_owner", "auto_reply"):
+        if given.get(key) is not None:
+            d[key] = given[key]
+    return d
+
+
+@click.group("forms")
+def forms() -> None:
+    """Web forms: add, list, show, edit, disable; the spam quarantine."""
+
+
+@forms.command("add")
+@click.argument("name", required=False)
+@form_options
+def add(name: str | None, from_file: str | None, **options: Any) -> None:
+    """Add a web form called NAME (or named in --from-file) and print how to embed it."""
+    d = _definition(from_file, name=name, **options)
+    with session_scope() as session:
+        form = webforms.add_form(session, d)
+        click.echo(f"Added web form {form.name!r}.")
+        _urls(form)
+
+
+@forms.command("list")
+def list_forms() -> None:
+    """List the web forms with their submissions and quarantine counts."""
+    with session_scope() as session:
+        counts = dict(session.execute(
+            select(WebSubmission.form_id, func.count()).group_by(WebSubmission.form_id)
+        ).all())
+        held = dict(session.execute(
+            select(WebSubmission.form_id, func.count()).where(WebSubmission.outcome == "quarantined")
+            .group_by(WebSubmission.form_id)
+        ).all())
+        rows = list(session.scalars(webforms.listing()))
+        if not rows:
+            click.echo("No web forms yet; add one with `crm forms add NAME`.")
+            return
+        click.echo(f"{'NAME':<28} {'PUBLIC ID':<34} {'STATE':<9} {'LANG':<8} {'OWNER':<24} {'SUBMISSIONS':>11} {'QUARANTINE':>10}")
+        for form in rows:
+            click.echo(
+                f"{form.name[:28]:<28} {form.public_id:<34} {'enabled' if form.enabled else 'disabled':<9} "
+                f"{form.language:<8} {_owner(session, form)[:24]:<24} {counts.get(form.id, 0):>11} {held.get(form.id, 0):>10}"
+            )
+
+
+@forms.command("show", cls=IdCommand)
+@click.argument("form")
+@click.option("--snippet", is_flag=True, help="Print only the embed snippet.")
+@click.option("--public-id", "public_id", is_flag=True, help="Print only the public id.")
+def show(form: str, snippet: bool, public_id: bool) -> None:
+    """Show FORM's definition (name or public id), its URLs, embed snippet and integration key."""
+    import yaml
+
+    with session_scope() as session:
+        row = webforms.find_form(session, form)
+        if snippet or public_id:
+            click.echo(embed_snippet(row) if snippet else row.public_id)
+            return
+        click.echo(yaml.safe_dump(webforms.describe(session, row), allow_unicode=True, sort_keys=False).rstrip())
+        click.echo("")
+        _urls(row)
+
+
+@forms.command("edit", cls=IdCommand)
+@click.argument("form")
+@click.option("--name", help="New name.")
+@click.option("--enable", is_flag=True, help="Accept submissions again.")
+@form_options
+def edit(form: str, name: str | None, enable: bool, from_file: str | None, **options: Any) -> None:
+    """Change FORM (name or public id); keys not given stay as they are."""
+    d = _definition(from_file, name=name, **options)
+    if enable:
+        d["enabled"] = True
+    if not d:
+        raise click.UsageError("nothing to change; give options or --from-file")
+    with session_scope() as session:
+        row = webforms.edit_form(session, webforms.find_form(session, form), d)
+        click.echo(f"Updated web form {row.name!r}.")
+
+
+@forms.command("disable", cls=IdCommand)
+@click.argument("form")
+def disable(form: str) -> None:
+    """Stop FORM accepting submissions; its page and API then answer 404."""
+    with session_scope() as session:
+        row = webforms.find_form(session, form)
+        webforms.disable_form(session, row)
+        click.echo(f"Disabled web form {row.name!r}; `crm forms edit {row.public_id} --enable` turns it back on.")
+
+
+@forms.group("quarantine")
+def quarantine() -> None:
+    """Submissions held as suspected spam (answered like any other, never turned into leads)."""
+
+
+@quarantine.command("list")
+@click.option("--form", "form_ref", help="Only this form (name or public id).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines with every stored value.")
+def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
+    """List quarantined submissions, newest first, with why each was held."""
+    with session_scope() as session:
+        form_id = webforms.find_form(session, form_ref).id if form_ref else None
+        rows = list(session.scalars(capture.quarantined(form_id).limit(limit)))
+        if as_json:
+            for r in rows:
+                click.echo(json.dumps({
+                    "id": r.public_id, "received_at": r.received_at.isoformat(), "reason": r.spam_reason,
+                    "email": r.email, "values": r.clean, "raw": r.raw,
+                }, ensure_ascii=False))
+            return
+        if not rows:
+            click.echo("The quarantine is empty.")
+            return
+        click.echo(f"{'ID':<26} {'RECEIVED (UTC)':<17} {'EMAIL':<32} {'NAME':<20} REASON")
+        for r in rows:
+            name = " ".join(str(r.clean.get(k) or "") for k in ("first_name", "last_name")).strip()
+            click.echo(f"{r.public_id:<26} {r.received_at:%Y-%m-%d %H:%M} {str(r.email or '')[:32]:<32} {name[:20]:<20} {r.spam_reason}")
+
+
+@quarantine.command("release", cls=IdCommand)
+@click.argument("submission")
+def quarantine_release(submission: str) -> None:
+    """Let SUBMISSION through: it creates the lead (or adds to the known one) as if never held."""
+    with session_scope() as session:
+        receipt = capture.release(session, submission)
+        what = {"new_lead": "created lead", "added_to_lead": "added to lead", "added_to_contact": "added to contact"}
+        record = session.get(Lead, receipt.lead_id) if receipt.lead_id else session.get(Contact, receipt.contact_id)
+        number = getattr(record, "lead_no", None) or getattr(record, "contact_no", "")
+        click.echo(f"Released {receipt.public_id}: {what.get(receipt.outcome, receipt.outcome)} {number}.")
+
+
+@quarantine.command("discard", cls=IdCommand)
+@click.argument("submission")
+def quarantine_discard(submission: str) -> None:
+    """Confirm SUBMISSION as spam; it leaves the quarantine list."""
+    with session_scope() as session:
+        row = capture.discard(session, submission)
+        click.echo(f"Discarded {row.public_id}.")
+
+
+@forms.command("prune")
+def prune() -> None:
+    """Forget visitors' IP addresses older than the `ip_retention_days` company setting."""
+    with session_scope() as session:
+        n = capture.prune_ips(session)
+    click.echo(f"Cleared the IP address of {n} submission(s).")
+
+
+def embed_snippet(form: WebForm) -> str:
+    """The tag a website pastes where the form should appear."""
+    base = load_config().base_url
+    return f'<script src="{base}/forms/{form.public_id}/embed.js" async></script>'
+
+
+def _urls(form: WebForm) -> None:
+    base = load_config().base_url
+    click.echo(f"  Hosted page:     {base}/forms/{form.public_id}")
+    click.echo(f"  JSON API:        POST {base}/api/forms/{form.public_id}/submissions")
+    click.echo(f"  Integration key: {form.integration_key}  (header X-Form-Key, for server-side posts)")
+    click.echo("  Embed snippet (paste into your website):")
+    click.echo(f"    {embed_snippet(form)}")
+    if not form.allowed_origins:
+        click.echo("  Note: no --allowed-origin yet, so only the hosted page works; add your site to embed it.")
+
+
+def _owner(session: Any, form: WebForm) -> str:
+    if form.owner_kind == "user" and form.owner_user_id:
+        return session.get(User, form.owner_user_id).email
+    if form.owner_kind == "team":
+        return f"team {session.get(Team, form.owner_team_id).name}"
+    if form.owner_kind == "round_robin":
+        return f"round robin of {len(form.assignees)}"
+    return "unassigned"

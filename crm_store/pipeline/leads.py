@@ -1,0 +1,21 @@
+"""Query builders over the sales records; callers execute them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, or_, select
+
+from crm_store.models import OPEN_LEAD_EXCLUDED_STATUSES, Lead
+
+
+def open_lead_condition():  # noqa: ANN201 - a SQL boolean expression
+    """An open lead: not converted, not deleted, and not Junk Lead, Lost Lead or Cold."""
+    return (
+        Lead.converted_at.is_(None)
+        & Lead.deleted_at.is_(None)
+        & or_(Lead.status.is_(None), Lead.status.not_in(OPEN_LEAD_EXCLUDED_STATUSES))
+    )
+
+
+def open_leads() -> Select[tuple[Lead]]:
+    """Select the open leads."""
+    return select(Lead).where(open_lead_condition())

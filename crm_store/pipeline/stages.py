@@ -1,0 +1,136 @@
+"""Stage changes of opportunities: the only writer of the stage history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm_store.actor import Actor
+from crm_store.errors import NotFound, ValidationError
+from crm_store.models import Opportunity, SalesProcess, SalesStage, StageHistory, utcnow
+from crm_store.records import audit
+from crm_store.search import query as search
+
+
+def default_process(session: Session) -> SalesProcess:
+    """Return the sales process marked default."""
+    process = session.scalar(select(SalesProcess).where(SalesProcess.is_default))
+    if process is None:
+        raise NotFound("no default sales process; run `crm init`")
+    return process
+
+
+def find_stage(session: Session, process_id: int, stage: str | int) -> SalesStage:
+    """Return a stage of a process by name or id; fail naming the field."""
+    stmt = select(SalesStage).where(SalesStage.sales_process_id == process_id)
+    stmt = stmt.where(SalesStage.id == stage) if isinstance(stage, int) else stmt.where(SalesStage.name == stage)
+    found = session.scalar(stmt)
+    if found is None:
+        raise ValidationError("stage", f"{stage!r} is not a stage of this opportunity's sales process")
+    return found
+
+
+@dataclass(frozen=True)
+class StageStep:
+    """One stage entered, as plain values: what the bulk path and the ORM path both write."""
+
+    stage_id: int
+    probability: int
+    amount: Any
+    expected_close_date: dt.date | None
+    entered_at: dt.datetime
+    changed_by_id: int | None = None
+    changed_by_automation: str | None = None
+
+
+def history_rows(opportunity_id: int, steps: Sequence[StageStep]) -> list[dict[str, Any]]:
+    """Return stage-history rows for consecutive steps: each row's left_at is the next entered_at."""
+    rows = []
+    for i, step in enumerate(steps):
+        left_at = steps[i + 1].entered_at if i + 1 < len(steps) else None
+        if left_at is not None and left_at < step.entered_at:
+            raise ValidationError("entered_at", "stage changes must be in time order")
+        rows.append(
+            {
+                "opportunity_id": opportunity_id,
+                "stage_id": step.stage_id,
+                "amount": step.amount,
+                "probability": step.probability,
+                "expected_close_date": step.expected_close_date,
+                "entered_at": step.entered_at,
+                "left_at": left_at,
+                "changed_by_id": step.changed_by_id,
+                "changed_by_automation": step.changed_by_automation,
+            }
+        )
+    return rows
+
+
+def enter_first_stage(
+    session: Session, opp: Opportunity, stage: SalesStage, actor: Actor, at: dt.datetime
+) -> None:
+    """Record the stage a new opportunity starts in."""
+    _apply(opp, stage, at)
+    session.add(StageHistory(**history_rows(opp.id, [_step(opp, stage, actor, at)])[0]))
+
+
+def change_stage(
+    session: Session,
+    opp: Opportunity,
+    stage: str | int,
+    actor: Actor,
+    *,
+    at: dt.datetime | None = None,
+    probability: int | None = None,
+) -> StageHistory | None:
+    """Move an opportunity to a stage, closing the current history row; a no-op for the same stage."""
+    target = find_stage(session, opp.sales_process_id, stage)
+    if target.id == opp.stage_id:
+        return None
+    at = at or utcnow()
+    if at.tzinfo is None:
+        raise ValidationError("at", "needs a time zone")
+    if opp.stage_entered_at is not None and at < opp.stage_entered_at:
+        raise ValidationError("at", "is before the current stage was entered")
+    session.execute(
+        update(StageHistory)
+        .where(StageHistory.opportunity_id == opp.id, StageHistory.left_at.is_(None))
+        .values(left_at=at)
+        .execution_options(synchronize_session="fetch")  # not "evaluate": that scans the whole session
+    )
+    previous = session.get(SalesStage, opp.stage_id).name if opp.stage_id else None
+    old_probability = opp.probability
+    _apply(opp, target, at, probability)
+    if actor.is_staff:
+        opp.last_touch_at = at
+    row = StageHistory(**history_rows(opp.id, [_step(opp, target, actor, at)])[0])
+    session.add(row)
+    audit.log(session, "update", "opportunities", opp.id, actor, record_no=opp.opportunity_no,
+              changes={"stage": [previous, target.name], "probability": [old_probability, opp.probability]}, at=at)
+    session.flush()
+    search.index_records(session, "opportunities", [opp.id])
+    return row
+
+
+def _apply(opp: Opportunity, stage: SalesStage, at: dt.datetime, probability: int | None = None) -> None:
+    opp.stage_id = stage.id
+    opp.stage_entered_at = at
+    opp.probability = stage.probability if probability is None else probability
+    opp.closed_at = at if stage.is_closed else None
+
+
+def _step(opp: Opportunity, stage: SalesStage, actor: Actor, at: dt.datetime) -> StageStep:
+    return StageStep(
+        stage_id=stage.id,
+        probability=opp.probability if opp.probability is not None else stage.probability,
+        amount=opp.amount,
+        expected_close_date=opp.expected_close_date,
+        entered_at=at,
+        changed_by_id=actor.user_id,
+        changed_by_automation=actor.automation,
+    )

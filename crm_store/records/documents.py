@@ -1,0 +1,272 @@
+"""Documents: files attached to records, stored once by content hash, served only as downloads."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import struct
+import tempfile
+import unicodedata
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import quote
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from crm_store.actor import Actor
+from crm_store.errors import CrmError, NotFound, ValidationError
+from crm_store.models import Account, Contact, Document, DocumentLink, Lead, Opportunity
+from crm_store.records import numbering
+
+MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
+MAX_FILENAME_BYTES = 200  # UTF-8 bytes: leaves room under the usual 255-byte file-name limit
+OCTET_STREAM = "application/octet-stream"
+LINK_COLUMN: dict[type, str] = {
+    Lead: "lead_id", Account: "account_id", Contact: "contact_id", Opportunity: "opportunity_id",
+}
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
+)
+_OOXML = {
+    "wordprocessingml.document.main+xml": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "spreadsheetml.sheet.main+xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "presentationml.presentation.main+xml": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OLE_STREAMS = (  # directory-entry names that tell the legacy Office formats apart
+    ("WordDocument", "application/msword"), ("Workbook", "application/vnd.ms-excel"),
+    ("Book", "application/vnd.ms-excel"), ("PowerPoint Document", "application/vnd.ms-powerpoint"),
+)
+# A directory entry: the NUL-terminated UTF-16LE name padded to 64 bytes, then its length in bytes.
+_OLE_ENTRIES = tuple(
+    ((n + "\0").encode("utf-16-le").ljust(64, b"\0") + struct.pack("<H", 2 * len(n) + 2), t) for n, t in _OLE_STREAMS
+)
+SNIFFED_TYPES = frozenset(
+    {t for _, t in _SIGNATURES} | set(_OOXML.values()) | {t for _, t in _OLE_STREAMS}
+    | {"image/webp", "application/zip", "application/x-ole-storage", "text/plain", "text/csv", OCTET_STREAM}
+)
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+class DocumentTooLarge(CrmError):
+    """A file over the size limit for documents."""
+
+
+class Download(NamedTuple):
+    """What a web edge needs to send a stored document as a download."""
+
+    path: Path
+    filename: str
+    content_type: str
+
+
+def sniff_content_type(content: bytes) -> str:
+    """Return the media type the bytes themselves show; never trust a name or a client."""
+    for magic, media_type in _SIGNATURES:
+        if content.startswith(magic):
+            return media_type
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    if content.startswith(b"PK\x03\x04"):
+        return _sniff_zip(content)
+    if content.startswith(_OLE_MAGIC):
+        return next((t for entry, t in _OLE_ENTRIES if entry in content), "application/x-ole-storage")
+    return _sniff_text(content)
+
+
+def _sniff_zip(content: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if "[Content_Types].xml" not in archive.namelist():
+                return "application/zip"
+            with archive.open("[Content_Types].xml") as f:
+                types = f.read(256 * 1024).decode("utf-8", "replace")  # bounded: a zip bomb stays small
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError):
+        return OCTET_STREAM  # damaged or encrypted: just bytes
+    return next((t for marker, t in _OOXML.items() if marker in types), "application/zip")
+
+
+def _sniff_text(content: bytes) -> str:
+    try:
+        text = content.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError:
+        return OCTET_STREAM
+    if re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", text):
+        return OCTET_STREAM
+    # Anything that decodes as text (HTML, SVG, scripts included) is plain text: it is never rendered.
+    sample = text[:65536]
+    lines = [line for line in sample.splitlines() if line.strip()]
+    lines = (lines[:-1] if len(text) > len(sample) else lines)[:20]  # the last sampled line may be cut
+    try:
+        widths = {len(row) for row in csv.reader(lines)}
+    except csv.Error:
+        return "text/plain"
+    return "text/csv" if len(lines) >= 2 and len(widths) == 1 and widths.pop() >= 2 else "text/plain"
+
+
+def sanitize_filename(name: str) -> str:
+    """Return a safe file name: no folders, control or reserved characters, leading dots; length-limited."""
+    name = unicodedata.normalize("NFC", re.split(r"[/\\]", name)[-1])
+    name = re.sub(r"\s+", " ", name)  # before control characters go: a tab or newline becomes a space
+    name = "".join("_" if c in '<>:"|?*' else c for c in name if not unicodedata.category(c).startswith("C"))
+    name = name.strip(" .")
+    if not name:
+        return "document"
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix) > 16:
+        stem, dot, suffix = name, "", ""
+    if stem.upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    ending = f"{dot}{suffix}"
+    stem = stem[:MAX_FILENAME_BYTES]
+    while len((stem + ending).encode()) > MAX_FILENAME_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") or "document") + ending
+
+
+def content_disposition(filename: str) -> str:
+    """Return a `Content-Disposition: attachment` value with an RFC 5987 `filename*` for non-ASCII names."""
+    name = sanitize_filename(filename)
+    stem, suffix = os.path.splitext(name)
+    fallback = (_ascii(stem) or "download") + (f".{_ascii(suffix)}" if _ascii(suffix) else "")
+    if fallback == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='!#$&+^`|')}"
+
+
+def _ascii(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"\s+", " ", plain.replace('"', "_").replace("\\", "_")).strip(" .")
+
+
+def download_headers(download: Download) -> dict[str, str]:
+    """Return the response headers that make a browser save the file and never render it."""
+    return {
+        "Content-Type": download.content_type,
+        "Content-Disposition": content_disposition(download.filename),
+        "Content-Length": str(download.path.stat().st_size),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+
+
+def documents_dir(data_dir: Path) -> Path:
+    """Return the folder under the data dir that holds document contents."""
+    return data_dir / "documents"
+
+
+def blob_path(data_dir: Path, sha256: str) -> Path:
+    """Return where the content with this SHA-256 is stored."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+    return documents_dir(data_dir) / sha256[:2] / sha256
+
+
+def store_content(data_dir: Path, content: bytes) -> str:
+    """Write the content once under its hash (atomically) and return the hash."""
+    sha256 = hashlib.sha256(content).hexdigest()
+    target = blob_path(data_dir, sha256)
+    if target.is_file() and target.stat().st_size == len(content):
+        return sha256
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return sha256
+
+
+def add_document(
+    session: Session, data_dir: Path, record: Any, source: bytes | Path, *,
+    filename: str, title: str | None = None, actor: Actor,
+) -> Document:
+    """Store a file and attach it to a lead, account, contact or opportunity as a new document."""
+    column = _link_column(record)
+    name = sanitize_filename(filename)
+    content = _read_limited(source, name)
+    doc_title = _clean_title(title) or name
+    document = Document(
+        document_no=numbering.allocate(session, "documents")[0], title=doc_title, filename=name,
+        content_type=sniff_content_type(content), size=len(content), sha256=store_content(data_dir, content),
+        owner_id=actor.user_id, created_by_id=actor.user_id,
+    )
+    session.add(document)
+    session.flush()
+    session.add(DocumentLink(document_id=document.id, **{column: record.id}))
+    session.flush()
+    return document
+
+
+def documents_of(record: Any) -> Select[tuple[Document]]:
+    """Select the live documents attached to a record, oldest first."""
+    column = getattr(DocumentLink, _link_column(record))
+    return (
+        select(Document).join(DocumentLink, DocumentLink.document_id == Document.id)
+        .where(column == record.id, Document.deleted_at.is_(None))
+        .order_by(Document.created_at, Document.id)
+    )
+
+
+def find_document(session: Session, document_no: str) -> Document:
+    """Return the live document with this number (DOC12)."""
+    found = session.scalar(
+        select(Document).where(Document.document_no == document_no.upper(), Document.deleted_at.is_(None))
+    )
+    if found is None:
+        raise NotFound(f"no document numbered {document_no!r}")
+    return found
+
+
+def open_document(data_dir: Path, document: Document) -> Download:
+    """Return the stored file, its download name and a content type that is safe to send."""
+    path = blob_path(data_dir, document.sha256)
+    if not path.is_file():
+        raise NotFound(f"{document.document_no}: the stored file {path} is missing; restore it from a backup")
+    media_type = document.content_type if document.content_type in SNIFFED_TYPES else OCTET_STREAM
+    return Download(path, sanitize_filename(document.filename), media_type)
+
+
+def _link_column(record: Any) -> str:
+    column = LINK_COLUMN.get(type(record))
+    if column is None:
+        raise ValidationError("record", "documents attach to a lead, account, contact or opportunity")
+    if record.id is None or record.deleted_at is not None:
+        raise ValidationError("record", "documents attach only to saved records that are not deleted")
+    return column
+
+
+def _read_limited(source: bytes | Path, name: str) -> bytes:
+    try:
+        size = len(source) if isinstance(source, (bytes, bytearray)) else source.stat().st_size
+        if size <= MAX_DOCUMENT_BYTES:
+            if isinstance(source, (bytes, bytearray)):
+                return bytes(source)
+            with source.open("rb") as f:
+                content = f.read(MAX_DOCUMENT_BYTES + 1)
+            size = len(content)
+    except OSError as exc:
+        raise CrmError(f"{name}: cannot be read ({exc.strerror})") from exc
+    if size > MAX_DOCUMENT_BYTES:
+        limit = MAX_DOCUMENT_BYTES // 2**20
+        raise DocumentTooLarge(f"{name}: the file is {size / 2**20:.1f} MB; documents may be at most {limit} MB")
+    return content
+
+
+def _clean_title(title: str | None) -> str:
+    if title is None:
+        return ""
+    kept = "".join(c for c in title if not unicodedata.category(c).startswith("C"))
+    return re.sub(r"\s+", " ", kept).strip()[:255]

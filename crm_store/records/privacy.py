@@ -1,0 +1,115 @@
+"""Personal data (Taiwan's PDPA, the GDPR): export everything about a person, or erase it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from crm_store.actor import Actor
+from crm_store.capture import submissions as capture
+from crm_store.models import Activity, Contact, Document, DocumentLink, Lead, Note, OutboxMessage, utcnow
+from crm_store.records import audit
+from crm_store.records.validation import NUMBER_FIELD
+from crm_store.search import query as search
+
+PEOPLE = {"leads": Lead, "contacts": Contact}
+ERASED = "[erased]"
+ERASED_ADDRESS = "erased@erased.invalid"
+# Every field of a lead or contact that says who the person is or how to reach them.
+PERSONAL_FIELDS = (
+    "salutation", "first_name", "email", "secondary_email", "phone", "phone_e164", "mobile", "mobile_e164", "fax",
+    "home_phone", "other_phone", "assistant", "assistant_phone", "birthday", "designation", "title", "description",
+    "street", "city", "state", "postal_code", "po_box", "mailing_street", "mailing_city", "mailing_state",
+    "mailing_postal_code", "mailing_po_box", "website", "email_key", "referrer", "landing_page", "gclid", "fbclid",
+)
+
+
+def _matching(session: Session, email: str) -> dict[str, list[Any]]:
+    key = email.strip().lower()
+    return {
+        module: list(session.scalars(select(model).where(
+            (func.lower(model.email) == key) | (func.lower(model.secondary_email) == key)
+        )))
+        for module, model in PEOPLE.items()
+    }
+
+
+def _row(record: Any) -> dict[str, Any]:
+    return {c.name: audit.plain(getattr(record, c.name)) for c in record.__table__.columns}
+
+
+def export_person(session: Session, email: str) -> dict[str, Any]:
+    """Return everything stored about the person with this email, as JSON-ready data."""
+    found = _matching(session, email)
+    out: dict[str, Any] = {"email": email.strip().lower(), "exported_at": utcnow().isoformat()}
+    for module, rows in found.items():
+        column = f"{module[:-1]}_id"
+        out[module] = []
+        for record in rows:
+            item = _row(record)
+            item["activities"] = [_row(a) for a in session.scalars(select(Activity).where(getattr(Activity, column) == record.id))]
+            item["notes"] = [_row(n) for n in session.scalars(select(Note).where(getattr(Note, column) == record.id))]
+            docs = select(Document).join(DocumentLink).where(getattr(DocumentLink, column) == record.id)
+            item["documents"] = [_row(d) for d in session.scalars(docs)]
+            out[module].append(item)
+    mail = select(OutboxMessage).where(func.lower(OutboxMessage.recipient) == out["email"])
+    out["emails"] = [
+        {"template": m.template, "status": m.status, "created_at": audit.plain(m.created_at),
+         "sent_at": audit.plain(m.sent_at), "context": m.context}
+        for m in session.scalars(mail)
+    ]
+    out["web_submissions"] = capture.export_for_email(session, email)
+    return out
+
+
+def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
+    """Anonymise the person's records, notes and mail; records and counts stay for the reports."""
+    found = _matching(session, email)
+    counts: dict[str, int] = {}
+    for module, rows in found.items():
+        column = f"{module[:-1]}_id"
+        for record in rows:
+            cleared = [f for f in PERSONAL_FIELDS if hasattr(record, f) and getattr(record, f) is not None]
+            for name in cleared:
+                setattr(record, name, None)
+            record.last_name = ERASED
+            if hasattr(record, "company") and module == "leads":
+                record.company = None
+            record.email_opt_out = True
+            ids = [record.id]
+            session.execute(update(Note).where(getattr(Note, column).in_(ids)).values(body=ERASED))
+            session.execute(update(Activity).where(getattr(Activity, column).in_(ids)).values(outcome=None, description=None))
+            linked = select(DocumentLink.document_id).where(getattr(DocumentLink, column).in_(ids))
+            session.execute(update(Document).where(Document.id.in_(linked)).values(deleted_at=utcnow(), title=ERASED))
+            _scrub_history(session, module, record.id)
+            audit.log(session, "erase", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]),
+                      changes={"fields": ["last_name", *cleared]})
+        counts[module] = len(rows)
+    to_person = func.lower(OutboxMessage.recipient) == email.strip().lower()
+    session.execute(
+        update(OutboxMessage).where(to_person, OutboxMessage.status.in_(("queued", "retrying", "failed")))
+        .values(status="suppressed", last_error="erased on request").execution_options(synchronize_session=False)
+    )
+    result = session.execute(
+        update(OutboxMessage).where(to_person)
+        .values(recipient=ERASED_ADDRESS, recipient_name=None, context={})
+        .execution_options(synchronize_session=False)
+    )
+    counts["emails"] = result.rowcount
+    counts["web_submissions"] = capture.erase_for_email(
+        session, email, [r.id for r in found.get("leads", [])], [r.id for r in found.get("contacts", [])]
+    )
+    session.flush()
+    for module, rows in found.items():
+        search.index_records(session, module, [r.id for r in rows])
+    return counts
+
+
+def _scrub_history(session: Session, module: str, record_id: int) -> None:
+    """Blank the personal values the audit trail kept; which fields changed, and when, stays."""
+    personal = {*PERSONAL_FIELDS, "last_name", "company"}
+    for entry in session.scalars(audit.history(module, record_id)):
+        if any(k in personal for k in entry.changes):
+            entry.changes = {k: ([ERASED, ERASED] if k in personal else v) for k, v in entry.changes.items()}

@@ -1,0 +1,238 @@
+"""Company settings: stored in the database, seeded by `crm init`, changed with `crm settings`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.errors import NotFound, ValidationError
+from crm_store.models import CompanySetting, Currency, User
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def machine_time_zone() -> str:
+    """Return the IANA name of this machine's time zone, or UTC."""
+    try:
+        import tzlocal
+
+        return tzlocal.get_localzone_name() or "UTC"
+    except Exception:  # a machine without zone data still gets a working default
+        return "UTC"
+
+
+def _int_at_least(low: int) -> Callable[[str, Any], int]:
+    def parse(key: str, raw: Any) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValidationError(key, f"{raw!r} is not a whole number") from None
+        if value < low:
+            raise ValidationError(key, f"must be at least {low}")
+        return value
+
+    return parse
+
+
+def _text(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not value or len(value) > 200:
+        raise ValidationError(key, "must be 1 to 200 characters")
+    return value
+
+
+def _optional_text(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if len(value) > 200:
+        raise ValidationError(key, "must be at most 200 characters")
+    return value
+
+
+def parse_on_off(key: str, raw: Any) -> bool:
+    """on/off, true/false, yes/no, 1/0 (or a bool); fail naming the key."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise ValidationError(key, f"{raw!r} is not on/off")
+
+
+def _zone(key: str, raw: Any) -> str:
+    name = str(raw).strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(key, f"{name!r} is not a time zone name such as Asia/Taipei") from None
+    return name
+
+
+def _currency(key: str, raw: Any) -> str:
+    code = str(raw).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValidationError(key, f"{raw!r} is not a three-letter currency code")
+    return code
+
+
+def _region(key: str, raw: Any) -> str:
+    region = str(raw).strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(key, f"{raw!r} is not a phone region code such as TW or US")
+    return region
+
+
+def _weekdays(key: str, raw: Any) -> list[str]:
+    items = raw if isinstance(raw, list) else str(raw).replace(" ", "").lower().split(",")
+    days = [d for d in items if d]
+    bad = [d for d in days if d not in WEEKDAYS]
+    if bad or not days:
+        raise ValidationError(key, f"use weekday names from {','.join(WEEKDAYS)}, e.g. mon,tue,wed,thu,fri")
+    return sorted(set(days), key=WEEKDAYS.index)
+
+
+def _hours(key: str, raw: Any) -> str:
+    text = str(raw).replace(" ", "")
+    m = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", text)
+    if not m:
+        raise ValidationError(key, f"{raw!r} is not a range like 09:00-18:00")
+    try:
+        start, end = dt.time(int(m[1]), int(m[2])), dt.time(int(m[3]), int(m[4]))
+    except ValueError:
+        raise ValidationError(key, f"{raw!r} holds an impossible time") from None
+    if end <= start:
+        raise ValidationError(key, "must end after it starts")
+    return text
+
+
+def _dates(key: str, raw: Any) -> list[str]:
+    items = raw if isinstance(raw, list) else str(raw).replace(" ", "").split(",")
+    out = set()
+    for item in (i for i in items if i):
+        try:
+            out.add(dt.date.fromisoformat(item).isoformat())
+        except ValueError:
+            raise ValidationError(key, f"{item!r} is not a date like 2026-01-01") from None
+    return sorted(out)
+
+
+def _choice(*choices: str) -> Callable[[str, Any], str]:
+    def parse(key: str, raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in choices:
+            raise ValidationError(key, f"{raw!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class CompanySettingDef:
+    """A company setting: its key, a parser that validates, the default and a one-line help."""
+
+    key: str
+    parse: Callable[[str, Any], Any]
+    default: Callable[[], Any]
+    help: str
+
+
+def _const(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+DEFINITIONS: tuple[CompanySettingDef, ...] = (
+    CompanySettingDef("company_name", _text, _const("My Company"), "Name shown in emails and pages."),
+    CompanySettingDef("time_zone", _zone, machine_time_zone, "Zone in which times are shown and days begin."),
+    CompanySettingDef("default_currency", _currency, _const("TWD"), "Currency that amounts are reported in."),
+    CompanySettingDef("default_language", _choice("en", "zh_hant"), _const("en"), "Language for new users: en or zh_Hant."),
+    CompanySettingDef("working_days", _weekdays, _const(["mon", "tue", "wed", "thu", "fri"]), "Days the team works."),
+    CompanySettingDef("working_hours", _hours, _const("09:00-18:00"), "Working hours each working day."),
+    CompanySettingDef("holidays", _dates, _const([]), "Non-working dates, comma-separated YYYY-MM-DD."),
+    CompanySettingDef("phone_region", _region, _const("TW"), "Region for phone numbers typed without a country code."),
+    CompanySettingDef("lead_aging_days", _int_at_least(1), _const(7), "Days without staff action before a lead is aging."),
+    CompanySettingDef("lead_stale_days", _int_at_least(1), _const(30), "Days without staff action before a lead is stale."),
+    CompanySettingDef("lead_cold_days", _int_at_least(1), _const(90), "Days without staff action before a lead goes Cold."),
+    CompanySettingDef("idle_days_mode", _choice("calendar", "working"), _const("calendar"), "Count idle days as calendar or working days."),
+    CompanySettingDef("sla_hours", _int_at_least(1), _const(4), "Working hours for a first response to a new lead."),
+    CompanySettingDef("sla_reassign", parse_on_off, _const(False), "Reassign a lead whose SLA was missed (on/off)."),
+    CompanySettingDef("prices_include_tax", parse_on_off, _const(False), "Whether price-book prices include tax (on/off)."),
+    CompanySettingDef("recycle_bin_days", _int_at_least(1), _const(30), "Days deleted records stay in the recycle bin."),
+    CompanySettingDef("ip_retention_days", _int_at_least(1), _const(90), "Days visitors' IP addresses are kept."),
+    CompanySettingDef("form_min_fill_seconds", _int_at_least(0), _const(3), "Seconds a visitor needs at least to fill a web form; faster is spam."),
+    CompanySettingDef("flow_run_days", _int_at_least(1), _const(30), "Days the history of automation runs is kept."),
+    CompanySettingDef("unassigned_pool", _optional_text, _const(""), "Team or user email for leads no rule assigns (empty: none)."),
+    CompanySettingDef("clv_years", _int_at_least(1), _const(3), "Years of future revenue in customer lifetime value."),
+)
+BY_KEY = {d.key: d for d in DEFINITIONS}
+
+
+def definition(key: str) -> CompanySettingDef:
+    """Return a setting's definition; fail naming the unknown key."""
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise NotFound(f"unknown company setting {key!r}; `crm settings list` shows them") from None
+
+
+def seed(session: Session) -> list[str]:
+    """Store the default of every company setting not yet stored; return the keys added."""
+    present = set(session.scalars(select(CompanySetting.key)))
+    added = [d.key for d in DEFINITIONS if d.key not in present]
+    session.add_all(CompanySetting(key=k, value=BY_KEY[k].default()) for k in added)
+    return added
+
+
+def get(session: Session, key: str) -> Any:
+    """Return a company setting's value (its default when not stored)."""
+    d = definition(key)
+    row = session.get(CompanySetting, key)
+    return d.default() if row is None else row.value
+
+
+def all_settings(session: Session) -> dict[str, Any]:
+    """Return every company setting in definition order."""
+    stored = {row.key: row.value for row in session.scalars(select(CompanySetting))}
+    return {d.key: stored.get(d.key, d.default()) for d in DEFINITIONS}
+
+
+def set_value(session: Session, key: str, raw: Any) -> Any:
+    """Validate and store a company setting; return the stored value."""
+    d = definition(key)
+    value = d.parse(key, raw)
+    if key == "default_language" and value == "zh_hant":
+        value = "zh_Hant"
+    if key == "default_currency" and session.scalar(select(Currency.id).where(Currency.code == value)) is None:
+        raise ValidationError(key, f"currency {value} is not set up")
+    row = session.get(CompanySetting, key)
+    if row is None:
+        session.add(CompanySetting(key=key, value=value))
+    else:
+        row.value = value
+    return value
+
+
+def zone(session: Session) -> zoneinfo.ZoneInfo:
+    """Return the company's time zone."""
+    return zoneinfo.ZoneInfo(get(session, "time_zone"))
+
+
+def zone_for(session: Session, user: User | None = None) -> zoneinfo.ZoneInfo:
+    """Return the zone to show times in: the user's own, else the company's."""
+    if user is not None and user.time_zone:
+        return zoneinfo.ZoneInfo(user.time_zone)
+    return zone(session)
+
+
+def show_time(moment: dt.datetime, tz: zoneinfo.ZoneInfo) -> str:
+    """Format a stored UTC timestamp in a zone, e.g. 2026-11-27 17:30 CST."""
+    local = moment.astimezone(tz)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"

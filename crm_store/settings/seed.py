@@ -1,0 +1,101 @@
+"""Reference data every installation starts with: picklists, currencies, sales processes, settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.models import Currency, SalesProcess, SalesStage
+from crm_store.records import numbering
+from crm_store.settings import company, picklists
+
+CURRENCIES = (
+    ("TWD", "New Taiwan Dollar", "NT$", 0, Decimal("1")),
+    ("USD", "US Dollar", "US$", 2, Decimal("32.5")),
+    ("EUR", "Euro", "€", 2, Decimal("35.0")),
+    ("JPY", "Japanese Yen", "¥", 0, Decimal("0.215")),
+    ("CNY", "Chinese Yuan", "CN¥", 2, Decimal("4.5")),
+    ("HKD", "Hong Kong Dollar", "HK$", 2, Decimal("4.15")),
+)
+
+# (name, probability %, rotting days, won, lost)
+STANDARD_STAGES = (
+    ("Prospecting", 10, 14, False, False),
+    ("Qualification", 20, 14, False, False),
+    ("Needs Analysis", 25, 21, False, False),
+    ("Value Proposition", 30, 21, False, False),
+    ("Id. Decision Makers", 40, 21, False, False),
+    ("Perception Analysis", 50, 21, False, False),
+    ("Proposal or Price Quote", 65, 14, False, False),
+    ("Negotiation or Review", 80, 10, False, False),
+    ("Closed Won", 100, None, True, False),
+    ("Closed Lost", 0, None, False, True),
+)
+PROJECT_STAGES = (
+    ("Initial Contact", 10, 14, False, False),
+    ("Project Evaluation", 20, 21, False, False),
+    ("Needs Analysis", 30, 21, False, False),
+    ("Proposal", 50, 21, False, False),
+    ("Bidding / Competition", 60, 30, False, False),
+    ("Negotiation", 80, 14, False, False),
+    ("Closed Won", 100, None, True, False),
+    ("Closed Lost", 0, None, False, True),
+)
+PROCESSES = (("Standard Sales", True, STANDARD_STAGES), ("Project Sales", False, PROJECT_STAGES))
+
+
+@dataclass
+class SeedReport:
+    """What one seeding added."""
+
+    picklist_values: int = 0
+    currencies: int = 0
+    sales_processes: int = 0
+    settings: int = 0
+    counters: int = 0
+
+    def total(self) -> int:
+        """Return how many rows were added in all."""
+        return self.picklist_values + self.currencies + self.sales_processes + self.settings + self.counters
+
+
+def seed_currencies(session: Session) -> int:
+    """Add the common currencies of a Taiwanese trading company that are missing."""
+    present = set(session.scalars(select(Currency.code)))
+    rows = [
+        Currency(code=c, name=n, symbol=s, minor_unit=m, exchange_rate=r)
+        for c, n, s, m, r in CURRENCIES
+        if c not in present
+    ]
+    session.add_all(rows)
+    return len(rows)
+
+
+def seed_processes(session: Session) -> int:
+    """Add the standard and project sales processes when no process exists."""
+    if session.scalar(select(SalesProcess.id).limit(1)) is not None:
+        return 0
+    for name, is_default, stages in PROCESSES:
+        process = SalesProcess(name=name, is_default=is_default)
+        process.stages = [
+            SalesStage(name=s, position=i, probability=p, rotting_days=r, is_won=w, is_lost=lost)
+            for i, (s, p, r, w, lost) in enumerate(stages, 1)
+        ]
+        session.add(process)
+    return len(PROCESSES)
+
+
+def seed_all(session: Session) -> SeedReport:
+    """Seed everything that is missing; running it twice adds nothing."""
+    report = SeedReport()
+    report.picklist_values = picklists.seed(session)
+    report.currencies = seed_currencies(session)
+    session.flush()
+    report.sales_processes = seed_processes(session)
+    report.settings = len(company.seed(session))
+    report.counters = numbering.seed(session)
+    session.flush()
+    return report
