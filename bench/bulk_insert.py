@@ -5,7 +5,7 @@ then each path writes them into its own fresh, migrated and seeded database, and
 writing is timed:
 
 * bulk: `bulk.insert_records` / `insert_activities` / `insert_notes` (validation, numbering,
-  audit rows, the opportunities' stage history) and then one `search.rebuild_index`, as
+  audit rows, the opportunities' stage history) and then one `search_index.rebuild_index`, as
   `crm_store.demo.load_demo` does;
 * ORM: one `records.create` per record (which audits and indexes it for search), plus
   `stages.change_stage` and a flush for every later stage of an opportunity,
@@ -38,7 +38,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-import sqlalchemy
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -66,7 +65,6 @@ from crm_store.pipeline import activities, stages
 from crm_store.records import bulk
 from crm_store.records import lifecycle as records
 from crm_store.records.validation import Validator
-from crm_store.search import query as search
 from crm_store.settings.seed import seed_all
 
 GOAL_ROWS_PER_S = 50_000
@@ -320,7 +318,7 @@ def run_bulk(session: Session, data: Dataset, size: DemoSize, timing: Timing, se
         raise RuntimeError(f"bulk path wrote {ctx.counts.get('stage_history')} stage rows, expected {history}")
     if search_index:
         session.flush()
-        timing.timed(None, 0, lambda: search.rebuild_index(session), step=SEARCH_STEP)
+        timing.timed(None, 0, lambda: search_index.rebuild_index(session), step=SEARCH_STEP)
 
 
 def _split(rows: list[Row]) -> list[tuple[Row, dt.datetime]]:

@@ -5,7 +5,7 @@ does (which builds the index once at its end), into a fresh SQLite file, or into
 that holds no records yet (otherwise the records already there are used).
 Then the index is rebuilt (timed, with its size), 100 terms are drawn from the data (25 Latin
 fragments, 25 two-character Chinese name fragments, 25 phone fragments of 4-6 digits, 25 record
-numbers) and each is timed through `search.search` (the median of three runs, after one warm-up
+numbers) and each is timed through `query.search` (the median of three runs, after one warm-up
 pass) and through a LIKE scan over the same columns (one run, after a warm-up scan). The goal is
 a p95 under 50 ms. Run `python -m bench.search --help`.
 """
@@ -35,7 +35,8 @@ from crm_store.db.engine import make_engine, session_factory
 from crm_store.db.schema import upgrade
 from crm_store.models import Account, Contact, Lead, Opportunity, SearchDocument
 from crm_store.ops.demo import SIZES, DemoSize, load_demo
-from crm_store.search import query as search
+from crm_store.search import index as search_index
+from crm_store.search import query
 from crm_store.settings.seed import seed_all
 
 GOAL_P95_MS = 50
@@ -83,7 +84,7 @@ def rebuild(engine: Engine) -> dict[str, Any]:
     marks: dict[str, float] = {}
     started = time.perf_counter()
     with session_factory(engine).begin() as session:
-        stats = search.rebuild_index(session, progress=lambda stage, _n: marks.setdefault(stage, time.perf_counter()))
+        stats = search_index.rebuild_index(session, progress=lambda stage, _n: marks.setdefault(stage, time.perf_counter()))
         marks["committing"] = time.perf_counter()
     done = time.perf_counter()
     grams_at = marks.get("grams", done)
@@ -123,7 +124,7 @@ def pick_terms(session: Session, seed: int, per_kind: int) -> list[Term]:
     rng.shuffle(sample)
     terms: dict[str, list[str]] = {k: [] for k in KINDS}
     for module, body, phones, number in sample:
-        pieces = [p for p in body.split(search.SEP) if p]
+        pieces = [p for p in body.split(terms.SEP) if p]
         name = pieces[0] if pieces else ""  # a person's name comes first
         latin = [p for p in pieces if p.isascii() and any(c.isalpha() for c in p)]
         if latin and len(terms["latin"]) < per_kind:
@@ -133,10 +134,10 @@ def pick_terms(session: Session, seed: int, per_kind: int) -> list[Term]:
             fragment = piece[start : start + size].strip()
             if len(fragment) >= 3:
                 terms["latin"].append(fragment)
-        chinese = module in ("leads", "contacts") and len(name) >= 3 and all(search.CJK.match(c) for c in name)
+        chinese = module in ("leads", "contacts") and len(name) >= 3 and all(terms.CJK.match(c) for c in name)
         if chinese and len(terms["chinese"]) < per_kind:  # a family name and a given name: 王小明
             terms["chinese"].append(name[:2] if rng.random() < 0.5 else name[1:3])
-        phone_list = [p for p in phones.split(search.SEP) if p]
+        phone_list = [p for p in phones.split(terms.SEP) if p]
         if phone_list and len(terms["phone"]) < per_kind:
             digits = rng.choice(phone_list)
             size = rng.randint(4, 6)
@@ -180,7 +181,7 @@ def time_search(session: Session, term: str, runs: int) -> tuple[float, int]:
     times, found = [], 0
     for _ in range(runs):
         started = time.perf_counter()
-        found = len(search.search(session, term))
+        found = len(query.search(session, term))
         times.append(time.perf_counter() - started)
     return statistics.median(times), found
 
@@ -202,7 +203,7 @@ def measure(engine: Engine, terms: list[Term], runs: int, skip_like: bool) -> li
     rows = []
     with session_factory(engine)() as session:
         for _, term in terms:  # warm-up: the pages both ways read come into the cache
-            search.search(session, term)
+            query.search(session, term)
         if not skip_like:
             time_like(session, terms[0][1])
         for i, (kind, term) in enumerate(terms, 1):

@@ -17,7 +17,7 @@ import struct
 import zlib
 from typing import Any
 
-from .render import KNOWN_TEMPLATES, Attachment
+from .render import Attachment
 
 _GREETING = {"recipient_name": "Display name of the user the mail goes to."}
 _RECORD = "Record reference {module, number, name}."

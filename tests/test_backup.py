@@ -14,14 +14,11 @@ from typing import Any
 
 import pytest
 from alembic import command
-from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.cli import CrmGroup, main
 from crm_store.cli import documents as lifecycle_cli
-from crm_store.cli.documents import backup_command, documents_group, restore_command
 from crm_store.config import load_config
 from crm_store.db.engine import make_engine
 from crm_store.db.schema import alembic_config, head_revision

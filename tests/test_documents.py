@@ -10,13 +10,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.cli import CrmGroup, main
-from crm_store.cli.documents import backup_command, documents_group, restore_command
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import Document, DocumentLink, Lead, RecordCounter, User, utcnow
 from crm_store.records import lifecycle as records

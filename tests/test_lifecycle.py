@@ -213,10 +213,10 @@ def test_campaigns_cannot_be_merged(session: Session) -> None:
 
 
 def test_search_follows_the_lifecycle(session: Session) -> None:
-    from crm_store.search import query as search
+    from crm_store.search import query
 
     def numbers(term: str) -> list[str]:
-        return [r.number for r in search.search(session, term)]
+        return [r.number for r in query.search(session, term)]
 
     keep = records.create_lead(session, {"last_name": "王", "first_name": "小明", "email": "ming@example.com"})
     twin = records.create_lead(session, {"last_name": "王", "first_name": "小銘", "email": "MING@example.com"})
@@ -229,4 +229,4 @@ def test_search_follows_the_lifecycle(session: Session) -> None:
     assert numbers("小明")[0] == done.contact.contact_no  # the open contact ranks before the converted lead
     opp = records.create_opportunity(session, {"name": "Formosa deal", "expected_close_date": "2026-12-01"})
     stages.change_stage(session, opp, "Closed Won", Actor.system("t"))
-    assert search.search(session, "formosa")[0].is_open is False
+    assert query.search(session, "formosa")[0].is_open is False

@@ -12,10 +12,12 @@ from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
+from crm_store.errors import ValidationError
 from crm_store.models import Lead, SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
 from crm_store.records import bulk, merge
 from crm_store.records import lifecycle as records
-from crm_store.search import query as search
+from crm_store.search import documents, query, terms
+from crm_store.search import index as search_index
 
 
 def add(session: Session, module: str, **values: Any) -> Any:
@@ -25,7 +27,7 @@ def add(session: Session, module: str, **values: Any) -> Any:
 
 def found(session: Session, term: str, **kw: Any) -> list[str]:
     """Record numbers found for `term`, best first."""
-    return [r.number for r in search.search(session, term, **kw)]
+    return [r.number for r in query.search(session, term, **kw)]
 
 
 def explain(session: Session, stmt: Select[Any]) -> str:
@@ -55,25 +57,25 @@ def explain(session: Session, stmt: Select[Any]) -> str:
     ],
 )
 def test_terms_are_normalised(typed: str, text: str, digits: str | None, number: str | None) -> None:
-    assert search.Term.parse(typed) == search.Term(text, digits, number)
+    assert terms.Term.parse(typed) == terms.Term(text, digits, number)
 
 
 def test_one_character_is_too_short() -> None:
-    assert search.Term.parse("王") is None
-    assert search.Term.parse("  ") is None
+    assert terms.Term.parse("王") is None
+    assert terms.Term.parse("  ") is None
 
 
 def test_document_holds_both_name_orders_and_national_phone_digits() -> None:
     row = type("Row", (), dict(id=1, number="LEA1", is_open=True, first_name="Ann", name="Lee", company="ACME Ltd",
                                email="Ann.Lee@Example.com", email2=None, phone="+886223456789",
                                mobile="+14155550100"))
-    doc = search.build_document("leads", row)
+    doc = documents.build_document("leads", row)
     assert doc["body"] == "\nann lee\nlee ann\nacme ltd\nann.lee@example.com\n"
     assert doc["phones"] == "\n0223456789\n04155550100\n"
-    assert search.describe("leads", row) == ("Ann Lee", "ACME Ltd · Ann.Lee@Example.com")
-    assert {"ann", "nn ", "ee", "td", "om"} <= search.text_grams(doc["body"])
-    assert search.phone_grams(doc["phones"]) >= {223, 2234, 6789, 415, 4155, 100}  # "0223", ..., "0100"
-    assert search.phone_grams("\n022\n") == set()
+    assert documents.describe("leads", row) == ("Ann Lee", "ACME Ltd · Ann.Lee@Example.com")
+    assert {"ann", "nn ", "ee", "td", "om"} <= terms.text_grams(doc["body"])
+    assert terms.phone_grams(doc["phones"]) >= {223, 2234, 6789, 415, 4155, 100}  # "0223", ..., "0100"
+    assert terms.phone_grams("\n022\n") == set()
 
 
 # -- finding records -----------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ def test_email_parts(session: Session) -> None:
         assert found(session, term) == [ming.contact_no], term
     assert found(session, "amy_l") != found(session, "amy%l")  # LIKE wildcards in a term are literal
     assert found(session, "amy%l") == []
-    assert search.search(session, "ming.wang@example.com")[0].match == "exact"
+    assert query.search(session, "ming.wang@example.com")[0].match == "exact"
 
 
 def test_phone_fragments_of_four_or_more_digits(session: Session) -> None:
@@ -113,9 +115,9 @@ def test_phone_fragments_of_four_or_more_digits(session: Session) -> None:
     for term in ("2345", "0912", "912345", "0912-345-678", "+886 912 345 678", "022345 6789"):
         assert found(session, term) == [lead.lead_no], term
     assert found(session, "234") == []  # three digits do not match phone numbers
-    assert search.search(session, "0912345678")[0].match == "exact"
-    assert search.search(session, "0912")[0].match == "prefix"
-    assert search.search(session, "345678")[0].match == "substring"
+    assert query.search(session, "0912345678")[0].match == "exact"
+    assert query.search(session, "0912")[0].match == "prefix"
+    assert query.search(session, "345678")[0].match == "substring"
 
 
 def test_record_numbers(session: Session) -> None:
@@ -124,7 +126,7 @@ def test_record_numbers(session: Session) -> None:
     twelve = leads[11].lead_no
     assert twelve == "LEA12"
     for term in ("LEA12", "lea12", " Lea12 "):
-        results = search.search(session, term)
+        results = query.search(session, term)
         assert (results[0].number, results[0].match) == ("LEA12", "exact")
         assert [r.number for r in results] == ["LEA12"]
     assert found(session, "LEA1")[0] == "LEA1"
@@ -138,7 +140,7 @@ def test_ranked_exact_then_prefix_then_substring(session: Session) -> None:
     prefix = add(session, "accounts", name="Tangent Ltd")
     word = add(session, "accounts", name="Big Tang Foods")
     inside = add(session, "accounts", name="Mustang Co")
-    results = search.search(session, "tang")
+    results = query.search(session, "tang")
     # A word's start counts as a prefix too; within a rank the newer record comes first.
     assert [r.number for r in results] == [exact.account_no, word.account_no, prefix.account_no, inside.account_no]
     assert [r.match for r in results] == ["exact", "prefix", "prefix", "substring"]
@@ -151,7 +153,7 @@ def test_open_records_first_then_newest(session: Session) -> None:
     cold = add(session, "leads", last_name="Chen", first_name="Cold", status="Cold")
     won = add(session, "opportunities", name="Chen supply", expected_close_date="2027-01-01", stage="Closed Won")
     open_opp = add(session, "opportunities", name="Chen upgrade", expected_close_date="2027-01-01")
-    results = search.search(session, "chen")
+    results = query.search(session, "chen")
     assert [r.number for r in results] == [
         open_opp.opportunity_no, new_open.lead_no, old_open.lead_no, won.opportunity_no, cold.lead_no, junk.lead_no,
     ]
@@ -167,7 +169,7 @@ def test_deleted_records_are_excluded(session: Session) -> None:
     records.restore(session, lead)
     assert found(session, "dora") == [lead.lead_no]
     records.delete(session, lead)
-    search.rebuild_index(session)
+    search_index.rebuild_index(session)
     assert found(session, "dora") == []
 
 
@@ -175,7 +177,7 @@ def test_a_record_deleted_behind_the_index_is_not_shown(session: Session) -> Non
     lead = add(session, "leads", last_name="Stale", first_name="Sam")
     session.execute(update(Lead).where(Lead.id == lead.id).values(deleted_at=func.current_timestamp()))
     assert found(session, "stale") == []  # its document is still there, but the record is not shown
-    assert search.index_records(session, "leads", [lead.id]) == 1  # and indexing drops the document
+    assert search_index.index_records(session, "leads", [lead.id]) == 1  # and indexing drops the document
     assert session.scalar(select(func.count()).select_from(SearchDocument)) == 0
 
 
@@ -184,10 +186,10 @@ def test_update_reindexes(session: Session) -> None:
     records.update(session, lead, {"last_name": "Hwang", "company": "New Co", "email": "hwang@new.example",
                                    "status": "Lost Lead"})
     # records.update re-indexed it: indexing again finds nothing to change
-    assert search.index_records(session, "leads", [lead.id]) == 0
+    assert search_index.index_records(session, "leads", [lead.id]) == 0
     assert found(session, "huang") == [] and found(session, "old co") == []
     assert found(session, "hwang@new") == [lead.lead_no]
-    assert search.search(session, "new co")[0].is_open is False
+    assert query.search(session, "new co")[0].is_open is False
 
 
 def test_renamed_account_reindexes_its_contacts_and_opportunities(session: Session) -> None:
@@ -196,7 +198,7 @@ def test_renamed_account_reindexes_its_contacts_and_opportunities(session: Sessi
     opp = add(session, "opportunities", name="Spring order", account_id=account.id, expected_close_date="2027-01-01")
     assert set(found(session, "formosa")) == {account.account_no, contact.contact_no, opp.opportunity_no}
     records.update(session, account, {"name": "Alishan Tea"})  # re-indexes the account and its dependants
-    assert search.index_records(session, "accounts", [account.id]) == 0
+    assert search_index.index_records(session, "accounts", [account.id]) == 0
     assert found(session, "formosa") == []
     assert set(found(session, "alishan")) == {account.account_no, contact.contact_no, opp.opportunity_no}
 
@@ -219,8 +221,8 @@ def test_module_filter_and_limit(session: Session) -> None:
     assert found(session, "harbor", modules=["accounts"]) == [account.account_no]
     assert found(session, "ha", modules=["contacts"]) == [contact.contact_no]
     assert len(found(session, "harbor", limit=3)) == 3
-    with pytest.raises(search.ValidationError, match="module"):
-        search.search(session, "harbor", modules=["campaigns"])
+    with pytest.raises(ValidationError, match="module"):
+        query.search(session, "harbor", modules=["campaigns"])
 
 
 def test_rebuild_writes_what_incremental_indexing_writes(session: Session) -> None:
@@ -231,14 +233,14 @@ def test_rebuild_writes_what_incremental_indexing_writes(session: Session) -> No
     add(session, "contacts", first_name="Bo", last_name="Wu", account_id=account.id)
     add(session, "opportunities", name="年度採購 2026-05", account_id=account.id, expected_close_date="2027-01-01")
     incremental = _index_contents(session)
-    stats = search.rebuild_index(session)
+    stats = search_index.rebuild_index(session)
     assert _index_contents(session) == incremental
     assert (stats.documents, stats.grams, stats.phone_grams) == (
         5, len(incremental[1]), len(incremental[2]),
     )
     gram_stats = dict(session.execute(select(SearchGramStat.gram, SearchGramStat.documents)).all())
     assert gram_stats == Counter(gram for _, _, gram in incremental[1])
-    assert search.rebuild_index(session, "leads") == stats  # a re-check finds nothing to change
+    assert search_index.rebuild_index(session, "leads") == stats  # a re-check finds nothing to change
     assert dict(session.execute(select(SearchGramStat.gram, SearchGramStat.documents)).all()) == gram_stats
 
 
@@ -265,11 +267,11 @@ def test_search_reads_the_index_not_the_records(session: Session, backend: str) 
         session.execute(text("analyze search_documents, search_grams, search_phone_grams"))
         session.execute(select(func.set_config("enable_seqscan", "off", True)))
     like = explain(session, select(Lead.id).where((Lead.last_name + Lead.first_name).like("%王小%")))
-    two = explain(session, search.candidates_query(session, search.Term.parse("王小")))
-    longer = explain(session, search.candidates_query(session, search.Term.parse("王小一"), ["leads"]))
-    phone = explain(session, search.candidates_query(session, search.Term.parse("0912 345")))
-    ids = list(session.scalars(search.candidates_query(session, search.Term.parse("王小"))))
-    ranked = explain(session, search.ranked_query(session, search.Term.parse("王小"), ids))
+    two = explain(session, query.candidates_query(session, terms.Term.parse("王小")))
+    longer = explain(session, query.candidates_query(session, terms.Term.parse("王小一"), ["leads"]))
+    phone = explain(session, query.candidates_query(session, terms.Term.parse("0912 345")))
+    ids = list(session.scalars(query.candidates_query(session, terms.Term.parse("王小"))))
+    ranked = explain(session, query.ranked_query(session, terms.Term.parse("王小"), ids))
     if backend == "sqlite":
         assert "SCAN leads" in like  # the check can fail: this is what a scan looks like
         assert "SEARCH g1 USING PRIMARY KEY (gram>? AND gram<?)" in two
@@ -283,7 +285,7 @@ def test_search_reads_the_index_not_the_records(session: Session, backend: str) 
         assert "pk_search_grams" in two and "pk_search_grams" in longer and "pk_search_phone_grams" in phone
         assert "pk_search_documents" in longer and "pk_search_documents" in ranked, longer
         assert "Seq Scan" not in "\n".join((two, longer, phone, ranked)), "\n\n".join((two, longer, phone, ranked))
-    assert len(search.search(session, "王小", limit=50)) == 30
+    assert len(query.search(session, "王小", limit=50)) == 30
 
 
 @pytest.mark.parametrize("rebuilt", [False, True], ids=["counted", "statistics"])
@@ -292,16 +294,16 @@ def test_longer_terms_start_from_the_rarest_gram(session: Session, rebuilt: bool
         add(session, "accounts", name=f"Common Trading {i}")
     rare = add(session, "accounts", name="Common Xylophone Trading")
     if rebuilt:  # gram counts come from the statistics the rebuild wrote, not from counting postings
-        search.rebuild_index(session)
+        search_index.rebuild_index(session)
         session.execute(update(SearchGramStat).where(SearchGramStat.gram == "ylo").values(documents=0))
-    stmt = search.candidates_query(session, search.Term.parse("xylophone trading"))
+    stmt = query.candidates_query(session, terms.Term.parse("xylophone trading"))
     sql = str(stmt.compile(session.connection(), compile_kwargs={"literal_binds": True}))
     driver = re.search(r"g1\.gram = '(.+?)'", sql)
     assert driver is not None
     if rebuilt:
         assert driver[1] == "ylo"
     else:
-        assert driver[1] not in search.text_grams("\ncommon trading 12\n")  # one of the rare grams
+        assert driver[1] not in terms.text_grams("\ncommon trading 12\n")  # one of the rare grams
     assert found(session, "xylophone trading") == [rare.account_no]
 
 

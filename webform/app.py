@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from crm_store.capture import submissions as capture
+from crm_store.capture import quarantine
 from crm_store.config import Config, load_config
 from crm_store.db import schema
 from crm_store.db.engine import make_engine, read_only, session_factory
@@ -74,7 +74,7 @@ class WebState:
             return
         self._pruned_at = now
         try:
-            cleared = self.write(capture.prune_ips)
+            cleared = self.write(quarantine.prune_ips)
         except Exception:  # noqa: BLE001 - pruning must never fail a visitor's request
             log.exception("pruning IP addresses failed")
             return

@@ -23,19 +23,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.assignment import round_robin as assignment
 from crm_store.capture.forms import MESSAGE, new_token
-from crm_store.errors import NotFound, ValidationError
 from crm_store.mail import outbox
 from crm_store.models import Contact, Lead, User, WebForm, WebSubmission, utcnow
 from crm_store.pipeline import activities
 from crm_store.pipeline.leads import open_lead_condition
-from crm_store.records import audit
 from crm_store.records import lifecycle as records
 from crm_store.records.validation import Validator
 from crm_store.settings import company
@@ -290,76 +288,3 @@ def _company(record: Lead | Contact) -> str | None:
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if v is None or isinstance(v, (str, int, float, bool)) else str(v)) for k, v in values.items()}
-
-
-# -- quarantine and retention ----------------------------------------------------------------
-
-
-def quarantined(form_id: int | None = None) -> Select[tuple[WebSubmission]]:
-    """Submissions held as suspected spam, newest first."""
-    stmt = select(WebSubmission).where(WebSubmission.outcome == "quarantined").order_by(WebSubmission.received_at.desc())
-    return stmt if form_id is None else stmt.where(WebSubmission.form_id == form_id)
-
-
-def find_submission(session: Session, ref: str) -> WebSubmission:
-    """A submission by its public id (or its row number)."""
-    cond = WebSubmission.public_id == ref
-    if ref.isdigit():
-        cond = cond | (WebSubmission.id == int(ref))
-    row = session.scalar(select(WebSubmission).where(cond))
-    if row is None:
-        raise NotFound(f"no web submission {ref!r}; `crm forms quarantine list` shows them")
-    return row
-
-
-def release(session: Session, ref: str, at: dt.datetime | None = None) -> Receipt:
-    """Let a quarantined submission through: it creates (or extends) the lead as if it had not been held."""
-    sub = find_submission(session, ref)
-    if sub.outcome != "quarantined":
-        raise ValidationError("submission", f"{sub.public_id} is not in quarantine (it is {sub.outcome})")
-    form = session.get(WebForm, sub.form_id)
-    row = {
-        "public_id": sub.public_id, "clean": sub.clean, "first_touch": sub.first_touch, "last_touch": sub.last_touch,
-        "consent_text": sub.consent_text, "consent_at": sub.consent_at,
-    }
-    outcome, lead_id, contact_id = process(session, form, sub.id, row, at or utcnow())  # type: ignore[arg-type]
-    session.execute(update(WebSubmission).where(WebSubmission.id == sub.id).values(spam_reason=None))
-    session.expire(sub)
-    return Receipt(sub.public_id, outcome, False, lead_id, contact_id)
-
-
-def discard(session: Session, ref: str) -> WebSubmission:
-    """Mark a quarantined submission as spam for good (it stays stored until pruned)."""
-    sub = find_submission(session, ref)
-    if sub.outcome != "quarantined":
-        raise ValidationError("submission", f"{sub.public_id} is not in quarantine (it is {sub.outcome})")
-    sub.outcome = "discarded"
-    session.flush()
-    return sub
-
-
-def prune_ips(session: Session, now: dt.datetime | None = None) -> int:
-    """Forget the (truncated) IP addresses older than the `ip_retention_days` company setting."""
-    now = now or utcnow()
-    cutoff = now - dt.timedelta(days=int(company.get(session, "ip_retention_days")))
-    result = session.execute(
-        update(WebSubmission).where(WebSubmission.received_at < cutoff, WebSubmission.ip.is_not(None)).values(ip=None)
-    )
-    return result.rowcount or 0
-
-
-def erase_for_email(session: Session, email: str, lead_ids: list[int] = (), contact_ids: list[int] = ()) -> int:  # type: ignore[assignment]
-    """Delete the web submissions sent from an address or filed on the person's records (GDPR erase)."""
-    cond = func.lower(WebSubmission.email) == email.strip().lower()
-    if lead_ids:
-        cond = cond | WebSubmission.lead_id.in_(list(lead_ids))
-    if contact_ids:
-        cond = cond | WebSubmission.contact_id.in_(list(contact_ids))
-    result = session.execute(delete(WebSubmission).where(cond).execution_options(synchronize_session=False))
-    return result.rowcount or 0
-
-
-def export_for_email(session: Session, email: str) -> list[dict[str, Any]]:
-    """The web submissions sent from an address, as plain dicts (GDPR export)."""
-    rows = session.scalars(select(WebSubmission).where(func.lower(WebSubmission.email) == email.strip().lower()))
-    return [{c.name: audit.plain(getattr(r, c.name)) for c in WebSubmission.__table__.columns} for r in rows]

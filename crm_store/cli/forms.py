@@ -9,7 +9,7 @@ import click
 from sqlalchemy import func, select
 
 from crm_store.capture import forms as webforms
-from crm_store.capture import submissions as capture
+from crm_store.capture import quarantine
 from crm_store.config import load_config
 from crm_store.db.engine import session_scope
 from crm_store.errors import ValidationError
@@ -168,11 +168,11 @@ def disable(form: str) -> None:
 
 
 @forms.group("quarantine")
-def quarantine() -> None:
+def quarantine_group() -> None:
     """Submissions held as suspected spam (answered like any other, never turned into leads)."""
 
 
-@quarantine.command("list")
+@quarantine_group.command("list")
 @click.option("--form", "form_ref", help="Only this form (name or public id).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines with every stored value.")
@@ -180,7 +180,7 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
     """List quarantined submissions, newest first, with why each was held."""
     with session_scope() as session:
         form_id = webforms.find_form(session, form_ref).id if form_ref else None
-        rows = list(session.scalars(capture.quarantined(form_id).limit(limit)))
+        rows = list(session.scalars(quarantine.quarantined(form_id).limit(limit)))
         if as_json:
             for r in rows:
                 click.echo(json.dumps({
@@ -197,24 +197,24 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
             click.echo(f"{r.public_id:<26} {r.received_at:%Y-%m-%d %H:%M} {str(r.email or '')[:32]:<32} {name[:20]:<20} {r.spam_reason}")
 
 
-@quarantine.command("release", cls=IdCommand)
+@quarantine_group.command("release", cls=IdCommand)
 @click.argument("submission")
 def quarantine_release(submission: str) -> None:
     """Let SUBMISSION through: it creates the lead (or adds to the known one) as if never held."""
     with session_scope() as session:
-        receipt = capture.release(session, submission)
+        receipt = quarantine.release(session, submission)
         what = {"new_lead": "created lead", "added_to_lead": "added to lead", "added_to_contact": "added to contact"}
         record = session.get(Lead, receipt.lead_id) if receipt.lead_id else session.get(Contact, receipt.contact_id)
         number = getattr(record, "lead_no", None) or getattr(record, "contact_no", "")
         click.echo(f"Released {receipt.public_id}: {what.get(receipt.outcome, receipt.outcome)} {number}.")
 
 
-@quarantine.command("discard", cls=IdCommand)
+@quarantine_group.command("discard", cls=IdCommand)
 @click.argument("submission")
 def quarantine_discard(submission: str) -> None:
     """Confirm SUBMISSION as spam; it leaves the quarantine list."""
     with session_scope() as session:
-        row = capture.discard(session, submission)
+        row = quarantine.discard(session, submission)
         click.echo(f"Discarded {row.public_id}.")
 
 
@@ -222,7 +222,7 @@ def quarantine_discard(submission: str) -> None:
 def prune() -> None:
     """Forget visitors' IP addresses older than the `ip_retention_days` company setting."""
     with session_scope() as session:
-        n = capture.prune_ips(session)
+        n = quarantine.prune_ips(session)
     click.echo(f"Cleared the IP address of {n} submission(s).")
 
 

@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 
 from crm_store.db.engine import session_scope
 from crm_store.errors import ValidationError
-from crm_store.search.query import MODELS, MODULES, SearchResult, Term, rebuild_index
+from crm_store.search.documents import MODELS, MODULES
+from crm_store.search.index import rebuild_index
+from crm_store.search.query import SearchResult
 from crm_store.search.query import search as find
+from crm_store.search.terms import Term
 
 SINGULAR = {"leads": "lead", "accounts": "account", "contacts": "contact", "opportunities": "opportunity"}
 WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it matched)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from crm_store.capture import forms as webforms
 from crm_store.models import Batch, SalesStage, Team, TeamMember, User, utcnow
 from crm_store.records import bulk
-from crm_store.search import query as search
+from crm_store.search import index as search_index
 from crm_store.staff.users import add_user
 
 HISTORY_DAYS = 548  # 18 months
@@ -405,7 +405,7 @@ def load_demo(
                         campaign_ids, tick)
     session.flush()
     tick("search index", 0)
-    search.rebuild_index(session)
+    search_index.rebuild_index(session)
     add_demo_forms(session, people, campaign_ids[0] if campaign_ids else None)
     return {"users": 2 + len(people.reps), **ctx.counts}
 

@@ -14,7 +14,7 @@ from crm_store.actor import Actor
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import Opportunity, SalesProcess, SalesStage, StageHistory, utcnow
 from crm_store.records import audit
-from crm_store.search import query as search
+from crm_store.search import index as search_index
 
 
 def default_process(session: Session) -> SalesProcess:
@@ -113,7 +113,7 @@ def change_stage(
     audit.log(session, "update", "opportunities", opp.id, actor, record_no=opp.opportunity_no,
               changes={"stage": [previous, target.name], "probability": [old_probability, opp.probability]}, at=at)
     session.flush()
-    search.index_records(session, "opportunities", [opp.id])
+    search_index.index_records(session, "opportunities", [opp.id])
     return row
 
 

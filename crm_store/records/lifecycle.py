@@ -19,7 +19,8 @@ from crm_store.pipeline import stages
 from crm_store.records import audit, numbering
 from crm_store.records.duplicates import DUPLICATE_MODULES, duplicates_of
 from crm_store.records.validation import MODELS, NUMBER_FIELD, Validator
-from crm_store.search import query as search
+from crm_store.search import documents
+from crm_store.search import index as search_index
 from crm_store.settings import company
 
 R = TypeVar("R", bound=Base)
@@ -58,7 +59,7 @@ def create(
     audit.log(session, "create", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]),
               changes=audit.created_values(record, columns), at=at)
     if module == "leads":
-        search.index_new_lead(session, record)
+        search_index.index_new_lead(session, record)
     else:
         reindex(session, record)
     return record
@@ -83,7 +84,7 @@ def insert_lead(
     columns = [c.name for c in Lead.__table__.columns]
     audit.write(session, "create", "leads", row["id"], actor, record_no=row["lead_no"],
                 changes=audit.created_values(row, columns), at=at)
-    search.index_new_lead(session, row)
+    search_index.index_new_lead(session, row)
     return row
 
 
@@ -163,10 +164,10 @@ def reindex(session: Session, *changed: Any) -> None:
     by_module: dict[str, list[int]] = {}
     for record in changed:
         module = MODULE_OF[type(record)]
-        if module in search.MODULES:
+        if module in documents.MODULES:
             by_module.setdefault(module, []).append(record.id)
     for module, ids in by_module.items():
-        search.index_records(session, module, ids)
+        search_index.index_records(session, module, ids)
 
 
 def get_by_number(session: Session, number: str) -> Any:

@@ -8,11 +8,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.capture import submissions as capture
+from crm_store.capture import quarantine
 from crm_store.models import Activity, Contact, Document, DocumentLink, Lead, Note, OutboxMessage, utcnow
 from crm_store.records import audit
 from crm_store.records.validation import NUMBER_FIELD
-from crm_store.search import query as search
+from crm_store.search import index as search_index
 
 PEOPLE = {"leads": Lead, "contacts": Contact}
 ERASED = "[erased]"
@@ -60,7 +60,7 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
          "sent_at": audit.plain(m.sent_at), "context": m.context}
         for m in session.scalars(mail)
     ]
-    out["web_submissions"] = capture.export_for_email(session, email)
+    out["web_submissions"] = quarantine.export_for_email(session, email)
     return out
 
 
@@ -98,12 +98,12 @@ def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
         .execution_options(synchronize_session=False)
     )
     counts["emails"] = result.rowcount
-    counts["web_submissions"] = capture.erase_for_email(
+    counts["web_submissions"] = quarantine.erase_for_email(
         session, email, [r.id for r in found.get("leads", [])], [r.id for r in found.get("contacts", [])]
     )
     session.flush()
     for module, rows in found.items():
-        search.index_records(session, module, [r.id for r in rows])
+        search_index.index_records(session, module, [r.id for r in rows])
     return counts
 
 

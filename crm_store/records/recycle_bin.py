@@ -12,7 +12,8 @@ from crm_store.actor import Actor
 from crm_store.models import Activity, Base, CampaignMember, DocumentLink, Note, StageHistory, utcnow
 from crm_store.records import audit
 from crm_store.records.validation import MODELS, NUMBER_FIELD
-from crm_store.search import query as search
+from crm_store.search import documents
+from crm_store.search import index as search_index
 from crm_store.settings import company
 
 # Rows that only make sense with their record: removed with it when nothing else holds them.
@@ -58,8 +59,8 @@ def purge(session: Session, actor: Actor, *, older_than_days: int | None = None,
         if not rows:
             continue
         ids = [r[0] for r in rows]
-        if module in search.MODULES:
-            search.index_records(session, module, ids)  # drops their documents before the rows go
+        if module in documents.MODULES:
+            search_index.index_records(session, module, ids)  # drops their documents before the rows go
         _detach(session, model.__table__, ids)
         session.execute(delete(model).where(model.id.in_(ids)))
         audit.log_many(session, "purge", module, ((i, n, {}) for i, n in rows), actor)

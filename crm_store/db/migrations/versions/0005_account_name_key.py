@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
 from crm_store.records.duplicates import company_key
 
 revision: str = "0005"

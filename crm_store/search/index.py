@@ -1,0 +1,258 @@
+"""Keeping the search index current: one record at a time, a new lead on the web form's path, or all at once."""
+
+from __future__ import annotations
+
+import heapq
+import json
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Insert,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from crm_store.models import (
+    OPEN_LEAD_EXCLUDED_STATUSES,
+    Base,
+    Contact,
+    Opportunity,
+    SearchDocument,
+    SearchGram,
+    SearchGramStat,
+    SearchPhoneGram,
+)
+from crm_store.search.documents import MODELS, MODULES, build_document, check_modules, chunks, document_rows
+from crm_store.search.terms import phone_grams, text_grams
+
+CHUNK = 500  # records per statement when indexing incrementally
+REBUILD_CHUNK = 5000  # documents per insert when rebuilding
+FLUSH_POSTINGS = 20_000_000  # postings held in memory (4 bytes each) before a rebuild writes them out
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """Rows in the index after a rebuild."""
+
+    documents: int
+    grams: int
+    phone_grams: int
+
+
+# -- keeping the index current ----------------------------------------------------------------------------
+
+def index_records(session: Session, module: str, ids: Iterable[int]) -> int:
+    """Bring these records' documents up to date: add, change or drop them; return how many changed.
+
+    A deleted (or vanished) record loses its document. Accounts have their contacts and opportunities
+    re-checked too: their documents carry the account's name, and a merge may have moved them.
+    """
+    check_modules([module])
+    model = MODELS[module]
+    changed, ids = 0, sorted(set(ids))
+    for chunk in chunks(ids, CHUNK):
+        rows = {r.id: r for r in session.execute(document_rows(module).where(model.id.in_(chunk)))}
+        docs = {
+            d.record_id: d
+            for d in session.scalars(
+                select(SearchDocument).where(SearchDocument.module == module, SearchDocument.record_id.in_(chunk))
+            )
+        }
+        for record_id in chunk:
+            row = rows.get(record_id)
+            changed += _apply(session, docs.get(record_id), build_document(module, row) if row is not None else None)
+    if module == "accounts":
+        for chunk in chunks(ids, CHUNK):
+            for dependent in (Contact, Opportunity):
+                dependent_ids = list(session.scalars(select(dependent.id).where(dependent.account_id.in_(chunk))))
+                changed += index_records(session, dependent.__tablename__, dependent_ids)
+    return changed
+
+
+_INSERT_DOCUMENT = insert(SearchDocument.__table__).returning(SearchDocument.__table__.c.id)
+_INSERT_GRAMS = insert(SearchGram.__table__)
+_INSERT_PHONE_GRAMS = insert(SearchPhoneGram.__table__)
+
+
+def index_new_lead(session: Session, lead: Any) -> None:
+    """Index a lead created in this transaction (an object or a mapping of its values): no reads.
+
+    The web form's path: the same document `index_records` would build, without its look-ups.
+    """
+    get = lead.get if isinstance(lead, dict) else lambda name: getattr(lead, name)
+    status = get("status")
+    row = SimpleNamespace(
+        id=get("id"), number=get("lead_no"), first_name=get("first_name"), name=get("last_name"),
+        company=get("company"), email=get("email"), email2=get("secondary_email"), phone=get("phone_e164"),
+        mobile=get("mobile_e164"),
+        is_open=get("converted_at") is None and get("deleted_at") is None
+        and (status is None or status not in OPEN_LEAD_EXCLUDED_STATUSES),
+    )
+    doc = build_document("leads", row)
+    doc_id = session.execute(_INSERT_DOCUMENT, doc).scalar_one()
+    for stmt, grams in ((_INSERT_GRAMS, text_grams(doc["body"])), (_INSERT_PHONE_GRAMS, phone_grams(doc["phones"]))):
+        if grams:
+            session.execute(stmt, [{"gram": g, "document_id": doc_id} for g in sorted(grams)])
+
+
+def _apply(session: Session, old: SearchDocument | None, new: dict[str, Any] | None) -> int:
+    if old is None and new is None:
+        return 0
+    if old is not None and new is not None and all(getattr(old, k) == v for k, v in new.items()):
+        return 0
+    before = (text_grams(old.body), phone_grams(old.phones)) if old is not None else (set(), set())
+    after = (text_grams(new["body"]), phone_grams(new["phones"])) if new is not None else (set(), set())
+    if old is None:
+        old = SearchDocument(**new)  # type: ignore[arg-type]
+        session.add(old)
+        session.flush()
+    elif new is not None:
+        for key, value in new.items():
+            setattr(old, key, value)
+    for model, gone, added in zip((SearchGram, SearchPhoneGram), before, after, strict=True):
+        table = model.__table__
+        if gone - added:
+            stmt = delete(table).where(table.c.gram == bindparam("g"), table.c.document_id == bindparam("d"))
+            session.execute(stmt, [{"g": g, "d": old.id} for g in gone - added])
+        if added - gone:
+            session.execute(insert(table), [{"gram": g, "document_id": old.id} for g in added - gone])
+    if new is None:
+        session.delete(old)
+    session.flush()
+    return 1
+
+
+def rebuild_index(
+    session: Session, module: str | None = None, *, progress: Callable[[str, int], None] | None = None
+) -> IndexStats:
+    """Rebuild the whole index (module None), or re-check every record of one module.
+
+    The whole rebuild numbers the documents oldest first and writes each gram's postings with one
+    statement, in key order, so the posting tables only grow at their ends. A module re-check runs
+    `index_records` over all of the module's records and rewrites only what changed.
+    """
+    tick = progress or (lambda _stage, _n: None)
+    if module is not None:
+        check_modules([module])
+        return _recheck(session, module, tick)
+    _clear(session)
+    grams, phones = _PostingBuffer(session, SearchGram), _PostingBuffer(session, SearchPhoneGram)
+    documents = 0
+    for chunk in chunks(_documents_by_age(session), REBUILD_CHUNK):
+        for doc in chunk:
+            documents += 1
+            doc["id"] = documents
+            grams.add(documents, text_grams(doc["body"]))
+            phones.add(documents, phone_grams(doc["phones"]))
+        session.execute(insert(SearchDocument.__table__), chunk)
+        if grams.held + phones.held > FLUSH_POSTINGS:
+            grams.flush()
+            phones.flush()
+        tick("documents", len(chunk))
+    tick("grams", 0)
+    grams.flush()
+    phones.flush()
+    if grams.counts:
+        session.execute(insert(SearchGramStat), [{"gram": g, "documents": n} for g, n in grams.counts.items()])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("select setval(pg_get_serial_sequence('search_documents', 'id'), :n + 1, false)"),
+                        {"n": documents})
+        session.execute(text("analyze search_documents, search_grams, search_phone_grams"))
+    return IndexStats(documents, grams.written, phones.written)
+
+
+class _PostingBuffer:
+    """Postings gathered in memory (document ids ascending) and written one INSERT ... SELECT per gram.
+
+    A gram's document ids travel as one parameter, an array (a JSON list on SQLite) that the database
+    unpacks into rows: far less work per posting than a row of parameters each.
+    """
+
+    def __init__(self, session: Session, model: type[Base]) -> None:
+        self.session, self.table = session, model.__table__
+        self.lists: defaultdict[Any, array[int]] = defaultdict(lambda: array("i"))
+        self.counts: defaultdict[Any, int] = defaultdict(int)  # documents per gram, over every flush
+        self.held = self.written = 0
+
+    def add(self, document_id: int, grams: set[Any]) -> None:
+        lists = self.lists
+        for gram in grams:
+            lists[gram].append(document_id)
+        self.held += len(grams)
+
+    def flush(self) -> None:
+        if not self.lists:
+            return
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
+        params = [{"gram": g, "ids": ids.tolist() if postgresql else json.dumps(ids.tolist())}
+                  for g, ids in sorted(self.lists.items())]
+        self.session.execute(_insert_lists(self.table, postgresql), params)
+        for gram, ids in self.lists.items():
+            self.counts[gram] += len(ids)
+        self.written += self.held
+        self.lists.clear()
+        self.held = 0
+
+
+def _insert_lists(table: Table, postgresql: bool) -> Insert:
+    """INSERT one gram's list of document ids (an array, or a JSON list on SQLite) as rows."""
+    gram = bindparam("gram", type_=table.c.gram.type)
+    if postgresql:
+        rows = select(gram, func.unnest(bindparam("ids", type_=ARRAY(Integer))))
+    else:
+        ids = func.json_each(bindparam("ids")).table_valued("value")
+        rows = select(gram, ids.c.value).select_from(ids)
+    return insert(table).from_select(["gram", "document_id"], rows)
+
+
+def _recheck(session: Session, module: str, tick: Callable[[str, int], None]) -> IndexStats:
+    ids = set(session.scalars(select(MODELS[module].id)))
+    ids |= set(session.scalars(select(SearchDocument.record_id).where(SearchDocument.module == module)))
+    for chunk in chunks(sorted(ids), REBUILD_CHUNK):
+        index_records(session, module, chunk)
+        tick("documents", len(chunk))
+    tick("grams", 0)
+    refresh_gram_stats(session)
+    count = lambda model: session.scalar(select(func.count()).select_from(model)) or 0  # noqa: E731
+    return IndexStats(count(SearchDocument), count(SearchGram), count(SearchPhoneGram))
+
+
+def refresh_gram_stats(session: Session) -> None:
+    """Count the documents of every gram again (a rebuild does it; indexing single records does not)."""
+    session.execute(delete(SearchGramStat))
+    per_gram = select(SearchGram.gram, func.count()).group_by(SearchGram.gram)
+    session.execute(insert(SearchGramStat).from_select(["gram", "documents"], per_gram))
+
+
+def _clear(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("truncate search_grams, search_phone_grams, search_documents, search_gram_stats"))
+        return
+    for model in (SearchGram, SearchPhoneGram, SearchDocument, SearchGramStat):
+        session.execute(delete(model))
+
+
+def _documents_by_age(session: Session) -> Iterator[dict[str, Any]]:
+    """Every live record's document, oldest first across modules."""
+
+    def stream(module: str) -> Iterator[tuple[Any, dict[str, Any]]]:
+        model = MODELS[module]
+        stmt = document_rows(module).add_columns(model.created_at).order_by(model.created_at, model.id)
+        for row in session.execute(stmt, execution_options={"yield_per": REBUILD_CHUNK}):
+            yield row.created_at, build_document(module, row)
+
+    merged = heapq.merge(*(stream(m) for m in MODULES), key=lambda pair: pair[0])
+    return (doc for _, doc in merged)
