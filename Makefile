@@ -4,12 +4,13 @@ BIN       := $(VENV)/bin
 UV_VERSION := 0.13.9
 PYTHON    ?= python3
 
-.PHONY: demo test install system-deps bench clean-demo help
+.PHONY: demo test install system-deps bench clean-demo help messages
 
 help:
 	@echo "make demo   - install, create the database under ./var, load demo data"
 	@echo "make test   - install, then run the whole test suite (SQLite and PostgreSQL)"
 	@echo "make bench  - run the benchmarks under bench/"
+	@echo "make messages - extract translatable messages into crm_store/translations (then translate new ones)"
 
 $(BIN)/crm: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,3 +42,11 @@ test: install system-deps
 bench: install
 	$(BIN)/python -m bench.bulk_insert
 	$(BIN)/python -m bench.webform_load
+
+# Extract every message into the catalogues; new or changed ones are left empty or fuzzy for a translator
+# (the tests fail until they are translated). See docs/translations.md.
+POT := $(VENV)/messages.pot
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k translate:2 -k translate_plural:2,3 -k N_ --no-location --sort-output \
+		--no-wrap --project Leadline --msgid-bugs-address "" -o $(POT) .
+	$(BIN)/pybabel -q update -i $(POT) -d crm_store/translations -D messages --no-wrap --ignore-obsolete

@@ -1,0 +1,151 @@
+"""The languages Leadline speaks: their codes, the gettext catalogues, and locale-aware formatting.
+
+English is the source language: every message is written in English in the code and templates, and
+`crm_store/translations/<code>/LC_MESSAGES/messages.po` holds its translations (one catalogue shared by
+the store, the emails and the web app). The catalogues are read from the `.po` files, so there is no
+build step; fuzzy entries count as untranslated. Commands to extract, update and check them are in
+`docs/translations.md`.
+
+Amounts are formatted with the currency's own minor unit from the store (`Currency.minor_unit`: TWD
+shows no decimals, whatever CLDR says); dates and times with the locale's conventions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gettext
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language of the product."""
+
+    code: str  # what the store keeps (users.language, web_forms.language, outbox.language)
+    name: str  # in its own words, for pickers
+    tag: str  # BCP 47, for Content-Language and the lang attribute of emails
+    page_tag: str  # the lang attribute of pages (a region picks the right CJK glyphs)
+    locale: str  # Babel's locale for numbers and dates
+
+
+LANGUAGES: dict[str, Language] = {
+    "en": Language("en", "English", "en", "en", "en"),
+    "zh_Hant": Language("zh_Hant", "繁體中文", "zh-Hant", "zh-Hant-TW", "zh_Hant_TW"),
+}
+CODES: tuple[str, ...] = tuple(LANGUAGES)
+DEFAULT = "en"
+SOURCE = "en"  # the language the messages are written in; it has no catalogue
+CATALOGUES = Path(__file__).parent / "translations"
+DOMAIN = "messages"
+# Other spellings people type for a language (a setting, a YAML file, a command-line option).
+_ALIASES = {"zh_hant": "zh_Hant", "zh-hant": "zh_Hant", "zh-tw": "zh_Hant", "zh_tw": "zh_Hant", "zh-hant-tw": "zh_Hant"}
+
+
+def parse(raw: Any) -> str | None:
+    """Return the language code a typed value means (`zh-TW` -> `zh_Hant`), or None if it is none of ours."""
+    text = str(raw or "").strip()
+    if text in LANGUAGES:
+        return text
+    return _ALIASES.get(text.lower(), text.lower() if text.lower() in LANGUAGES else None)
+
+
+def get(code: str | None) -> Language:
+    """Return a language by code, the default for an unknown one."""
+    return LANGUAGES.get(code or DEFAULT, LANGUAGES[DEFAULT])
+
+
+def catalogue_path(code: str) -> Path:
+    """Where a language's `.po` catalogue lives."""
+    return CATALOGUES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@lru_cache(maxsize=None)
+def translations(code: str) -> gettext.NullTranslations:
+    """Return the translations of a language, compiled in memory from its `.po` file (once per process)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    language = get(code)
+    path = catalogue_path(language.code)
+    if language.code == SOURCE or not path.is_file():
+        return Translations()  # messages stay as written
+    with path.open("rb") as source:
+        catalog = read_po(source, locale=language.code, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def translate(code: str, message: str, **values: Any) -> str:
+    """Translate a message into a language; `%(name)s` placeholders are filled from `values`."""
+    text = translations(code).gettext(message)
+    return text % values if values else text
+
+
+def translate_plural(code: str, singular: str, plural: str, n: int, **values: Any) -> str:
+    """Translate a message whose wording depends on a count; `%(num)s` is the count."""
+    return translations(code).ngettext(singular, plural, n) % {"num": n, **values}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name the extractor looks for
+    """Mark a message for translation where it is defined; translate it where it is shown."""
+    return message
+
+
+# -- formatting --------------------------------------------------------------------------------------------
+
+def format_money(amount: Decimal | int | float, currency: str, minor_unit: int, code: str) -> str:
+    """Format an amount with its currency's symbol and its own number of decimals (TWD 1,250,000 -> NT$1,250,000)."""
+    from babel.numbers import format_currency
+
+    pattern = "¤#,##0" + ("." + "0" * minor_unit if minor_unit > 0 else "")
+    return format_currency(
+        Decimal(str(amount)), currency, format=pattern, locale=get(code).locale, currency_digits=False,
+        decimal_quantization=True,
+    )
+
+
+def format_number(value: Decimal | int | float, code: str, decimals: int = 0) -> str:
+    """Format a number with the locale's grouping: 1234567 -> 1,234,567."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=get(code).locale)
+
+
+def format_date(day: dt.date, code: str, width: str = "medium") -> str:
+    """Format a date the locale's way: Mar 14, 2025 / 2025年3月14日."""
+    from babel.dates import format_date as babel_format_date
+
+    return babel_format_date(day, format=width, locale=get(code).locale)
+
+
+def format_datetime(moment: dt.datetime, code: str, zone: ZoneInfo, width: str = "medium") -> str:
+    """Format a stored UTC moment in a zone the locale's way, without seconds: Mar 14, 2025, 9:05 AM."""
+    from babel.dates import format_datetime as babel_format_datetime
+    from babel.dates import get_date_format, get_datetime_format, get_time_format
+
+    locale = get(code).locale
+    pattern = (
+        str(get_datetime_format(width, locale=locale))
+        .replace("{1}", get_date_format(width, locale=locale).pattern)
+        .replace("{0}", get_time_format("short", locale=locale).pattern)
+    )
+    return babel_format_datetime(moment.astimezone(zone), pattern, locale=locale)
+
+
+def format_duration(minutes: int, code: str) -> str:
+    """Format minutes as days, hours and minutes: 95 -> 1 h 35 min / 1 小時 35 分鐘."""
+    days, rest = divmod(abs(int(minutes)), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    units = (N_("%(n)s d"), N_("%(n)s h"), N_("%(n)s min"))
+    parts = [translate(code, unit, n=n) for n, unit in zip((days, hours, mins), units, strict=True) if n]
+    return " ".join(parts) if parts else translate(code, units[2], n=0)

@@ -1,0 +1,57 @@
+"""Every URL the CRM hands out, from one map of routes.
+
+The web app registers its routes from `ROUTES`; emails, the CLI and the pages build links with `url()`,
+so no route is spelled twice. Patterns use Flask's `<name>` placeholders.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+ROUTES: dict[str, str] = {
+    "home": "/",
+    "record": "/<module>/<number>",  # module: the registry's url_path (leads, accounts, ...)
+    "set_password": "/auth/set-password/<token>",
+    "reset_password": "/auth/reset-password/<token>",
+    "report": "/reports/<name>",
+    "hosted_form": "/forms/<public_id>",
+    "form_thanks": "/forms/<public_id>/thanks",
+    "embed_js": "/forms/<public_id>/embed.js",
+    "form_api": "/api/forms/<public_id>/submissions",
+    "healthz": "/healthz",
+}
+_PLACEHOLDER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def path(route: str, **values: Any) -> str:
+    """Return the path of a route with its placeholders filled (each value quoted); fail on a missing one."""
+    pattern = ROUTES[route]
+    wanted = set(_PLACEHOLDER.findall(pattern))
+    if wanted != set(values):
+        raise ValueError(f"route {route!r} takes {sorted(wanted)}, not {sorted(values)}")
+    return _PLACEHOLDER.sub(lambda m: quote(str(values[m[1]]), safe=""), pattern)
+
+
+def url(base_url: str, route: str, **values: Any) -> str:
+    """Return the absolute URL of a route on the deployment at `base_url`."""
+    return base_url.rstrip("/") + path(route, **values)
+
+
+def record_url(base_url: str, module: str, number: str) -> str:
+    """Return the address of a record's page (module as in the registry, e.g. `leads`)."""
+    from crm_store.records import registry
+
+    return url(base_url, "record", module=registry.get(module).url_path, number=number)
+
+
+class Links:
+    """URLs on one deployment, for templates: `link("hosted_form", public_id=...)`."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def __call__(self, route: str, **values: Any) -> str:
+        """Return the absolute URL of a route."""
+        return url(self.base_url, route, **values)
