@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 from crm_store.assignment import round_robin as assignment
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import LANGUAGES, Campaign, Team, User, WebForm, utcnow
-from crm_store.records.validation import PICKLIST_FIELDS, Validator, field_specs
+from crm_store.records import registry
+from crm_store.records.validation import Validator, field_specs
 from crm_store.settings.company import parse_on_off
 from crm_store.settings.picklists import all_values
 from crm_store.staff.users import find_user
@@ -310,7 +311,7 @@ def _fields(session: Session, items: Any, language: str) -> list[dict[str, Any]]
         if name in seen:
             raise ValidationError(f"{key}.name", f"{name} is listed twice")
         seen.add(name)
-        picklist = PICKLIST_FIELDS["leads"].get(name)
+        picklist = registry.get("leads").picklists.get(name)
         kind = f.get("type") or ("select" if picklist else DEFAULT_TYPE.get(name, "text"))
         if kind not in FIELD_TYPES:
             raise ValidationError(f"{key}.type", f"{kind!r} is not one of {', '.join(FIELD_TYPES)}")

@@ -14,10 +14,9 @@ from crm_store.db.engine import session_scope
 from crm_store.errors import ValidationError
 from crm_store.models import User
 from crm_store.pipeline import conversion
-from crm_store.records import audit, duplicates, merge, recycle_bin
+from crm_store.records import audit, duplicates, merge, recycle_bin, registry
 from crm_store.records import lifecycle as records
 from crm_store.records import privacy as person
-from crm_store.records.validation import MODELS, NUMBER_FIELD
 from crm_store.settings import company
 
 CLI = Actor.system("cli")
@@ -46,7 +45,7 @@ def convert(lead_no: str, account: str | None, opportunity_name: str | None, amo
         opp = {"name": opportunity_name, "amount": amount, "expected_close_date": close_date}
     with session_scope() as session:
         lead = records.get_by_number(session, lead_no)
-        if not isinstance(lead, MODELS["leads"]):
+        if registry.of_record(lead).name != "leads":
             raise ValidationError("lead", f"{lead_no} is not a lead")
         done = conversion.convert_lead(session, lead, CLI, account=account, opportunity=opp)
         made = "created" if done.account_created else "matched"
@@ -55,7 +54,7 @@ def convert(lead_no: str, account: str | None, opportunity_name: str | None, amo
 
 
 @click.command("duplicates")
-@click.argument("module", type=click.Choice(sorted(duplicates.DUPLICATE_MODULES)))
+@click.argument("module", type=click.Choice(sorted(registry.names(duplicates=True))))
 def find_duplicates(module: str) -> None:
     """List groups of MODULE records sharing an email, a phone or (accounts) a company name."""
     with session_scope() as session:
@@ -80,7 +79,7 @@ def merge_records(survivor: str, others: tuple[str, ...], takes: tuple[str, ...]
             field, sep, number = item.partition("=")
             if not sep:
                 raise ValidationError("take", f"{item!r} is not FIELD=RECORD_NO")
-            chosen[field.strip()] = next((r for r in rest if getattr(r, NUMBER_FIELD[records.MODULE_OF[type(r)]]) == number.strip().upper()), None)
+            chosen[field.strip()] = next((r for r in rest if getattr(r, registry.of_record(r).number_field) == number.strip().upper()), None)
         entry = merge.merge(session, keep, rest, CLI, chosen)
         click.echo(f"Merged {', '.join(o.upper() for o in others)} into {survivor.upper()} (audit {entry.id}; "
                    f"`crm undo {entry.id}` reverses it).")
@@ -101,7 +100,7 @@ def history(record_no: str) -> None:
     """Print a record's history: who changed what, and when."""
     with session_scope() as session:
         record = records.get_by_number(session, record_no)
-        module = records.MODULE_OF[type(record)]
+        module = registry.of_record(record).name
         tz = company.zone_for(session)
         names = dict(session.execute(select(User.id, User.email)).all())
         for entry in session.scalars(audit.history(module, record.id)):
@@ -124,7 +123,7 @@ def bin_group() -> None:
 
 
 @bin_group.command("list")
-@click.option("--module", type=click.Choice(sorted(MODELS)))
+@click.option("--module", type=click.Choice(sorted(registry.names(editable=True))))
 def bin_list(module: str | None) -> None:
     """List deleted records, newest first."""
     with session_scope() as session:

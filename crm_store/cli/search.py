@@ -11,20 +11,20 @@ from sqlalchemy import func, select
 
 from crm_store.db.engine import session_scope
 from crm_store.errors import ValidationError
-from crm_store.search.documents import MODELS, MODULES
+from crm_store.records import registry
+from crm_store.search.documents import model_of, modules
 from crm_store.search.index import rebuild_index
 from crm_store.search.query import SearchResult
 from crm_store.search.query import search as find
 from crm_store.search.terms import Term
 
-SINGULAR = {"leads": "lead", "accounts": "account", "contacts": "contact", "opportunities": "opportunity"}
 WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it matched)
 
 
 @click.command("search")
 @click.argument("term", required=False)
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Most results to show.")
-@click.option("--module", type=click.Choice(MODULES), help="Search this module only.")
+@click.option("--module", type=click.Choice(modules()), help="Search this module only.")
 @click.option("--rebuild", is_flag=True, help="Rebuild the whole search index first (after a bulk load or import).")
 def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> None:
     """Find leads, accounts, contacts and opportunities by name, company, email, phone or number.
@@ -56,7 +56,7 @@ def _rebuild() -> None:
     started = time.perf_counter()
     with session_scope() as session:
         total = sum(session.scalar(select(func.count()).select_from(m).where(m.deleted_at.is_(None))) or 0
-                    for m in MODELS.values())
+                    for m in map(model_of, modules()))
         with click.progressbar(length=total, label="Indexing records", width=36, file=sys.stderr) as bar:
 
             def tick(stage: str, n: int) -> None:
@@ -71,7 +71,7 @@ def _rebuild() -> None:
 
 def _cells(result: SearchResult) -> tuple[str, ...]:
     state = "" if result.is_open else " (closed)"
-    return (result.number, SINGULAR[result.module], result.title, result.subtitle, result.match + state)
+    return (result.number, registry.get(result.module).singular, result.title, result.subtitle, result.match + state)
 
 
 def _row(cells: tuple[str, ...]) -> str:

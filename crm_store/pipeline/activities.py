@@ -9,11 +9,16 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.errors import ValidationError
-from crm_store.models import ACTIVITY_TYPES, Account, Activity, Contact, Lead, Note, Opportunity, User, utcnow
+from crm_store.models import ACTIVITY_TYPES, Activity, Note, User, utcnow
+from crm_store.records import registry
 from crm_store.records.validation import coerce
 from crm_store.settings import picklists
 
-PARENTS = {"lead_id": Lead, "account_id": Account, "contact_id": Contact, "opportunity_id": Opportunity}
+
+def parent_columns() -> dict[str, Any]:
+    """The columns by which an activity or a note points at a record, and that record's model."""
+    return {m.link_column: m.model for m in registry.modules() if m.link_column}
+
 DONE_STATUS = {"task": "Completed", "email": "Completed", "call": "Held", "meeting": "Held"}
 
 
@@ -107,7 +112,7 @@ def add_note(
 
 
 def _check_parents(session: Session, values: dict[str, Any]) -> None:
-    for field, model in PARENTS.items():
+    for field, model in parent_columns().items():
         if field not in values or values[field] is None:
             continue
         parent = session.get(model, values[field])
@@ -116,7 +121,7 @@ def _check_parents(session: Session, values: dict[str, Any]) -> None:
 
 
 def _touch(session: Session, row: Activity | Note, at: dt.datetime) -> None:
-    for field, model in PARENTS.items():
+    for field, model in parent_columns().items():
         parent_id = getattr(row, field)
         if parent_id is not None:
             parent = session.get(model, parent_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import Select, or_, select
 
 from crm_store.models import OPEN_LEAD_EXCLUDED_STATUSES, Lead
@@ -19,3 +22,12 @@ def open_lead_condition():  # noqa: ANN201 - a SQL boolean expression
 def open_leads() -> Select[tuple[Lead]]:
     """Select the open leads."""
     return select(Lead).where(open_lead_condition())
+
+
+def is_open_lead(get: Callable[[str], Any]) -> bool:
+    """The same rule in Python, for a lead's values (`get(field)`) not yet read back from the database."""
+    status = get("status")
+    return (
+        get("converted_at") is None and get("deleted_at") is None
+        and (status is None or status not in OPEN_LEAD_EXCLUDED_STATUSES)
+    )

@@ -16,8 +16,8 @@ from crm_store.db.fast_insert import insert_rows
 from crm_store.errors import ValidationError
 from crm_store.models import Activity, Batch, Currency, Note, SalesProcess, SalesStage, StageHistory, utcnow
 from crm_store.pipeline import activities, stages
-from crm_store.records import audit, numbering
-from crm_store.records.validation import MODELS, NUMBER_FIELD, Validator, coerce
+from crm_store.records import audit, numbering, registry
+from crm_store.records.validation import Validator, coerce
 from crm_store.settings import company
 
 CHUNK = 5000
@@ -85,9 +85,8 @@ def insert_records(
     Every row is checked exactly as `records.create` checks it, and the first bad row fails
     the load with its row number; the caller's transaction then rolls back everything.
     """
-    if module not in MODELS:
-        raise ValidationError("module", f"unknown module {module!r}")
-    table = MODELS[module].__table__
+    spec = registry.get(module)
+    table = spec.model.__table__
     ids: list[int] = []
     offset = 0
     for chunk in _chunks(rows, CHUNK):
@@ -97,7 +96,7 @@ def insert_records(
             row["id"] = new_id
         insert_rows(session, table, clean)
         audit.log_created(
-            session, module, table, NUMBER_FIELD[module], chunk_ids,
+            session, module, table, spec.number_field, chunk_ids,
             actor or Actor.system(batch.kind if batch else "import"),
             {"batch_id": [None, batch.id if batch else None]},
         )
@@ -143,7 +142,7 @@ def _clean_chunk(
         try:
             clean = v.clean(module, row)
             for k, value in extra.items():
-                clean[k] = coerce(k, MODELS[module].__table__.c[k].type, value)
+                clean[k] = coerce(k, registry.get(module).model.__table__.c[k].type, value)
             clean.setdefault("created_at", now)
             clean.setdefault("updated_at", clean["created_at"])
             if module == "leads" and clean.get("owner_id") is not None:
@@ -164,12 +163,13 @@ def _clean_chunk(
 
 
 def _numbers(session: Session, module: str, rows: list[dict[str, Any]]) -> None:
-    field_name = NUMBER_FIELD[module]
+    spec = registry.get(module)
+    field_name = spec.number_field
     given = [r[field_name].upper() for r in rows if r.get(field_name)]
     if given:
         if len(set(given)) != len(given):
             raise ValidationError(field_name, "the same number appears twice in the load")
-        model = MODELS[module]
+        model = spec.model
         column = getattr(model, field_name)
         taken = session.scalar(select(column).where(column.in_(given)).limit(1))
         if taken is not None:
@@ -274,7 +274,7 @@ def _insert_plain(
 ) -> int:
     total = 0
     v = ctx.validator
-    parents = activities.PARENTS
+    parents = activities.parent_columns()
     for chunk in _chunks(rows, CHUNK):
         now = utcnow()
         clean_rows = []

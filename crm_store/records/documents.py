@@ -21,15 +21,12 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.errors import CrmError, NotFound, ValidationError
-from crm_store.models import Account, Contact, Document, DocumentLink, Lead, Opportunity
-from crm_store.records import numbering
+from crm_store.models import Document, DocumentLink
+from crm_store.records import numbering, registry
 
 MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 MAX_FILENAME_BYTES = 200  # UTF-8 bytes: leaves room under the usual 255-byte file-name limit
 OCTET_STREAM = "application/octet-stream"
-LINK_COLUMN: dict[type, str] = {
-    Lead: "lead_id", Account: "account_id", Contact: "contact_id", Opportunity: "opportunity_id",
-}
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
     (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
@@ -240,7 +237,7 @@ def open_document(data_dir: Path, document: Document) -> Download:
 
 
 def _link_column(record: Any) -> str:
-    column = LINK_COLUMN.get(type(record))
+    column = next((m.link_column for m in registry.modules() if m.model is type(record)), None)
     if column is None:
         raise ValidationError("record", "documents attach to a lead, account, contact or opportunity")
     if record.id is None or record.deleted_at is not None:

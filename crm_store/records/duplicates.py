@@ -8,18 +8,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, null, or_, select
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
-from crm_store.models import Account, Contact, Lead
+from crm_store.records import registry
 
 # Legal forms that say nothing about which company it is (longest first).
 LEGAL_SUFFIXES = (
     "股份有限公司", "有限公司", "企業社", "工作室", "公司", "商行", "incorporated", "corporation", "limited", "company",
     "gmbh", "corp", "inc", "ltd", "llc", "plc", "co", "sa", "ag",
 )
-DUPLICATE_MODULES = {"leads": Lead, "contacts": Contact, "accounts": Account}
 
 
 def company_key(name: str | None) -> str | None:
@@ -51,40 +50,40 @@ class Candidate:
     keys: frozenset[str]
 
 
-def _keys(email: str | None, phones: Iterable[str | None], company: str | None) -> frozenset[str]:
-    keys = set()
-    if email:
-        keys.add("email:" + email.strip().lower())
+def _keys(emails: Iterable[str | None], phones: Iterable[str | None], company: str | None) -> frozenset[str]:
+    keys = {"email:" + e.strip().lower() for e in emails if e}
     keys.update("phone:" + p for p in phones if p)
     if company:  # already a normalised key (accounts.name_key)
         keys.add("company:" + company)
     return frozenset(keys)
 
 
-def _live(model: Any) -> Any:
-    condition = model.deleted_at.is_(None)
-    return condition & model.converted_at.is_(None) if model is Lead else condition
+def _live(spec: registry.Module) -> Any:
+    condition = spec.model.deleted_at.is_(None)
+    return condition & ~spec.settled_when() if spec.settled_when is not None else condition
+
+
+def _rule(module: str) -> tuple[registry.Module, registry.DuplicateKeys]:
+    spec = registry.get(module)
+    if spec.duplicates is None:
+        raise ValidationError("module", f"duplicates are found for {', '.join(registry.names(duplicates=True))}")
+    return spec, spec.duplicates
 
 
 def candidates(session: Session, module: str) -> list[Candidate]:
     """Read the keys of every live record of a module (converted leads are not candidates)."""
-    if module not in DUPLICATE_MODULES:
-        raise ValidationError("module", f"duplicates are found for {', '.join(DUPLICATE_MODULES)}")
-    if module == "accounts":
-        stmt = select(Account.id, Account.account_no, Account.name, Account.email, Account.phone_e164, Account.name_key)
-    elif module == "leads":
-        stmt = select(Lead.id, Lead.lead_no, Lead.last_name, Lead.email, Lead.phone_e164, Lead.company,
-                      Lead.mobile_e164, Lead.first_name)
-    else:
-        stmt = select(Contact.id, Contact.contact_no, Contact.last_name, Contact.email, Contact.phone_e164, None,
-                      Contact.mobile_e164, Contact.first_name)
-    model = DUPLICATE_MODULES[module]
+    spec, rule = _rule(module)
+    model = spec.model
+    first = getattr(model, spec.searchable.first_name) if spec.searchable and spec.searchable.first_name else None
+    columns = [model.id, getattr(model, spec.number_field), getattr(model, spec.title), first,
+               *(getattr(model, c) for c in (*rule.emails, *rule.phones)),
+               getattr(model, rule.company_key) if rule.company_key else None]
     found = []
-    for row in session.execute(stmt.where(_live(model))):
-        mobile = row[6] if len(row) > 6 else None
-        label = f"{row[2]} {row[7] or ''}".strip() if len(row) > 7 else row[2]
-        # People are not duplicates just for sharing an employer: company counts for accounts only.
-        found.append(Candidate(row[0], row[1], label, _keys(row[3], (row[4], mobile), row[5] if module == "accounts" else None)))
+    n_emails, n_phones = len(rule.emails), len(rule.phones)
+    for row in session.execute(select(*(c if c is not None else null() for c in columns)).where(_live(spec))):
+        label = f"{row[2]} {row[3] or ''}".strip()
+        emails, phones = row[4 : 4 + n_emails], row[4 + n_emails : 4 + n_emails + n_phones]
+        found.append(Candidate(row[0], row[1], label, _keys(emails, phones, row[-1])))
     return found
 
 
@@ -114,17 +113,19 @@ def groups(session: Session, module: str) -> list[list[Candidate]]:
 
 def duplicates_of(session: Session, record: Any) -> list[Any]:
     """Return live records of the same module that share the record's email, phone or company key."""
-    model = type(record)
-    conditions = []
-    if record.email:
-        conditions.append(func.lower(model.email) == record.email.lower())
-    for column in ("phone_e164", "mobile_e164"):
-        value = getattr(record, column, None)
+    spec = registry.of_record(record)
+    model, rule = spec.model, spec.duplicates
+    if rule is None:
+        return []
+    conditions = [func.lower(getattr(model, c)) == getattr(record, c).lower()
+                  for c in rule.emails if getattr(record, c)]
+    for column in rule.phones:  # a number in any phone column matches it in any other
+        value = getattr(record, column)
         if value:
-            conditions += [getattr(model, c) == value for c in ("phone_e164", "mobile_e164") if hasattr(model, c)]
-    if model is Account and record.name_key:
-        conditions.append(Account.name_key == record.name_key)
+            conditions += [getattr(model, c) == value for c in rule.phones]
+    if rule.company_key and getattr(record, rule.company_key):
+        conditions.append(getattr(model, rule.company_key) == getattr(record, rule.company_key))
     if not conditions:
         return []
-    stmt = select(model).where(or_(*conditions), _live(model), model.id != record.id).limit(6)
+    stmt = select(model).where(or_(*conditions), _live(spec), model.id != record.id).limit(6)
     return list(session.scalars(stmt))

@@ -16,15 +16,13 @@ from crm_store.actor import SYSTEM, Actor
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import Account, Base, Campaign, Contact, Currency, Lead, Opportunity, SalesStage, utcnow
 from crm_store.pipeline import stages
-from crm_store.records import audit, numbering
-from crm_store.records.duplicates import DUPLICATE_MODULES, duplicates_of
-from crm_store.records.validation import MODELS, NUMBER_FIELD, Validator
-from crm_store.search import documents
+from crm_store.records import audit, numbering, registry
+from crm_store.records.duplicates import duplicates_of
+from crm_store.records.validation import Validator
 from crm_store.search import index as search_index
 from crm_store.settings import company
 
 R = TypeVar("R", bound=Base)
-MODULE_OF = {model: module for module, model in MODELS.items()}
 # Changes by staff to these fields count as a touch (stage changes are touched in `stages`).
 STAFF_TOUCH_FIELDS = {"leads": {"status"}}
 
@@ -40,8 +38,9 @@ def create(
     validator: Validator | None = None,
 ) -> Any:
     """Validate and add one record; `at` back-dates it (imports, demo data)."""
-    if module not in MODELS:
-        raise ValidationError("module", f"unknown module {module!r}")
+    spec = registry.get(module)
+    if not spec.editable:
+        raise ValidationError("module", f"{module} are not created this way")
     values = dict(values)
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
@@ -49,14 +48,14 @@ def create(
     clean = _checked(session, module, values, validator, at)
     if module == "opportunities":
         stage_row = _prepare_opportunity(session, clean, stage, currency)
-    record = MODELS[module](**clean, created_by_id=actor.user_id, batch_id=batch_id, created_at=at, updated_at=at)
+    record = spec.model(**clean, created_by_id=actor.user_id, batch_id=batch_id, created_at=at, updated_at=at)
     session.add(record)
     session.flush()
     if module == "opportunities":
         stages.enter_first_stage(session, record, stage_row, actor, at)
         session.flush()
     columns = [c.name for c in record.__table__.columns]
-    audit.log(session, "create", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]),
+    audit.log(session, "create", module, record.id, actor, record_no=getattr(record, spec.number_field),
               changes=audit.created_values(record, columns), at=at)
     if module == "leads":
         search_index.index_new_lead(session, record)
@@ -90,12 +89,13 @@ def insert_lead(
 
 def update(session: Session, record: R, values: dict[str, Any], actor: Actor = SYSTEM) -> R:
     """Validate and apply changed values; a stage change goes through the stage history."""
-    module = MODULE_OF[type(record)]
+    spec = registry.of_record(record)
+    module = spec.name
     values = dict(values)
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
-    if NUMBER_FIELD[module] in values:
-        raise ValidationError(NUMBER_FIELD[module], "record numbers cannot be changed")
+    if spec.number_field in values:
+        raise ValidationError(spec.number_field, "record numbers cannot be changed")
     v = Validator.for_session(session)
     clean = v.clean(module, values, partial=True)
     v.check_references(session, module, [clean])
@@ -122,7 +122,7 @@ def _audit_changes(
     session: Session, module: str, record: Any, before: dict[str, Any], after: dict[str, Any], actor: Actor,
     at: dt.datetime,
 ) -> None:
-    number = getattr(record, NUMBER_FIELD[module])
+    number = getattr(record, registry.get(module).number_field)
     if "owner_id" in after:
         audit.log(session, "assign", module, record.id, actor, record_no=number,
                   changes=audit.diff({"owner_id": before["owner_id"]}, {"owner_id": after["owner_id"]}), at=at)
@@ -137,8 +137,8 @@ def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
     if record.deleted_at is not None:
         raise ValidationError("id", "the record is already deleted")
     record.deleted_at = utcnow()
-    module = MODULE_OF[type(record)]
-    audit.log(session, "delete", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]))
+    spec = registry.of_record(record)
+    audit.log(session, "delete", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
     session.flush()
     reindex(session, record)
 
@@ -147,14 +147,14 @@ def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool
     """Bring a record back from the recycle bin, unless it would duplicate a live record."""
     if record.deleted_at is None:
         raise ValidationError("id", "the record is not in the recycle bin")
-    if not force and type(record) in DUPLICATE_MODULES.values():
+    spec = registry.of_record(record)
+    if not force and spec.duplicates is not None:
         twins = duplicates_of(session, record)
         if twins:
-            numbers = ", ".join(getattr(t, NUMBER_FIELD[MODULE_OF[type(t)]]) for t in twins)
+            numbers = ", ".join(getattr(t, spec.number_field) for t in twins)
             raise ValidationError("id", f"restoring would duplicate {numbers}; merge them, or restore with --force")
     record.deleted_at = None
-    module = MODULE_OF[type(record)]
-    audit.log(session, "restore", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]))
+    audit.log(session, "restore", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
     session.flush()
     reindex(session, record)
 
@@ -163,22 +163,21 @@ def reindex(session: Session, *changed: Any) -> None:
     """Bring the search documents of changed records up to date (campaigns are not searched)."""
     by_module: dict[str, list[int]] = {}
     for record in changed:
-        module = MODULE_OF[type(record)]
-        if module in documents.MODULES:
-            by_module.setdefault(module, []).append(record.id)
+        spec = registry.of_record(record)
+        if spec.searchable is not None:
+            by_module.setdefault(spec.name, []).append(record.id)
     for module, ids in by_module.items():
         search_index.index_records(session, module, ids)
 
 
 def get_by_number(session: Session, number: str) -> Any:
     """Return the record with this number (LEA12, ACC3, ...) of any module."""
-    for module, field in NUMBER_FIELD.items():
-        prefix = numbering.PREFIXES[module]
-        if number.upper().startswith(prefix) and number[len(prefix) :].isdigit():
-            model = MODELS[module]
-            found = session.scalar(select(model).where(getattr(model, field) == number.upper()))
-            if found is not None:
-                return found
+    spec = registry.by_number(number)
+    if spec is not None and spec.editable:
+        column = getattr(spec.model, spec.number_field)
+        found = session.scalar(select(spec.model).where(column == number.strip().upper()))
+        if found is not None:
+            return found
     raise NotFound(f"no record numbered {number!r}")
 
 
@@ -190,19 +189,20 @@ def _checked(
     clean = v.clean(module, values)
     v.check_references(session, module, [clean])
     _number(session, module, clean)
-    if module == "leads" and clean.get("owner_id") is not None:
+    if clean.get("owner_id") is not None and "assigned_at" in registry.get(module).model.__table__.columns:
         clean.setdefault("assigned_at", at)
     return clean
 
 
 def _number(session: Session, module: str, clean: dict[str, Any]) -> None:
-    field = NUMBER_FIELD[module]
+    spec = registry.get(module)
+    field = spec.number_field
     given = clean.get(field)
     if given is None:
         clean[field] = numbering.allocate(session, module)[0]
         return
     given = given.upper()
-    model = MODELS[module]
+    model = spec.model
     if session.scalar(select(model.id).where(getattr(model, field) == given)) is not None:
         raise ValidationError(field, f"{given} is already taken")
     numbering.adopt(session, module, [given])

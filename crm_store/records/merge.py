@@ -10,27 +10,27 @@ from sqlalchemy.orm import Session
 from crm_store.actor import Actor
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import AuditEntry, Base, StageHistory, utcnow
-from crm_store.records import audit
-from crm_store.records.lifecycle import MODULE_OF, reindex
-from crm_store.records.validation import MODELS, NUMBER_FIELD, SYSTEM_FIELDS, coerce
+from crm_store.records import audit, registry
+from crm_store.records.lifecycle import reindex
+from crm_store.records.validation import SYSTEM_FIELDS, coerce
 
 # History stays with the opportunity it describes; everything else follows the survivor.
 NOT_MOVED = frozenset({StageHistory.__table__})
-MERGEABLE = ("leads", "contacts", "accounts", "opportunities")
 
 
-def _module_of(record: Any) -> str:
-    module = MODULE_OF[type(record)]
-    if module not in MERGEABLE:
-        raise ValidationError("module", f"{module} cannot be merged")
-    return module
+def _module_of(record: Any) -> registry.Module:
+    spec = registry.of_record(record)
+    if not spec.mergeable:
+        raise ValidationError("module", f"{spec.name} cannot be merged")
+    return spec
 
 
 def merge(
     session: Session, survivor: Any, others: list[Any], actor: Actor, take: dict[str, Any] | None = None
 ) -> AuditEntry:
     """Keep `survivor`, taking chosen field values from the others; move their related rows; bin them."""
-    module = _module_of(survivor)
+    spec = _module_of(survivor)
+    module, number_field = spec.name, spec.number_field
     if not 1 <= len(others) <= 2:
         raise ValidationError("records", "merge 2 or 3 records at a time")
     if any(type(o) is not type(survivor) or o.id == survivor.id for o in others):
@@ -39,7 +39,7 @@ def merge(
         raise ValidationError("records", "a deleted record cannot be merged; restore it first")
     fields: dict[str, list[Any]] = {}
     for name, source in (take or {}).items():
-        if name not in survivor.__table__.columns or name in SYSTEM_FIELDS or name == NUMBER_FIELD[module]:
+        if name not in survivor.__table__.columns or name in SYSTEM_FIELDS or name == number_field:
             raise ValidationError(name, f"is not a field that can be taken in a merge of {module}")
         if source not in others:
             raise ValidationError(name, "take values from one of the records being merged")
@@ -56,8 +56,8 @@ def merge(
     session.flush()
     reindex(session, survivor, *others)
     entry = audit.log(
-        session, "merge", module, survivor.id, actor, record_no=getattr(survivor, NUMBER_FIELD[module]),
-        changes={"fields": fields, "merged": [[o.id, getattr(o, NUMBER_FIELD[module])] for o in others],
+        session, "merge", module, survivor.id, actor, record_no=getattr(survivor, number_field),
+        changes={"fields": fields, "merged": [[o.id, getattr(o, number_field)] for o in others],
                  "moved": moved},
     )
     session.flush()
@@ -91,7 +91,7 @@ def undo(session: Session, entry_id: int, actor: Actor) -> AuditEntry:
         raise NotFound(f"no audit entry {entry_id}; `crm history RECORD_NO` lists them")
     if entry.undone_by_id is not None:
         raise ValidationError("audit_id", f"entry {entry_id} was already undone by entry {entry.undone_by_id}")
-    model = MODELS[entry.module]
+    model = registry.get(entry.module).model
     record = session.get(model, entry.record_id)
     if record is None:
         raise NotFound(f"the record of entry {entry_id} no longer exists (purged)")

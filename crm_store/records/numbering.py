@@ -5,26 +5,19 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
 from crm_store.models import RecordCounter
-
-PREFIXES: dict[str, str] = {
-    "leads": "LEA",
-    "accounts": "ACC",
-    "contacts": "CON",
-    "opportunities": "POT",
-    "campaigns": "CAM",
-    "documents": "DOC",
-}
+from crm_store.records import registry
 
 
 def seed(session: Session) -> int:
     """Create the counter of each module that has none; return how many were created."""
     present = set(session.scalars(select(RecordCounter.module)))
-    missing = [m for m in PREFIXES if m not in present]
-    session.add_all(RecordCounter(module=m, prefix=PREFIXES[m], next_value=1) for m in missing)
+    missing = [m for m in registry.modules() if m.name not in present]
+    session.add_all(RecordCounter(module=m.name, prefix=m.prefix, next_value=1) for m in missing)
     session.flush()
     return len(missing)
 
@@ -47,20 +40,25 @@ def allocate(session: Session, module: str, count: int = 1) -> list[str]:
     if count < 1:
         return []
     row = session.execute(_ALLOCATE, {"m": module, "n": count}).one_or_none()
-    if row is None:
-        raise ValidationError("module", f"no record counter for {module!r}; run `crm init`")
+    if row is None:  # a module declared since `crm init`: its counter starts now
+        spec = registry.get(module)
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(_COUNTERS).values(module=spec.name, prefix=spec.prefix, next_value=1)
+                        .on_conflict_do_nothing(index_elements=["module"]))
+        row = session.execute(_ALLOCATE, {"m": module, "n": count}).one()
     prefix, after = row
     return [f"{prefix}{n}" for n in range(after - count, after)]
 
 
 def adopt(session: Session, module: str, numbers: list[str]) -> None:
     """Accept imported numbers of this module's prefix and move the counter past the highest."""
-    prefix = PREFIXES[module]
+    spec = registry.get(module)
+    prefix = spec.prefix
     highest = 0
     for number in numbers:
         m = re.fullmatch(rf"{prefix}(\d{{1,12}})", number)
         if m is None:
-            raise ValidationError(f"{module[:-1]}_no", f"{number!r} is not a number like {prefix}123")
+            raise ValidationError(spec.number_field, f"{number!r} is not a number like {prefix}123")
         highest = max(highest, int(m[1]))
     if highest:
         session.execute(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.capture import quarantine
-from crm_store.models import Activity, Contact, Document, DocumentLink, Lead, Note, OutboxMessage, utcnow
-from crm_store.records import audit
-from crm_store.records.validation import NUMBER_FIELD
+from crm_store.models import Activity, Document, DocumentLink, Note, OutboxMessage, utcnow
+from crm_store.records import audit, registry
+from crm_store.records.validation import EMAIL_FIELDS
 from crm_store.search import index as search_index
 
-PEOPLE = {"leads": Lead, "contacts": Contact}
 ERASED = "[erased]"
 ERASED_ADDRESS = "erased@erased.invalid"
 # Every field of a lead or contact that says who the person is or how to reach them.
@@ -27,13 +26,17 @@ PERSONAL_FIELDS = (
 
 
 def _matching(session: Session, email: str) -> dict[str, list[Any]]:
+    """The records of every module of people (registry: `person`) that carry this address."""
     key = email.strip().lower()
-    return {
-        module: list(session.scalars(select(model).where(
-            (func.lower(model.email) == key) | (func.lower(model.secondary_email) == key)
+    found = {}
+    for spec in registry.modules():
+        if not spec.person:
+            continue
+        columns = [c for c in EMAIL_FIELDS if c in spec.model.__table__.columns]
+        found[spec.name] = list(session.scalars(select(spec.model).where(
+            or_(*(func.lower(spec.model.__table__.c[c]) == key for c in columns))
         )))
-        for module, model in PEOPLE.items()
-    }
+    return found
 
 
 def _row(record: Any) -> dict[str, Any]:
@@ -45,10 +48,13 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
     found = _matching(session, email)
     out: dict[str, Any] = {"email": email.strip().lower(), "exported_at": utcnow().isoformat()}
     for module, rows in found.items():
-        column = f"{module[:-1]}_id"
+        column = registry.get(module).link_column
         out[module] = []
         for record in rows:
             item = _row(record)
+            if column is None:  # nothing can be attached to records of this module
+                out[module].append(item)
+                continue
             item["activities"] = [_row(a) for a in session.scalars(select(Activity).where(getattr(Activity, column) == record.id))]
             item["notes"] = [_row(n) for n in session.scalars(select(Note).where(getattr(Note, column) == record.id))]
             docs = select(Document).join(DocumentLink).where(getattr(DocumentLink, column) == record.id)
@@ -69,23 +75,21 @@ def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
     found = _matching(session, email)
     counts: dict[str, int] = {}
     for module, rows in found.items():
-        column = f"{module[:-1]}_id"
+        spec = registry.get(module)
         for record in rows:
             cleared = [f for f in PERSONAL_FIELDS if hasattr(record, f) and getattr(record, f) is not None]
             for name in cleared:
                 setattr(record, name, None)
-            record.last_name = ERASED
-            if hasattr(record, "company") and module == "leads":
+            setattr(record, spec.title, ERASED)
+            if hasattr(record, "company"):
                 record.company = None
-            record.email_opt_out = True
-            ids = [record.id]
-            session.execute(update(Note).where(getattr(Note, column).in_(ids)).values(body=ERASED))
-            session.execute(update(Activity).where(getattr(Activity, column).in_(ids)).values(outcome=None, description=None))
-            linked = select(DocumentLink.document_id).where(getattr(DocumentLink, column).in_(ids))
-            session.execute(update(Document).where(Document.id.in_(linked)).values(deleted_at=utcnow(), title=ERASED))
-            _scrub_history(session, module, record.id)
-            audit.log(session, "erase", module, record.id, actor, record_no=getattr(record, NUMBER_FIELD[module]),
-                      changes={"fields": ["last_name", *cleared]})
+            if hasattr(record, "email_opt_out"):
+                record.email_opt_out = True
+            if spec.link_column is not None:
+                _erase_attached(session, spec.link_column, record.id)
+            _scrub_history(session, module, record.id, spec.title)
+            audit.log(session, "erase", module, record.id, actor, record_no=getattr(record, spec.number_field),
+                      changes={"fields": [spec.title, *cleared]})
         counts[module] = len(rows)
     to_person = func.lower(OutboxMessage.recipient) == email.strip().lower()
     session.execute(
@@ -103,13 +107,23 @@ def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
     )
     session.flush()
     for module, rows in found.items():
-        search_index.index_records(session, module, [r.id for r in rows])
+        if registry.get(module).searchable is not None:
+            search_index.index_records(session, module, [r.id for r in rows])
     return counts
 
 
-def _scrub_history(session: Session, module: str, record_id: int) -> None:
+def _erase_attached(session: Session, column: str, record_id: int) -> None:
+    """Blank the notes, activities and documents attached to an erased record."""
+    ids = [record_id]
+    session.execute(update(Note).where(getattr(Note, column).in_(ids)).values(body=ERASED))
+    session.execute(update(Activity).where(getattr(Activity, column).in_(ids)).values(outcome=None, description=None))
+    linked = select(DocumentLink.document_id).where(getattr(DocumentLink, column).in_(ids))
+    session.execute(update(Document).where(Document.id.in_(linked)).values(deleted_at=utcnow(), title=ERASED))
+
+
+def _scrub_history(session: Session, module: str, record_id: int, title: str) -> None:
     """Blank the personal values the audit trail kept; which fields changed, and when, stays."""
-    personal = {*PERSONAL_FIELDS, "last_name", "company"}
+    personal = {*PERSONAL_FIELDS, title, "company"}
     for entry in session.scalars(audit.history(module, record_id)):
         if any(k in personal for k in entry.changes):
             entry.changes = {k: ([ERASED, ERASED] if k in personal else v) for k, v in entry.changes.items()}

@@ -12,62 +12,20 @@ from sqlalchemy import Boolean, Date, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
-from crm_store.models import Account, Base, Campaign, Contact, Lead, Opportunity, User, WebForm
+from crm_store.models import Base, User
 from crm_store.models.base import Money, UTCDateTime
+from crm_store.records import registry
 from crm_store.records.contact_points import clean_email, to_e164
 from crm_store.records.duplicates import company_key
 from crm_store.settings import company, picklists
 
-MODELS: dict[str, type[Base]] = {
-    "leads": Lead,
-    "accounts": Account,
-    "contacts": Contact,
-    "opportunities": Opportunity,
-    "campaigns": Campaign,
-}
-NUMBER_FIELD = {
-    "leads": "lead_no",
-    "accounts": "account_no",
-    "contacts": "contact_no",
-    "opportunities": "opportunity_no",
-    "campaigns": "campaign_no",
-}
 # Fields a caller sets; the store fills the rest (ids, numbers, timestamps, derived values).
 SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at", "deleted_at", "batch_id", "created_by_id"})
-PICKLIST_FIELDS: dict[str, dict[str, str]] = {
-    "leads": {
-        "salutation": "salutation", "lead_source": "lead_source", "industry": "industry",
-        "status": "lead_status", "rating": "rating",
-    },
-    "accounts": {"rating": "rating", "industry": "industry", "account_type": "account_type"},
-    "contacts": {"salutation": "salutation", "lead_source": "lead_source"},
-    "opportunities": {
-        "opportunity_type": "opportunity_type", "lead_source": "lead_source", "lost_reason": "lost_reason",
-    },
-    "campaigns": {
-        "campaign_type": "campaign_type", "status": "campaign_status", "expected_response": "expected_response",
-    },
-}
 EMAIL_FIELDS = frozenset({"email", "secondary_email"})
 # A phone field and the column its E.164 form goes to.
 E164_OF = {"phone": "phone_e164", "mobile": "mobile_e164"}
 PHONE_FIELDS = frozenset({"phone", "mobile", "fax", "other_phone", "home_phone", "assistant_phone"})
 DERIVED = frozenset({*E164_OF.values(), "name_key", "email_key"})
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "leads": ("last_name",),
-    "accounts": ("name",),
-    "contacts": ("last_name",),
-    "opportunities": ("name", "expected_close_date"),
-    "campaigns": ("name",),
-}
-# References checked to exist (and not be deleted) before a write: field -> model.
-REFERENCES: dict[str, dict[str, type[Base]]] = {
-    "leads": {"campaign_id": Campaign, "web_form_id": WebForm},
-    "accounts": {"parent_id": Account},
-    "contacts": {"account_id": Account, "reports_to_id": Contact, "campaign_id": Campaign},
-    "opportunities": {"account_id": Account, "contact_id": Contact, "campaign_id": Campaign},
-    "campaigns": {},
-}
 
 
 @dataclass
@@ -98,11 +56,12 @@ class Validator:
                     out[field.e164] = None
             elif field.check is not None:
                 self._check_value(field, value, out)
-        if module == "accounts" and "name" in out:
+        keys = derived_columns(module)
+        if "name_key" in keys and "name" in out:
             out["name_key"] = company_key(out["name"])
-        if "email" in out and module in ("leads", "contacts"):
+        if "email_key" in keys and "email" in out:
             out["email_key"] = out["email"].lower() if out["email"] else None
-        required = REQUIRED[module]
+        required = registry.get(module).required
         if not partial:
             for name in required:
                 if out.get(name) is None:
@@ -147,7 +106,7 @@ class Validator:
                 raise ValidationError(
                     "owner_id", f"user {bad} does not exist or is inactive", row=_row_of(rows, "owner_id", bad)
                 )
-        for name, target in (REFERENCES[module] if references is None else references).items():
+        for name, target in (registry.get(module).reference_models() if references is None else references).items():
             wanted = {r[name] for r in rows if r.get(name) is not None}
             if not wanted:
                 continue
@@ -198,15 +157,16 @@ class FieldSpec:
 @lru_cache(maxsize=None)
 def field_specs(module: str) -> dict[str, FieldSpec]:
     """Return the spec of every field a caller may set on a module's records."""
-    columns = MODELS[module].__table__.columns
+    spec = registry.get(module)
+    columns = spec.model.__table__.columns
     specs = {}
     for column in columns:
         name, type_ = column.name, column.type
         if name in SYSTEM_FIELDS or name in DERIVED:
             continue
         check, picklist, e164 = None, None, None
-        if name in PICKLIST_FIELDS[module]:
-            check, picklist = "picklist", PICKLIST_FIELDS[module][name]
+        if name in spec.picklists:
+            check, picklist = "picklist", spec.picklists[name]
         elif name in EMAIL_FIELDS:
             check = "email"
         elif name in PHONE_FIELDS:
@@ -219,6 +179,12 @@ def field_specs(module: str) -> dict[str, FieldSpec]:
         is_text = isinstance(type_, (String, Text))
         specs[name] = FieldSpec(name, type_, check, picklist, e164, getattr(type_, "length", None), is_text)
     return specs
+
+
+@lru_cache(maxsize=None)
+def derived_columns(module: str) -> frozenset[str]:
+    """The columns of a module's records that the store derives from others (E.164 forms, match keys)."""
+    return DERIVED & frozenset(registry.get(module).model.__table__.columns.keys())
 
 
 def _row_of(rows: list[dict[str, Any]], name: str, value: Any) -> int | None:

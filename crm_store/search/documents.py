@@ -6,64 +6,59 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import (
-    Select,
-    null,
-    select,
-    true,
-)
+from sqlalchemy import ColumnElement, Select, null, select, true
 from sqlalchemy.orm import aliased
 
 from crm_store.errors import ValidationError
-from crm_store.models import (
-    Account,
-    Contact,
-    Lead,
-    Opportunity,
-)
-from crm_store.pipeline.leads import open_lead_condition
+from crm_store.records import registry
 from crm_store.search.terms import SEP, national_digits, normalise, person_name
 
-MODULES = ("leads", "accounts", "contacts", "opportunities")
-MODELS: dict[str, Any] = {"leads": Lead, "accounts": Account, "contacts": Contact, "opportunities": Opportunity}
+
+def modules() -> list[str]:
+    """The modules whose records are searched."""
+    return registry.names(searchable=True)
 
 
-# -- documents --------------------------------------------------------------------------------------------
+def model_of(module: str) -> Any:
+    """The model of a searched module."""
+    return registry.get(module).model
+
 
 def document_rows(module: str) -> Select[Any]:
-    """Select the live records of a module with what their documents and result lines are made of."""
-    if module == "leads":
-        return select(
-            Lead.id, Lead.lead_no.label("number"), open_lead_condition().label("is_open"), Lead.first_name,
-            Lead.last_name.label("name"), Lead.company, Lead.email, Lead.secondary_email.label("email2"),
-            Lead.phone_e164.label("phone"), Lead.mobile_e164.label("mobile"),
-        ).where(Lead.deleted_at.is_(None))
-    if module == "accounts":
-        return select(
-            Account.id, Account.account_no.label("number"), true().label("is_open"), null().label("first_name"),
-            Account.name, null().label("company"), Account.email, Account.secondary_email.label("email2"),
-            Account.phone_e164.label("phone"), null().label("mobile"),
-        ).where(Account.deleted_at.is_(None))
-    company = aliased(Account)
-    if module == "contacts":
-        return select(
-            Contact.id, Contact.contact_no.label("number"), true().label("is_open"), Contact.first_name,
-            Contact.last_name.label("name"), company.name.label("company"), Contact.email,
-            Contact.secondary_email.label("email2"), Contact.phone_e164.label("phone"),
-            Contact.mobile_e164.label("mobile"),
-        ).outerjoin(company, company.id == Contact.account_id).where(Contact.deleted_at.is_(None))
-    if module == "opportunities":
-        return select(
-            Opportunity.id, Opportunity.opportunity_no.label("number"),
-            Opportunity.closed_at.is_(None).label("is_open"), null().label("first_name"), Opportunity.name,
-            company.name.label("company"), null().label("email"), null().label("email2"), null().label("phone"),
-            null().label("mobile"),
-        ).outerjoin(company, company.id == Opportunity.account_id).where(Opportunity.deleted_at.is_(None))
-    raise ValidationError("module", f"{module!r} is not one of {', '.join(MODULES)}")
+    """Select the live records of a module with what their documents and result lines are made of.
+
+    Every row has the same columns, whatever the module: id, number, is_open, first_name, name, company,
+    email, email2, phone, mobile (NULL where the module has no such thing).
+    """
+    spec = registry.get(module)
+    found = spec.searchable
+    if found is None:
+        raise ValidationError("module", f"{module!r} is not one of {', '.join(modules())}")
+    model = spec.model
+
+    def column(name: str | None, label: str) -> ColumnElement[Any]:
+        return (getattr(model, name) if name else null()).label(label)
+
+    emails, phones = (*found.emails, None, None), (*found.phones, None, None)
+    company: ColumnElement[Any] = column(found.company, "company")
+    joined = None
+    if found.company_from is not None:
+        joined = aliased(spec.reference_models()[found.company_from])
+        company = joined.name.label("company")
+    stmt = select(
+        model.id, getattr(model, spec.number_field).label("number"),
+        (spec.open_when() if spec.open_when else true()).label("is_open"),
+        column(found.first_name, "first_name"), column(found.name, "name"), company,
+        column(emails[0], "email"), column(emails[1], "email2"), column(phones[0], "phone"), column(phones[1], "mobile"),
+    )
+    if joined is not None:
+        stmt = stmt.outerjoin(joined, joined.id == getattr(model, found.company_from))
+    return stmt.where(model.deleted_at.is_(None))
 
 
 def _names(module: str, row: Any) -> tuple[str, list[str]]:
-    if module in ("leads", "contacts"):
+    searchable = registry.get(module).searchable
+    if searchable is not None and searchable.first_name is not None:
         return person_name(row.first_name, row.name)
     return row.name, [row.name]
 
@@ -89,13 +84,16 @@ def _pieces(values: Iterable[str]) -> str:
     return SEP + SEP.join(unique) + SEP if unique else ""
 
 
-def check_modules(modules: Iterable[str]) -> None:
-    unknown = [m for m in modules if m not in MODULES]
+def check_modules(wanted: Iterable[str]) -> None:
+    """Fail naming the field when a module is not searched."""
+    searched = modules()
+    unknown = [m for m in wanted if m not in searched]
     if unknown:
-        raise ValidationError("module", f"{unknown[0]!r} is not one of {', '.join(MODULES)}")
+        raise ValidationError("module", f"{unknown[0]!r} is not one of {', '.join(searched)}")
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of at most `size` items."""
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk

@@ -26,16 +26,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from crm_store.models import (
-    OPEN_LEAD_EXCLUDED_STATUSES,
     Base,
-    Contact,
-    Opportunity,
     SearchDocument,
     SearchGram,
     SearchGramStat,
     SearchPhoneGram,
 )
-from crm_store.search.documents import MODELS, MODULES, build_document, check_modules, chunks, document_rows
+from crm_store.pipeline.leads import is_open_lead
+from crm_store.records import registry
+from crm_store.search.documents import build_document, check_modules, chunks, document_rows, model_of, modules
 from crm_store.search.terms import phone_grams, text_grams
 
 CHUNK = 500  # records per statement when indexing incrementally
@@ -57,11 +56,12 @@ class IndexStats:
 def index_records(session: Session, module: str, ids: Iterable[int]) -> int:
     """Bring these records' documents up to date: add, change or drop them; return how many changed.
 
-    A deleted (or vanished) record loses its document. Accounts have their contacts and opportunities
-    re-checked too: their documents carry the account's name, and a merge may have moved them.
+    A deleted (or vanished) record loses its document. Records whose documents carry this module's
+    name as their company (an account's contacts and opportunities) are re-checked too: the name may
+    have changed, and a merge may have moved them.
     """
     check_modules([module])
-    model = MODELS[module]
+    model = model_of(module)
     changed, ids = 0, sorted(set(ids))
     for chunk in chunks(ids, CHUNK):
         rows = {r.id: r for r in session.execute(document_rows(module).where(model.id.in_(chunk)))}
@@ -74,12 +74,22 @@ def index_records(session: Session, module: str, ids: Iterable[int]) -> int:
         for record_id in chunk:
             row = rows.get(record_id)
             changed += _apply(session, docs.get(record_id), build_document(module, row) if row is not None else None)
-    if module == "accounts":
+    for dependent, column in _named_after(module):
         for chunk in chunks(ids, CHUNK):
-            for dependent in (Contact, Opportunity):
-                dependent_ids = list(session.scalars(select(dependent.id).where(dependent.account_id.in_(chunk))))
-                changed += index_records(session, dependent.__tablename__, dependent_ids)
+            dependent_ids = list(session.scalars(select(dependent.model.id).where(column.in_(chunk))))
+            changed += index_records(session, dependent.name, dependent_ids)
     return changed
+
+
+def _named_after(module: str) -> list[tuple[registry.Module, Any]]:
+    """The searched modules whose documents carry a record of `module` as their company, and the column."""
+    target = registry.get(module).model
+    found = []
+    for other in registry.modules():
+        via = other.searchable.company_from if other.searchable is not None else None
+        if via is not None and other.reference_models()[via] is target:
+            found.append((other, getattr(other.model, via)))
+    return found
 
 
 _INSERT_DOCUMENT = insert(SearchDocument.__table__).returning(SearchDocument.__table__.c.id)
@@ -93,13 +103,11 @@ def index_new_lead(session: Session, lead: Any) -> None:
     The web form's path: the same document `index_records` would build, without its look-ups.
     """
     get = lead.get if isinstance(lead, dict) else lambda name: getattr(lead, name)
-    status = get("status")
     row = SimpleNamespace(
         id=get("id"), number=get("lead_no"), first_name=get("first_name"), name=get("last_name"),
         company=get("company"), email=get("email"), email2=get("secondary_email"), phone=get("phone_e164"),
         mobile=get("mobile_e164"),
-        is_open=get("converted_at") is None and get("deleted_at") is None
-        and (status is None or status not in OPEN_LEAD_EXCLUDED_STATUSES),
+        is_open=is_open_lead(get),
     )
     doc = build_document("leads", row)
     doc_id = session.execute(_INSERT_DOCUMENT, doc).scalar_one()
@@ -219,7 +227,7 @@ def _insert_lists(table: Table, postgresql: bool) -> Insert:
 
 
 def _recheck(session: Session, module: str, tick: Callable[[str, int], None]) -> IndexStats:
-    ids = set(session.scalars(select(MODELS[module].id)))
+    ids = set(session.scalars(select(model_of(module).id)))
     ids |= set(session.scalars(select(SearchDocument.record_id).where(SearchDocument.module == module)))
     for chunk in chunks(sorted(ids), REBUILD_CHUNK):
         index_records(session, module, chunk)
@@ -249,10 +257,10 @@ def _documents_by_age(session: Session) -> Iterator[dict[str, Any]]:
     """Every live record's document, oldest first across modules."""
 
     def stream(module: str) -> Iterator[tuple[Any, dict[str, Any]]]:
-        model = MODELS[module]
+        model = model_of(module)
         stmt = document_rows(module).add_columns(model.created_at).order_by(model.created_at, model.id)
         for row in session.execute(stmt, execution_options={"yield_per": REBUILD_CHUNK}):
             yield row.created_at, build_document(module, row)
 
-    merged = heapq.merge(*(stream(m) for m in MODULES), key=lambda pair: pair[0])
+    merged = heapq.merge(*(stream(m) for m in modules()), key=lambda pair: pair[0])
     return (doc for _, doc in merged)

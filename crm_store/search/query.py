@@ -31,7 +31,7 @@ from crm_store.models import (
     SearchGramStat,
     SearchPhoneGram,
 )
-from crm_store.search.documents import MODELS, check_modules, describe, document_rows
+from crm_store.search.documents import check_modules, describe, document_rows, model_of
 from crm_store.search.terms import SEP, Term
 
 EXACT, PREFIX, SUBSTRING = 0, 1, 2
@@ -118,7 +118,7 @@ def _result_lines(session: Session, keys: list[tuple[str, int]]) -> dict[tuple[s
     return {
         (module, row.id): describe(module, row)
         for module, ids in by_module.items()
-        for row in session.execute(document_rows(module).where(MODELS[module].id.in_(ids)))
+        for row in session.execute(document_rows(module).where(model_of(module).id.in_(ids)))
     }
 
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
+from crm_store.records import registry
+
 MIN_TERM = 2
 MIN_PHONE_DIGITS = 4
 SEP = "\n"  # between the pieces of a body; a term's whitespace is collapsed, so no term holds it
 
 
 CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
-NUMBER_TERM = re.compile(r"(lea|acc|con|pot)\d+")
 PHONE_TERM = re.compile(r"\+?[\d\s().\-]+")
 _CONTROL = {c: None for c in range(32)} | {0x7F: None}
 
@@ -65,7 +66,8 @@ class Term:
             digits = re.sub(r"\D", "", value)
             digits = national_digits(digits) if value.startswith("+") else digits
             digits = digits if len(digits) >= MIN_PHONE_DIGITS else None
-        number = value.upper() if NUMBER_TERM.fullmatch(value) else None
+        module = registry.by_number(value)
+        number = value.upper() if module is not None and module.searchable is not None else None
         return cls(value, digits, number)
 
 

@@ -15,9 +15,8 @@ from crm_store.errors import NotFound, ValidationError
 from crm_store.mail import outbox
 from crm_store.models import LANGUAGES, ROLES, Account, Activity, Contact, Lead, Opportunity, User, utcnow
 from crm_store.pipeline.leads import open_lead_condition
-from crm_store.records import audit
+from crm_store.records import audit, registry
 from crm_store.records.contact_points import clean_email
-from crm_store.records.validation import NUMBER_FIELD
 from crm_store.settings import company
 from crm_store.staff.tokens import make_token
 
@@ -112,7 +111,7 @@ def deactivate_user(
             row.owner_id = heir.id  # type: ignore[union-attr]
         if name != "activities":
             audit.log_many(session, "assign", name, (
-                (r.id, getattr(r, NUMBER_FIELD[name]), {"owner_id": [user.id, heir.id]}) for r in rows  # type: ignore[union-attr]
+                (r.id, getattr(r, registry.get(name).number_field), {"owner_id": [user.id, heir.id]}) for r in rows  # type: ignore[union-attr]
             ), actor)
         moved[name] = len(rows)
     removed = assignment.remove_user(session, user.id, heir.id if heir is not None else None)
