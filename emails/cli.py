@@ -10,15 +10,13 @@ from pathlib import Path
 
 import click
 
-from crm_store.config import load_config
-from crm_store.db.engine import session_scope
-from crm_store.mail import outbox
-from crm_store.models import utcnow
-from crm_store.settings import company
+from crm_store.cli.params import LazyChoice, language_choice
 
-from .catalog import SAMPLE_ATTACHMENTS, SAMPLES
-from .render import KNOWN_TEMPLATES, render
-from .worker import destination, run_worker, send_all_due
+
+def _templates() -> tuple[str, ...]:
+    from emails.render import KNOWN_TEMPLATES
+
+    return KNOWN_TEMPLATES
 
 
 @click.group()
@@ -31,6 +29,11 @@ def mail() -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many to list.")
 def status(failed: bool, limit: int) -> None:
     """Show how many messages are queued, sent, retrying, failed and suppressed."""
+    from crm_store.config import load_config
+    from crm_store.db.engine import session_scope
+    from crm_store.mail import outbox
+    from emails.worker import destination
+
     config = load_config()
     click.echo(f"Mail goes to {destination(config)}.")
     with session_scope(config) as session:
@@ -39,8 +42,8 @@ def status(failed: bool, limit: int) -> None:
         rows = list(session.scalars(outbox.listing(failed_only=failed, limit=limit)))
         for row in rows:
             when = (row.sent_at or row.next_attempt_at).strftime("%Y-%m-%d %H:%M")
-            line = f"{row.id:>6}  {row.status:<10} {row.template:<20} {row.recipient:<32} {when} UTC  tries {row.attempts}"
-            click.echo(line)
+            click.echo(f"{row.id:>6}  {row.status:<10} {row.template:<20} {row.recipient:<32} {when} UTC  "
+                       f"tries {row.attempts}")
             if failed and row.last_error:
                 click.echo(f"        {row.last_error}")
 
@@ -49,6 +52,9 @@ def status(failed: bool, limit: int) -> None:
 @click.argument("message_id", type=int)
 def retry(message_id: int) -> None:
     """Queue failed message MESSAGE_ID again, now."""
+    from crm_store.db.engine import session_scope
+    from crm_store.mail import outbox
+
     with session_scope() as session:
         row = outbox.retry(session, message_id)
         click.echo(f"Message {row.id} to {row.recipient} is queued again.")
@@ -57,6 +63,9 @@ def retry(message_id: int) -> None:
 @mail.command()
 def send() -> None:
     """Deliver what is due now, once, and report."""
+    from crm_store.config import load_config
+    from emails.worker import destination, send_all_due
+
     config = load_config()
     tally = send_all_due(config)
     summary = ", ".join(f"{v} {k}" for k, v in sorted(tally.items()) if v) or "nothing was due"
@@ -68,6 +77,9 @@ def send() -> None:
               help="Seconds between looks at the outbox when it is empty.")
 def worker(poll: float) -> None:
     """Deliver mail within seconds until stopped (Ctrl-C or SIGTERM)."""
+    from crm_store.config import load_config
+    from emails.worker import run_worker
+
     config = load_config()
     logging.getLogger("leadline").setLevel(config.log_level)
     stop = threading.Event()
@@ -77,11 +89,17 @@ def worker(poll: float) -> None:
 
 
 @mail.command()
-@click.argument("template", type=click.Choice(KNOWN_TEMPLATES))
-@click.option("--lang", "language", type=click.Choice(["en", "zh_Hant"]), default="en", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: <template>.<lang>.eml).")
+@click.argument("template", type=LazyChoice(_templates))
+@click.option("--lang", "language", type=language_choice(), default="en", show_default=True,
+              help="Language of the message.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: <template>.<lang>.eml).")
 def preview(template: str, language: str, out: Path | None) -> None:
     """Render TEMPLATE with sample data to an .eml file (open it in a mail program) and an .html file."""
+    from crm_store.config import load_config
+    from emails.catalog import SAMPLE_ATTACHMENTS, SAMPLES
+    from emails.render import render
+
     config = load_config()
     message = render(
         template, language=language, context=SAMPLES[template], sender=config.mail_from,
@@ -101,6 +119,13 @@ def preview(template: str, language: str, out: Path | None) -> None:
 @click.argument("email")
 def test_message(email: str) -> None:
     """Queue a test message to EMAIL and deliver it now."""
+    from crm_store.config import load_config
+    from crm_store.db.engine import session_scope
+    from crm_store.mail import outbox
+    from crm_store.models import utcnow
+    from crm_store.settings import company
+    from emails.worker import destination, send_all_due
+
     config = load_config()
     now = utcnow()
     with session_scope(config) as session:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.cli import documents as lifecycle_cli
+from crm_store.cli import backup as backup_cli
 from crm_store.config import load_config
 from crm_store.db.engine import make_engine
 from crm_store.db.schema import alembic_config, head_revision
@@ -275,7 +275,7 @@ def test_backup_before_migration_skips_a_new_database(tmp_path: Path, monkeypatc
 
 def test_large_copies_show_a_progress_bar(crm_data: Document, cli, tmp_path: Path,  # noqa: ANN001
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lifecycle_cli, "PROGRESS_FROM_BYTES", 0)
+    monkeypatch.setattr(backup_cli, "PROGRESS_FROM_BYTES", 0)
     assert "Writing backup" in cli("backup", str(tmp_path / "a.tar.gz")).stderr
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "fresh"))
     monkeypatch.setattr(backup, "check_restorable", lambda config: None)

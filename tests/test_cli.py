@@ -15,7 +15,10 @@ from crm_store.cli import main
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         found.append((*prefix, name))
         if isinstance(cmd, click.Group):
             found.extend(_all_commands(cmd, (*prefix, name)))
@@ -91,3 +94,20 @@ def test_uninitialised_database_gives_a_hint(tmp_path: Path, monkeypatch: pytest
     result = CliRunner().invoke(main, ["users", "list"])
     assert result.exit_code == 1
     assert "run `crm init`" in result.stderr
+
+
+def test_help_and_version_load_no_store_web_or_mail_code() -> None:
+    """`crm --help` and `--version` import only click: no SQLAlchemy, Flask, Faker or Jinja (start-up stays fast)."""
+    probe = (
+        "import sys\n"
+        "from crm_store.cli import main\n"
+        "for args in (['--version'], ['--help'], ['serve', '--help'], ['mail', '--help'], ['search', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'flask', 'faker', 'jinja2', 'alembic', 'babel') if m in sys.modules)\n"
+        "print('LOADED', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "LOADED []"

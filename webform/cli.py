@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from crm_store.config import load_config
-
 
 def gunicorn_argv(host: str, port: int, workers: int, threads: int = 8) -> list[str]:
     """The gunicorn command line for the app."""
+    from crm_store.config import load_config
+
     return [
         sys.executable, "-m", "gunicorn", "webform.wsgi:app",
         "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "gthread",
@@ -29,6 +29,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
     Rate limits are counted per worker process unless CRM_RATELIMIT_STORAGE_URL points at Redis.
     """
+    from crm_store.config import load_config
+
     config = load_config()
     argv = gunicorn_argv(host, port, workers or config.web_workers)
     click.echo(f"Serving on http://{host}:{port} ({workers or config.web_workers} workers); Ctrl-C stops.")

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crm_store.assignment import round_robin as assignment
 from crm_store.errors import NotFound, ValidationError
-from crm_store.models import LANGUAGES, Campaign, Team, User, WebForm, utcnow
+from crm_store import links
+from crm_store.models import LANGUAGES, Campaign, Team, User, WebForm, WebSubmission, utcnow
 from crm_store.records import registry
 from crm_store.records.validation import Validator, field_specs
 from crm_store.settings.company import parse_on_off
@@ -411,3 +412,27 @@ def _text(key: str, value: Any, limit: int, *, required: bool = False) -> str | 
     if len(text) > limit:
         raise ValidationError(key, f"is {len(text)} characters long; the limit is {limit}")
     return text
+
+
+def submission_counts() -> Select[tuple[int, int, int]]:
+    """Select each form's id with how many submissions it received and how many are in quarantine."""
+    held = func.count().filter(WebSubmission.outcome == "quarantined")
+    return select(WebSubmission.form_id, func.count(), held).group_by(WebSubmission.form_id)
+
+
+def owner_label(session: Session, form: WebForm) -> str:
+    """Who a form's leads go to, in a few words: an email, a team, a round robin, or unassigned."""
+    if form.owner_kind == "user" and form.owner_user_id:
+        user = session.get(User, form.owner_user_id)
+        return user.email if user is not None else "unassigned"
+    if form.owner_kind == "team" and form.owner_team_id:
+        team = session.get(Team, form.owner_team_id)
+        return f"team {team.name}" if team is not None else "unassigned"
+    if form.owner_kind == "round_robin":
+        return f"round robin of {len(form.assignees)}"
+    return "unassigned"
+
+
+def embed_snippet(base_url: str, public_id: str) -> str:
+    """The tag a website pastes where the form should appear."""
+    return f'<script src="{links.url(base_url, "embed_js", public_id=public_id)}" async></script>'

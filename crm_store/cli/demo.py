@@ -7,16 +7,25 @@ import time
 
 import click
 
-from crm_store.db.engine import session_scope
-from crm_store.ops.demo import SIZES, DemoAlreadyLoaded, load_demo
+from crm_store.cli.params import LazyChoice
+
+
+def _sizes() -> list[str]:
+    from crm_store.ops.demo import SIZES
+
+    return sorted(SIZES)
 
 
 @click.command()
-@click.option("--size", type=click.Choice(sorted(SIZES)), default="small", show_default=True,
+@click.option("--size", type=LazyChoice(_sizes), default="small", show_default=True,
               help="small: 10 users, 2,000 leads (seconds). large: 1,000,000 leads for benchmarks (minutes).")
-@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed; the same seed gives the same data.")
+@click.option("--seed", type=int, default=2026, show_default=True,
+              help="Random seed; the same seed gives the same data.")
 def demo(size: str, seed: int) -> None:
     """Create demo users and demo leads, accounts, contacts and opportunities."""
+    from crm_store.db.engine import session_scope
+    from crm_store.ops.demo import SIZES, DemoAlreadyLoaded, load_demo
+
     plan = SIZES[size]
     total = plan.accounts + plan.contacts + plan.leads + plan.opportunities
     started = time.perf_counter()

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import func, select
 
-from crm_store.capture import forms as webforms
-from crm_store.capture import quarantine
-from crm_store.config import load_config
-from crm_store.db.engine import session_scope
-from crm_store.errors import ValidationError
-from crm_store.models import Contact, Lead, Team, User, WebForm, WebSubmission
+from crm_store.cli.params import language_choice
+
+if TYPE_CHECKING:
+    from crm_store.models import WebForm
 
 
 class IdCommand(click.Command):
@@ -38,7 +35,7 @@ def form_options(fn: Any) -> Any:
     options = [
         click.option("--from-file", "from_file", type=click.Path(exists=True, dir_okay=False),
                      help="Read the definition from a YAML file; options given as well override it."),
-        click.option("--language", type=click.Choice(["en", "zh_Hant"]), help="Language of the page and its errors."),
+        click.option("--language", type=language_choice(), help="Language of the page and its errors."),
         click.option("--fields", help="Comma-separated lead fields in order, `*` marks required: "
                                       "first_name,last_name*,email*,phone,company,message"),
         click.option("--hidden", multiple=True, metavar="FIELD=VALUE",
@@ -52,8 +49,10 @@ def form_options(fn: Any) -> Any:
                      help="A site that may embed the form, e.g. https://www.example.com (repeat for more)."),
         click.option("--consent-text", help="Text of a required consent checkbox (stored with the lead)."),
         click.option("--thank-you", help="Message shown after a submission."),
-        click.option("--notify-owner/--no-notify-owner", default=None, help="Email the owner about each lead (default on)."),
-        click.option("--auto-reply/--no-auto-reply", default=None, help="Send the visitor an acknowledgement (default off)."),
+        click.option("--notify-owner/--no-notify-owner", default=None,
+                     help="Email the owner about each lead (default on)."),
+        click.option("--auto-reply/--no-auto-reply", default=None,
+                     help="Send the visitor an acknowledgement (default off)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -61,6 +60,9 @@ def form_options(fn: Any) -> Any:
 
 
 def _definition(from_file: str | None, **given: Any) -> dict[str, Any]:
+    from crm_store.capture import forms as webforms
+    from crm_store.errors import ValidationError
+
     d = webforms.load_file(from_file) if from_file else {}
     if given.get("hidden"):
         hidden = dict(d.get("hidden") or {})
@@ -92,6 +94,9 @@ def forms() -> None:
 @form_options
 def add(name: str | None, from_file: str | None, **options: Any) -> None:
     """Add a web form called NAME (or named in --from-file) and print how to embed it."""
+    from crm_store.capture import forms as webforms
+    from crm_store.db.engine import session_scope
+
     d = _definition(from_file, name=name, **options)
     with session_scope() as session:
         form = webforms.add_form(session, d)
@@ -102,23 +107,23 @@ def add(name: str | None, from_file: str | None, **options: Any) -> None:
 @forms.command("list")
 def list_forms() -> None:
     """List the web forms with their submissions and quarantine counts."""
+    from crm_store.capture import forms as webforms
+    from crm_store.db.engine import session_scope
+
     with session_scope() as session:
-        counts = dict(session.execute(
-            select(WebSubmission.form_id, func.count()).group_by(WebSubmission.form_id)
-        ).all())
-        held = dict(session.execute(
-            select(WebSubmission.form_id, func.count()).where(WebSubmission.outcome == "quarantined")
-            .group_by(WebSubmission.form_id)
-        ).all())
+        counts = {form_id: (total, held) for form_id, total, held in session.execute(webforms.submission_counts())}
         rows = list(session.scalars(webforms.listing()))
         if not rows:
             click.echo("No web forms yet; add one with `crm forms add NAME`.")
             return
-        click.echo(f"{'NAME':<28} {'PUBLIC ID':<34} {'STATE':<9} {'LANG':<8} {'OWNER':<24} {'SUBMISSIONS':>11} {'QUARANTINE':>10}")
+        click.echo(f"{'NAME':<28} {'PUBLIC ID':<34} {'STATE':<9} {'LANG':<8} {'OWNER':<24} "
+                   f"{'SUBMISSIONS':>11} {'QUARANTINE':>10}")
         for form in rows:
+            total, held = counts.get(form.id, (0, 0))
+            state = "enabled" if form.enabled else "disabled"
             click.echo(
-                f"{form.name[:28]:<28} {form.public_id:<34} {'enabled' if form.enabled else 'disabled':<9} "
-                f"{form.language:<8} {_owner(session, form)[:24]:<24} {counts.get(form.id, 0):>11} {held.get(form.id, 0):>10}"
+                f"{form.name[:28]:<28} {form.public_id:<34} {state:<9} {form.language:<8} "
+                f"{webforms.owner_label(session, form)[:24]:<24} {total:>11} {held:>10}"
             )
 
 
@@ -130,10 +135,14 @@ def show(form: str, snippet: bool, public_id: bool) -> None:
     """Show FORM's definition (name or public id), its URLs, embed snippet and integration key."""
     import yaml
 
+    from crm_store.capture import forms as webforms
+    from crm_store.config import load_config
+    from crm_store.db.engine import session_scope
+
     with session_scope() as session:
         row = webforms.find_form(session, form)
         if snippet or public_id:
-            click.echo(embed_snippet(row) if snippet else row.public_id)
+            click.echo(webforms.embed_snippet(load_config().base_url, row.public_id) if snippet else row.public_id)
             return
         click.echo(yaml.safe_dump(webforms.describe(session, row), allow_unicode=True, sort_keys=False).rstrip())
         click.echo("")
@@ -147,6 +156,9 @@ def show(form: str, snippet: bool, public_id: bool) -> None:
 @form_options
 def edit(form: str, name: str | None, enable: bool, from_file: str | None, **options: Any) -> None:
     """Change FORM (name or public id); keys not given stay as they are."""
+    from crm_store.capture import forms as webforms
+    from crm_store.db.engine import session_scope
+
     d = _definition(from_file, name=name, **options)
     if enable:
         d["enabled"] = True
@@ -161,6 +173,9 @@ def edit(form: str, name: str | None, enable: bool, from_file: str | None, **opt
 @click.argument("form")
 def disable(form: str) -> None:
     """Stop FORM accepting submissions; its page and API then answer 404."""
+    from crm_store.capture import forms as webforms
+    from crm_store.db.engine import session_scope
+
     with session_scope() as session:
         row = webforms.find_form(session, form)
         webforms.disable_form(session, row)
@@ -178,6 +193,10 @@ def quarantine_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines with every stored value.")
 def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
     """List quarantined submissions, newest first, with why each was held."""
+    from crm_store.capture import forms as webforms
+    from crm_store.capture import quarantine
+    from crm_store.db.engine import session_scope
+
     with session_scope() as session:
         form_id = webforms.find_form(session, form_ref).id if form_ref else None
         rows = list(session.scalars(quarantine.quarantined(form_id).limit(limit)))
@@ -201,6 +220,10 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
 @click.argument("submission")
 def quarantine_release(submission: str) -> None:
     """Let SUBMISSION through: it creates the lead (or adds to the known one) as if never held."""
+    from crm_store.capture import quarantine
+    from crm_store.db.engine import session_scope
+    from crm_store.models import Contact, Lead
+
     with session_scope() as session:
         receipt = quarantine.release(session, submission)
         what = {"new_lead": "created lead", "added_to_lead": "added to lead", "added_to_contact": "added to contact"}
@@ -213,6 +236,9 @@ def quarantine_release(submission: str) -> None:
 @click.argument("submission")
 def quarantine_discard(submission: str) -> None:
     """Confirm SUBMISSION as spam; it leaves the quarantine list."""
+    from crm_store.capture import quarantine
+    from crm_store.db.engine import session_scope
+
     with session_scope() as session:
         row = quarantine.discard(session, submission)
         click.echo(f"Discarded {row.public_id}.")
@@ -221,33 +247,24 @@ def quarantine_discard(submission: str) -> None:
 @forms.command("prune")
 def prune() -> None:
     """Forget visitors' IP addresses older than the `ip_retention_days` company setting."""
+    from crm_store.capture import quarantine
+    from crm_store.db.engine import session_scope
+
     with session_scope() as session:
         n = quarantine.prune_ips(session)
     click.echo(f"Cleared the IP address of {n} submission(s).")
 
 
-def embed_snippet(form: WebForm) -> str:
-    """The tag a website pastes where the form should appear."""
-    base = load_config().base_url
-    return f'<script src="{base}/forms/{form.public_id}/embed.js" async></script>'
-
-
 def _urls(form: WebForm) -> None:
+    from crm_store import links
+    from crm_store.capture.forms import embed_snippet
+    from crm_store.config import load_config
+
     base = load_config().base_url
-    click.echo(f"  Hosted page:     {base}/forms/{form.public_id}")
-    click.echo(f"  JSON API:        POST {base}/api/forms/{form.public_id}/submissions")
+    click.echo(f"  Hosted page:     {links.url(base, 'hosted_form', public_id=form.public_id)}")
+    click.echo(f"  JSON API:        POST {links.url(base, 'form_api', public_id=form.public_id)}")
     click.echo(f"  Integration key: {form.integration_key}  (header X-Form-Key, for server-side posts)")
     click.echo("  Embed snippet (paste into your website):")
-    click.echo(f"    {embed_snippet(form)}")
+    click.echo(f"    {embed_snippet(base, form.public_id)}")
     if not form.allowed_origins:
         click.echo("  Note: no --allowed-origin yet, so only the hosted page works; add your site to embed it.")
-
-
-def _owner(session: Any, form: WebForm) -> str:
-    if form.owner_kind == "user" and form.owner_user_id:
-        return session.get(User, form.owner_user_id).email
-    if form.owner_kind == "team":
-        return f"team {session.get(Team, form.owner_team_id).name}"
-    if form.owner_kind == "round_robin":
-        return f"round robin of {len(form.assignees)}"
-    return "unassigned"

@@ -5,18 +5,14 @@ from __future__ import annotations
 import sys
 import time
 import unicodedata
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import func, select
 
-from crm_store.db.engine import session_scope
-from crm_store.errors import ValidationError
-from crm_store.records import registry
-from crm_store.search.documents import model_of, modules
-from crm_store.search.index import rebuild_index
-from crm_store.search.query import SearchResult
-from crm_store.search.query import search as find
-from crm_store.search.terms import Term
+from crm_store.cli.params import module_choice
+
+if TYPE_CHECKING:
+    from crm_store.search.query import SearchResult
 
 WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it matched)
 
@@ -24,7 +20,7 @@ WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it m
 @click.command("search")
 @click.argument("term", required=False)
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Most results to show.")
-@click.option("--module", type=click.Choice(modules()), help="Search this module only.")
+@click.option("--module", type=module_choice(searchable=True), help="Search this module only.")
 @click.option("--rebuild", is_flag=True, help="Rebuild the whole search index first (after a bulk load or import).")
 def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> None:
     """Find leads, accounts, contacts and opportunities by name, company, email, phone or number.
@@ -32,6 +28,11 @@ def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> N
     TERM is any part of two or more characters (王小, smith, @example.com); four or more digits
     also match phone numbers (0912 345, +886 912 345 678); a record number (LEA12) matches exactly.
     """
+    from crm_store.db.engine import session_scope
+    from crm_store.errors import ValidationError
+    from crm_store.search.query import search as find
+    from crm_store.search.terms import Term
+
     if term is None and not rebuild:
         raise click.UsageError("give a TERM to search for, or --rebuild")
     if rebuild:
@@ -53,10 +54,13 @@ def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> N
 
 
 def _rebuild() -> None:
+    from crm_store.db.engine import session_scope
+    from crm_store.search.documents import live_records
+    from crm_store.search.index import rebuild_index
+
     started = time.perf_counter()
     with session_scope() as session:
-        total = sum(session.scalar(select(func.count()).select_from(m).where(m.deleted_at.is_(None))) or 0
-                    for m in map(model_of, modules()))
+        total = session.scalar(live_records()) or 0
         with click.progressbar(length=total, label="Indexing records", width=36, file=sys.stderr) as bar:
 
             def tick(stage: str, n: int) -> None:
@@ -70,6 +74,8 @@ def _rebuild() -> None:
 
 
 def _cells(result: SearchResult) -> tuple[str, ...]:
+    from crm_store.records import registry
+
     state = "" if result.is_open else " (closed)"
     return (result.number, registry.get(result.module).singular, result.title, result.subtitle, result.match + state)
 

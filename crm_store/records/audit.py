@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.db.fast_insert import insert_rows
-from crm_store.models import AuditEntry, utcnow
+from crm_store.models import AuditEntry, User, utcnow
 from crm_store.models.base import UTCDateTime
 
 # Fields that change on every write and say nothing a person needs in a history.
@@ -121,3 +121,8 @@ def history(module: str, record_id: int) -> Select[tuple[AuditEntry]]:
         .where(AuditEntry.module == module, AuditEntry.record_id == record_id)
         .order_by(AuditEntry.at, AuditEntry.id)
     )
+
+
+def history_with_authors(module: str, record_id: int) -> Select[tuple[AuditEntry, str | None]]:
+    """Select a record's audit rows, oldest first, each with the email of the user who made it (if a user did)."""
+    return history(module, record_id).add_columns(User.email).outerjoin(User, User.id == AuditEntry.user_id)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, null, select, true
+from sqlalchemy import ColumnElement, Select, func, null, select, true
 from sqlalchemy.orm import aliased
 
 from crm_store.errors import ValidationError
@@ -22,6 +22,15 @@ def modules() -> list[str]:
 def model_of(module: str) -> Any:
     """The model of a searched module."""
     return registry.get(module).model
+
+
+def live_records() -> Select[tuple[int]]:
+    """Select how many live records the searched modules hold: what a rebuild indexes."""
+    counts = [
+        select(func.count()).select_from(model).where(model.deleted_at.is_(None)).scalar_subquery()
+        for model in map(model_of, modules())
+    ]
+    return select(sum(counts[1:], counts[0]))
 
 
 def document_rows(module: str) -> Select[Any]:

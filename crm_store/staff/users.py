@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from crm_store.actor import SYSTEM, Actor
 from crm_store.assignment import round_robin as assignment
@@ -80,9 +80,12 @@ def find_user(session: Session, email: str) -> User:
     return user
 
 
-def list_users(include_inactive: bool = True) -> Select[tuple[User]]:
-    """Return a query for users, admins first then by name."""
-    stmt = select(User).order_by(User.role, User.name)
+def listing(include_inactive: bool = True) -> Select[tuple[User, str | None]]:
+    """Select users with their manager's email, admins first then by name."""
+    manager = aliased(User)
+    stmt = (
+        select(User, manager.email).outerjoin(manager, manager.id == User.manager_id).order_by(User.role, User.name)
+    )
     return stmt if include_inactive else stmt.where(User.active)
 
 

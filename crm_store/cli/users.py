@@ -1,0 +1,69 @@
+"""`crm users`: add, list and deactivate staff users."""
+
+from __future__ import annotations
+
+import click
+
+from crm_store.cli.params import language_choice, role_choice
+
+
+@click.group()
+def users() -> None:
+    """Add, list and deactivate staff users."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="Full name as shown to colleagues.")
+@click.option("--role", type=role_choice(), default="rep", show_default=True, help="What the user may see and do.")
+@click.option("--manager", "manager_email", help="Email of this user's manager.")
+@click.option("--language", type=language_choice(), help="Language of emails and pages.")
+@click.option("--time-zone", help="IANA zone such as Asia/Taipei; default the company's.")
+def users_add(
+    email: str, name: str, role: str, manager_email: str | None, language: str | None, time_zone: str | None
+) -> None:
+    """Add a user who logs in with EMAIL."""
+    from crm_store.db.engine import session_scope
+    from crm_store.staff import users as staff
+
+    with session_scope() as session:
+        user = staff.add_user(
+            session, email, name, role=role, manager_email=manager_email, language=language, time_zone=time_zone
+        )
+        click.echo(f"Added {user.role} {user.name} <{user.email}> (id {user.id}).")
+
+
+@users.command("list")
+@click.option("--active-only", is_flag=True, help="Leave out deactivated users.")
+def users_list(active_only: bool) -> None:
+    """List users with their role, language and manager."""
+    from crm_store.db.engine import session_scope
+    from crm_store.staff import users as staff
+
+    with session_scope() as session:
+        for u, manager in session.execute(staff.listing(include_inactive=not active_only)):
+            state = "active" if u.active else "inactive"
+            click.echo(
+                f"{u.id:>4}  {u.email:<32} {u.name:<24} {u.role:<8} {u.language:<8} {state:<9} {manager or ''}"
+            )
+
+
+@users.command("deactivate")
+@click.argument("email")
+@click.option("--reassign-to",
+              help="Email of the user who takes over EMAIL's open leads, deals, accounts, contacts and activities.")
+def users_deactivate(email: str, reassign_to: str | None) -> None:
+    """Stop EMAIL from logging in and receiving new leads; hand their open work on."""
+    from crm_store.db.engine import session_scope
+    from crm_store.staff import users as staff
+
+    with session_scope() as session:
+        moved = staff.deactivate_user(session, email, reassign_to=reassign_to)
+    lists = moved.pop("round_robin_lists", 0)
+    forms_moved = moved.pop("forms", 0)
+    summary = ", ".join(f"{n} {k}" for k, n in moved.items() if n)
+    click.echo(f"Deactivated {email.lower()}." + (f" Reassigned to {reassign_to}: {summary}." if summary else ""))
+    if lists:
+        click.echo(f"Removed from {lists} web-form round-robin list(s).")
+    if forms_moved:
+        click.echo(f"{forms_moved} web form(s) they owned now go to {reassign_to or 'nobody (leads stay unassigned)'}.")
