@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 ROUTES: dict[str, str] = {
     "home": "/",
-    "record": "/<module>/<number>",  # module: the registry's url_path (leads, accounts, ...)
+    "records": "/<module>",  # a module's list: module is the registry's url_path (leads, accounts, ...)
+    "record": "/<module>/<number>",
     "set_password": "/auth/set-password/<token>",
     "reset_password": "/auth/reset-password/<token>",
     "report": "/reports/<name>",

@@ -1,14 +1,14 @@
 """What each email template needs: its context keys, and a realistic sample to preview and test.
 
-Conventions shared by the templates:
+Conventions shared by the templates (one English pair per message, translated through gettext):
 - Dates and times are strings the caller already formatted in the recipient's zone and language.
 - A *record reference* is `{"module", "number", "name"}` where `module` is the URL segment of the
   record's module (`leads`, `accounts`, `contacts`, `opportunities`, `campaigns`); templates link
-  to `{base_url}/{module}/{number}`.
+  to it with `link("record", module=..., number=...)`.
 - A *lead row* is `{"number", "name", "company", "source"}`; `company` may be None.
-- Links the templates build: `/leads/<number>`, `/<module>/<number>`, `/opportunities/<number>`,
-  `/reports/<report_slug>`, `/auth/set-password/<token>`, `/auth/reset-password/<token>`.
-- `render()` adds `base_url`, `company_name` and `language`; the context may not set them.
+- Templates spell no URL path: they call `link(route, **values)` with a route of `crm_store.links.ROUTES`
+  (`record`, `records`, `report`, `set_password`, `reset_password`, `home`), which URL-quotes each value.
+- `render()` adds `base_url`, `company_name`, `language` and `link`; the context may not set them.
 """
 
 from __future__ import annotations

@@ -1,14 +1,24 @@
 """Render a named email template into a ready-to-send EmailMessage, without I/O or Flask.
 
-Each template is a pair `templates/<language>/<name>.txt` and `.html`. The `.txt` file holds the
-one source of truth for the subject (`{% block subject %}`) and for the footer sentence saying why
-the recipient got the mail (`{% block reason %}`); both are handed to the `.html` file as
-`email_subject` and `email_reason`. `base_url`, `company_name` and `language` are added to every
-context. The context keys of each template are listed in `emails.catalog.CONTEXT`.
+Each message is one template pair, `templates/<name>.txt` and `.html`, written in English: its wording goes
+through gettext (Jinja's i18n extension, `{% trans %}` and `_()`), so the catalogues of `crm_store.languages`
+translate it; a message without a translation stays in English. The `.txt` file holds the one source of
+truth for the subject (`{% block subject %}`) and for the footer sentence saying why the recipient got the
+mail (`{% block reason %}`); both are handed to the `.html` file as `email_subject` and `email_reason`.
+The pair extends `_layout.txt` / `_layout.html` (and that `base.html`); `_components.html` holds the HTML
+building blocks, `_records.txt` / `_records.html` the pieces that show CRM records.
+
+`base_url`, `company_name`, `language` and `link` are added to every context: `link(route, **values)` is a
+`crm_store.links.Links`, and templates build their URLs with it (`link("record", module=..., number=...)`).
+Each language has its own Jinja environment: its catalogue, the `duration` filter in its words, and
+`language_tag` (BCP 47, for `<html lang>`). The context keys of each template are listed in
+`emails.catalog.CONTEXT`.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: MessageArgs needs real NotRequired[...] annotations for
+# TypedDict to know its optional keys at run time.
 
+import gettext
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,10 +28,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache, partial
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import jinja2
+
+from crm_store import languages
+from crm_store.links import Links
 
 from .ics import event_ics
 
@@ -43,9 +56,7 @@ KNOWN_TEMPLATES: tuple[str, ...] = (
     "visitor_auto_reply",
     "scheduled_report",
 )
-LANGUAGES: dict[str, str] = {"en": "en", "zh_Hant": "zh-Hant"}  # ours -> BCP 47 tag
-DEFAULT_LANGUAGE = "en"
-ADDED_KEYS = frozenset({"base_url", "company_name", "language", "email_subject", "email_reason"})
+ADDED_KEYS = frozenset({"base_url", "company_name", "language", "link", "email_subject", "email_reason"})
 # Headers render() owns; `headers=` may add others (Reply-To, List-Unsubscribe, ...).
 _OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version"})
 # Parts are 7-bit on the wire (quoted-printable or base64), so no relay needs 8BITMIME.
@@ -63,24 +74,60 @@ class Attachment:
     inline_cid: str | None = None
 
 
-def duration(context: jinja2.runtime.Context, minutes: int) -> str:
-    """Format a number of minutes as days, hours and minutes in the context's language."""
-    units = {"en": (" d", " h", " min"), "zh_Hant": (" 天", " 小時", " 分鐘")}[context["language"]]
-    days, rest = divmod(abs(int(minutes)), 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in zip((days, hours, mins), units) if n]
-    return " ".join(parts) if parts else f"0{units[2]}"
+class MessageArgs(TypedDict):
+    """What `render()` and `compose()` take besides the template's name."""
+
+    language: str
+    context: dict[str, Any]
+    sender: str
+    recipient: str
+    message_id: str
+    base_url: str
+    company_name: str
+    attachments: NotRequired[Sequence[Attachment]]
+    headers: NotRequired[Mapping[str, str] | None]
+    sent_at: NotRequired[datetime | None]
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("emails", "templates"),
-    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
-_ENV.filters["duration"] = jinja2.pass_context(duration)
+class _Catalogue:
+    """A language's translations as the templates use them.
+
+    A catalogue's plural rule wants an integer: a count that is None (a caller's missing value) takes
+    the form of 0, so it reads "None days" / "None 天" as it always did instead of failing.
+    """
+
+    def __init__(self, translations: gettext.NullTranslations) -> None:
+        self._translations = translations
+
+    def gettext(self, message: str) -> str:
+        """Translate a message."""
+        return self._translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int | None) -> str:
+        """Translate a message whose wording depends on the count `n`."""
+        if isinstance(n, jinja2.Undefined):
+            n._fail_with_undefined_error()  # a count missing from the context fails as any missing value does
+        return self._translations.ngettext(singular, plural, 0 if n is None else n)
+
+
+@cache
+def _environment(code: str) -> jinja2.Environment:
+    """The Jinja environment of one language: its catalogue, its duration format and its BCP 47 tag."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("emails", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    catalogue = _Catalogue(languages.translations(code))
+    # The i18n extension adds install_gettext_translations to the environment, unknown to the type stubs.
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["duration"] = partial(languages.format_duration, code=code)
+    env.globals["language_tag"] = languages.get(code).tag
+    return env
 
 
 @dataclass(frozen=True)
@@ -100,28 +147,13 @@ class Composed:
     headers: list[tuple[str, str]]
 
 
-def render(
-    template: str,
-    *,
-    language: str,
-    context: dict[str, Any],
-    sender: str,
-    recipient: str,
-    message_id: str,
-    base_url: str,
-    company_name: str,
-    attachments: Sequence[Attachment] = (),
-    headers: Mapping[str, str] | None = None,
-    sent_at: datetime | None = None,
-) -> EmailMessage:
+def render(template: str, **args: Unpack[MessageArgs]) -> EmailMessage:
     """Render `template` in `language` (else English) into a multipart message.
 
     Raises jinja2.UndefinedError when the context lacks a key the template uses, and ValueError
     for a header that would carry CR/LF, an address that is not one address, or a bad argument.
     """
-    c = compose(template, language=language, context=context, sender=sender, recipient=recipient,
-                message_id=message_id, base_url=base_url, company_name=company_name,
-                attachments=attachments, headers=headers, sent_at=sent_at)
+    c = compose(template, **args)
     msg = EmailMessage(policy=_POLICY)
     msg["From"] = c.sender
     msg["To"] = c.recipient
@@ -138,44 +170,19 @@ def render(
     return msg
 
 
-def compose(
-    template: str,
-    *,
-    language: str,
-    context: dict[str, Any],
-    sender: str,
-    recipient: str,
-    message_id: str,
-    base_url: str,
-    company_name: str,
-    attachments: Sequence[Attachment] = (),
-    headers: Mapping[str, str] | None = None,
-    sent_at: datetime | None = None,
-) -> Composed:
+def compose(template: str, **args: Unpack[MessageArgs]) -> Composed:
     """Render the template and check every header-bound value; lay nothing out yet."""
+    _check_arguments(args)
     if template not in KNOWN_TEMPLATES:
         raise ValueError(f"unknown email template {template!r}")
-    language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-    sent_at = sent_at or datetime.now(UTC)
+    language = languages.get(args["language"]).code  # an unknown language falls back to the default
+    sent_at = args.get("sent_at") or datetime.now(UTC)
     if sent_at.utcoffset() is None:
         raise ValueError("sent_at needs a time zone")
-    clashes = ADDED_KEYS & context.keys()
-    if clashes:
-        raise ValueError(f"context may not set {', '.join(sorted(clashes))}: render() adds them")
-    ctx = {**context, "base_url": _base_url(base_url), "company_name": company_name, "language": language}
+    ctx = _context(args, language)
+    subject, text, html = _render(template, language, ctx)
 
-    text_template = _ENV.get_template(f"{language}/{template}.txt")
-    subject = _block(text_template, "subject", ctx)
-    reason = _block(text_template, "reason", ctx)
-    _one_line("subject", subject)
-    if not subject:
-        raise ValueError(f"template {template!r} rendered an empty subject")
-    text = text_template.render(ctx)
-    html = _ENV.get_template(f"{language}/{template}.html").render(
-        {**ctx, "email_subject": subject, "email_reason": reason}
-    )
-
-    attachments = list(attachments)
+    attachments = list(args.get("attachments", ()))
     if template == "event_reminder":
         attachments.append(_invite(ctx, sent_at))
     _check_attachments(template, ctx, html, attachments)
@@ -183,18 +190,53 @@ def compose(
     for item in attachments:
         _content_type(item)
     return Composed(
-        sender=_address("sender", sender),
-        recipient=_address("recipient", recipient),
+        sender=_address("sender", args["sender"]),
+        recipient=_address("recipient", args["recipient"]),
         subject=subject,
         date=format_datetime(sent_at.astimezone(UTC), usegmt=True),
-        message_id=_message_id(message_id),
+        message_id=_message_id(args["message_id"]),
         auto_submitted="auto-replied" if template == "visitor_auto_reply" else "auto-generated",
-        language_tag=LANGUAGES[language],
+        language_tag=languages.get(language).tag,
         text=text,
         html=html,
         attachments=attachments,
-        headers=[_extra_header(name, value) for name, value in (headers or {}).items()],
+        headers=[_extra_header(name, value) for name, value in (args.get("headers") or {}).items()],
     )
+
+
+def _check_arguments(args: Mapping[str, Any]) -> None:
+    """Refuse a missing or unknown argument, as a signature naming each one would."""
+    missing = sorted(MessageArgs.__required_keys__ - args.keys())
+    if missing:
+        raise TypeError(f"missing required keyword argument {missing[0]!r}")
+    unknown = sorted(args.keys() - MessageArgs.__required_keys__ - MessageArgs.__optional_keys__)
+    if unknown:
+        raise TypeError(f"got an unexpected keyword argument {unknown[0]!r}")
+
+
+def _context(args: MessageArgs, language: str) -> dict[str, Any]:
+    """The caller's context and what render() adds to it."""
+    context = args["context"]
+    clashes = ADDED_KEYS & context.keys()
+    if clashes:
+        raise ValueError(f"context may not set {', '.join(sorted(clashes))}: render() adds them")
+    base_url = _base_url(args["base_url"])
+    added = {"base_url": base_url, "company_name": args["company_name"], "language": language, "link": Links(base_url)}
+    return {**context, **added}
+
+
+def _render(template: str, language: str, ctx: dict[str, Any]) -> tuple[str, str, str]:
+    """Render the subject, the text and the HTML of a message."""
+    env = _environment(language)
+    text_template = env.get_template(f"{template}.txt")
+    subject = _block(text_template, "subject", ctx)
+    reason = _block(text_template, "reason", ctx)
+    _one_line("subject", subject)
+    if not subject:
+        raise ValueError(f"template {template!r} rendered an empty subject")
+    text = text_template.render(ctx)
+    html = env.get_template(f"{template}.html").render({**ctx, "email_subject": subject, "email_reason": reason})
+    return subject, text, html
 
 
 def _block(template: jinja2.Template, name: str, ctx: dict[str, Any]) -> str:

@@ -17,9 +17,9 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, getaddresses
-from typing import Any
+from typing import Any, Unpack
 
-from .render import Attachment, Composed, _content_type, compose
+from .render import Attachment, Composed, MessageArgs, _content_type, compose
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,6 @@ def build(c: Composed) -> Wire:
     return Wire(c.sender.addr_spec, c.recipient.addr_spec, body.as_bytes())
 
 
-def render_wire(template: str, **kwargs: Any) -> Wire:
+def render_wire(template: str, **args: Unpack[MessageArgs]) -> Wire:
     """Render a template straight to SMTP-ready bytes (same arguments as `render`)."""
-    return build(compose(template, **kwargs))
+    return build(compose(template, **args))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import gettext
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -16,7 +17,9 @@ from typing import Any
 import jinja2
 import pytest
 
-from crm_store.records.numbering import PREFIXES
+import emails.render as render_module
+from crm_store import languages
+from crm_store.records import registry
 from emails import catalog
 from emails.ics import event_ics
 from emails.render import KNOWN_TEMPLATES, Attachment, render
@@ -27,7 +30,6 @@ SENT_AT = datetime(2025, 3, 14, 1, 0, tzinfo=UTC)
 LANGUAGES = ("en", "zh_Hant")
 CJK = re.compile(r"[\u3400-\u9fff]")
 URL = re.compile(r"https?://[^\s<>\"']+")
-MODULE_OF_PREFIX = {prefix: module for module, prefix in PREFIXES.items()}
 NOT_SHOWN = {"module", "kind", "cid", "event_uid", "event_start_utc", "event_end_utc"}  # used, but not as text
 TEMPLATE_DIR = Path(catalog.__file__).parent / "templates"
 
@@ -122,11 +124,18 @@ def shown_strings(value: Any, key: str = "") -> Iterator[str]:
         yield from (line.strip() for line in value.splitlines() if line.strip())
 
 
+def module_of(number: str) -> str:
+    """Return the URL segment of a record's module from its number (LEA12 -> leads)."""
+    module = registry.by_number(number)
+    assert module is not None, number
+    return module.path
+
+
 def record_links(value: Any) -> Iterator[str]:
     """Yield the absolute link expected for every record (anything with a number) in a context."""
     if isinstance(value, dict):
         if "number" in value:
-            module = value.get("module") or MODULE_OF_PREFIX[value["number"][:3]]
+            module = value.get("module") or module_of(value["number"])
             yield f"{BASE_URL}/{module}/{value['number']}"
         for item in value.values():
             yield from record_links(item)
@@ -146,12 +155,16 @@ def test_catalog_documents_every_template_and_key() -> None:
 
 
 def test_template_files_match_known_templates() -> None:
-    for language in LANGUAGES:
-        found = {p.stem for p in (TEMPLATE_DIR / language).iterdir() if not p.name.startswith("_")}
-        assert found == set(KNOWN_TEMPLATES), language
-        for template in KNOWN_TEMPLATES:
-            assert (TEMPLATE_DIR / language / f"{template}.txt").is_file()
-            assert (TEMPLATE_DIR / language / f"{template}.html").is_file()
+    """One template pair per message, in the source language; the rest is shared (`_` files, base.html)."""
+    names = {p.name for p in TEMPLATE_DIR.iterdir()}
+    assert not {language for language in LANGUAGES if (TEMPLATE_DIR / language).exists()}
+    for template in KNOWN_TEMPLATES:
+        assert (TEMPLATE_DIR / f"{template}.txt").is_file(), template
+        assert (TEMPLATE_DIR / f"{template}.html").is_file(), template
+    pairs = {f"{template}{suffix}" for template in KNOWN_TEMPLATES for suffix in (".txt", ".html")}
+    shared = {name for name in names - pairs if name.startswith("_") or name == "base.html"}
+    assert names == pairs | shared
+    assert all((TEMPLATE_DIR / name).is_file() for name in names)
 
 
 @every_template
@@ -296,6 +309,43 @@ def test_unknown_language_falls_back_to_english() -> None:
     msg = send("welcome", language="fr")
     assert msg["Content-Language"] == "en"
     assert msg["Subject"] == send("welcome", language="en")["Subject"]
+
+
+@pytest.fixture
+def empty_catalogue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Traditional Chinese with a catalogue that translates nothing."""
+    monkeypatch.setattr(languages, "translations", lambda code: gettext.NullTranslations())
+    render_module._environment.cache_clear()
+    yield
+    render_module._environment.cache_clear()
+
+
+@every_template
+@pytest.mark.usefixtures("empty_catalogue")
+def test_a_message_without_translation_stays_in_english(template: str) -> None:
+    chinese, english = send(template, language="zh_Hant"), send(template, language="en")
+    assert str(chinese["Subject"]) == str(english["Subject"])
+    text, html = bodies(chinese)
+    assert text == bodies(english)[0]
+    assert html.replace('<html lang="zh-Hant">', '<html lang="en">') == bodies(english)[1]
+
+
+def test_traditional_chinese_comes_from_the_catalogue() -> None:
+    translated = languages.translate("zh_Hant", "Welcome to Leadline at %(company)s", company=COMPANY)
+    assert "歡迎" in translated
+    msg = send("welcome", language="zh_Hant")
+    assert msg["Subject"] == translated
+    assert msg["Content-Language"] == "zh-Hant"
+    assert "Welcome" not in bodies(msg)[0]
+
+
+def test_arguments_are_checked_as_a_signature_would() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lang'"):
+        render("welcome", **_plain_args(lang="en"))
+    args = _plain_args()
+    del args["sender"]
+    with pytest.raises(TypeError, match="missing required keyword argument 'sender'"):
+        render("welcome", **args)
 
 
 def test_extra_headers_are_added_and_checked() -> None:

@@ -8,19 +8,19 @@ import email.policy
 import pytest
 
 from emails.catalog import SAMPLE_ATTACHMENTS, SAMPLES
-from emails.render import KNOWN_TEMPLATES, render
+from emails.render import KNOWN_TEMPLATES, MessageArgs, render
 from emails.wire import render_wire
 
 
 @pytest.mark.parametrize("language", ["en", "zh_Hant"])
 @pytest.mark.parametrize("template", KNOWN_TEMPLATES)
 def test_wire_bytes_match_the_rendered_message(template: str, language: str) -> None:
-    kwargs = dict(
-        language=language, context=SAMPLES[template], sender="Leadline 業務部 <sales@example.com>",
-        recipient="王小明 <ming@example.com>", message_id="<m1@crm.example.com>", base_url="https://crm.example.com",
-        company_name="好運貿易股份有限公司", attachments=SAMPLE_ATTACHMENTS.get(template, ()),
-        headers={"Reply-To": "業務 <sales@example.com>"},
-    )
+    kwargs: MessageArgs = {
+        "language": language, "context": SAMPLES[template], "sender": "Leadline 業務部 <sales@example.com>",
+        "recipient": "王小明 <ming@example.com>", "message_id": "<m1@crm.example.com>",
+        "base_url": "https://crm.example.com", "company_name": "好運貿易股份有限公司",
+        "attachments": SAMPLE_ATTACHMENTS.get(template, ()), "headers": {"Reply-To": "業務 <sales@example.com>"},
+    }
     expected = render(template, **kwargs)
     wire = render_wire(template, **kwargs)
     got = email.message_from_bytes(wire.data, policy=email.policy.default)
