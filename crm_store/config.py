@@ -1,4 +1,11 @@
-"""Deployment settings: read from the environment at call time into one typed object."""
+"""Deployment settings: read from the environment at call time into one typed object.
+
+Each setting is declared once in `SETTINGS`: its variable, the `Config` field it fills, a parser that
+checks the text (or supplies the default when the variable is unset), the default as the README shows
+it, and one line of help. `Config` and the README's table (`markdown_table()`) both come from it.
+Only the edges (a command, the web app, a worker) call `load_config()`; the store's functions get what
+they need as arguments.
+"""
 
 from __future__ import annotations
 
@@ -6,77 +13,148 @@ import ipaddress
 import os
 import re
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any
 
 from crm_store.errors import CrmError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RATE = re.compile(r"[1-9][0-9]{0,6}\s*(/|per)\s*(second|minute|hour|day)", re.IGNORECASE)
+Parser = Callable[[str, str, Mapping[str, Any]], Any]  # (variable, text or "", fields read so far) -> value
 
 
 @dataclass(frozen=True)
 class Setting:
-    """A deployment setting: its environment variable, default (as text) and a one-line help."""
+    """A deployment setting: its variable, the Config field, a parser, the default as shown, a one-line help."""
 
     env: str
+    field: str
+    parse: Parser = field(repr=False)
     default: str
     help: str
 
 
+def _data_dir(_env: str, text: str, _read: Mapping[str, Any]) -> Path:
+    return Path(text or "./var").expanduser().resolve()
+
+
+def _database_url(env: str, text: str, read: Mapping[str, Any]) -> str:
+    url = text or f"sqlite:///{read['data_dir'] / 'leadline.db'}"
+    if "://" not in url:
+        raise CrmError(f"{env}: {url!r} is not a database URL (sqlite:///… or postgresql+psycopg://…)")
+    return url
+
+
+def _optional(_env: str, text: str, _read: Mapping[str, Any]) -> str | None:
+    return text or None
+
+
+def _base_url(env: str, text: str, _read: Mapping[str, Any]) -> str:
+    url = (text or "http://127.0.0.1:8000").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CrmError(f"{env}: {url!r} must start with http:// or https://")
+    return url
+
+
+def _log_level(env: str, text: str, _read: Mapping[str, Any]) -> str:
+    level = (text or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise CrmError(f"{env}: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _smtp_url(env: str, text: str, _read: Mapping[str, Any]) -> str | None:
+    if text and not text.startswith(("smtp://", "smtps://")):
+        raise CrmError(f"{env}: must start with smtp:// or smtps://")
+    return text or None
+
+
+def _mail_from(env: str, text: str, _read: Mapping[str, Any]) -> str:
+    sender = text or "Leadline <noreply@localhost>"
+    if "\r" in sender or "\n" in sender or "@" not in sender:
+        raise CrmError(f"{env}: {sender!r} is not an address like 'Sales <sales@example.com>'")
+    return sender
+
+
+def _storage_url(env: str, text: str, _read: Mapping[str, Any]) -> str:
+    url = text or "memory://"
+    if "://" not in url:
+        raise CrmError(f"{env}: {url!r} is not a URL like memory:// or redis://host:6379")
+    return url
+
+
+def _rate(default: str) -> Parser:
+    def parse(env: str, text: str, _read: Mapping[str, Any]) -> str:
+        rate = text or default
+        if not _RATE.fullmatch(rate):
+            raise CrmError(f"{env}: {rate!r} is not a rate like 20/minute (second, minute, hour or day)")
+        return rate
+
+    return parse
+
+
+def _networks(env: str, text: str, _read: Mapping[str, Any]) -> tuple[str, ...]:
+    items = tuple(p.strip() for p in text.split(",") if p.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise CrmError(f"{env}: {item!r} is not an IP address or network") from None
+    return items
+
+
+def _workers(env: str, text: str, _read: Mapping[str, Any]) -> int:
+    value = text or "2"
+    if not value.isdigit() or not 1 <= int(value) <= 64:
+        raise CrmError(f"{env}: {value!r} is not a number of processes from 1 to 64")
+    return int(value)
+
+
 SETTINGS: tuple[Setting, ...] = (
-    Setting("CRM_DATA_DIR", "./var", "Folder for the SQLite database, the secret key, documents and the mail outbox."),
-    Setting(
-        "CRM_DATABASE_URL",
-        "sqlite:///$CRM_DATA_DIR/leadline.db",
-        "SQLAlchemy URL of the database, e.g. postgresql+psycopg://crm@db.example/crm.",
-    ),
-    Setting(
-        "CRM_SECRET_KEY",
-        "generated once into $CRM_DATA_DIR/secret_key",
-        "Key that signs sessions and links; keep it secret and the same on every machine.",
-    ),
-    Setting("CRM_BASE_URL", "http://127.0.0.1:8000", "Public address of the web app, used for links in emails."),
-    Setting("CRM_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
-    Setting(
-        "CRM_SMTP_URL",
-        "unset: mail is written as .eml files to $CRM_DATA_DIR/outbox/",
-        "SMTP relay, e.g. smtp://user:pass@mail.example.com:587?starttls=1 or smtps://user:pass@host:465.",
-    ),
-    Setting("CRM_MAIL_FROM", "Leadline <noreply@localhost>", "Sender address of every message the CRM sends."),
-    Setting(
-        "CRM_RATELIMIT_STORAGE_URL",
-        "memory:// (per web worker process)",
-        "Where web-form rate limits are counted; redis://host:6379 shares them between workers and machines.",
-    ),
-    Setting("CRM_RATELIMIT_PER_IP", "20/minute", "Web-form submissions one client IP may make, e.g. 20/minute."),
-    Setting("CRM_RATELIMIT_PER_FORM", "600/minute", "Submissions one web form accepts in total, e.g. 600/minute."),
-    Setting(
-        "CRM_TRUSTED_PROXIES",
-        "unset: the connecting address is the client",
-        "Comma-separated proxy addresses or networks whose X-Forwarded-For is believed, e.g. 127.0.0.1,10.0.0.0/8.",
-    ),
-    Setting("CRM_WEB_WORKERS", "2", "Gunicorn worker processes for `crm serve` and `crm up`."),
+    Setting("CRM_DATA_DIR", "data_dir", _data_dir, "`./var`",
+            "Folder for the SQLite database, the secret key, documents and the mail outbox."),
+    Setting("CRM_DATABASE_URL", "database_url", _database_url, "`sqlite:///$CRM_DATA_DIR/leadline.db`",
+            "SQLAlchemy URL of the database, e.g. `postgresql+psycopg://crm@db.example/crm`."),
+    Setting("CRM_SECRET_KEY", "secret_key_env", _optional, "generated once into `$CRM_DATA_DIR/secret_key`",
+            "Key that signs sessions and links; keep it secret and the same on every machine."),
+    Setting("CRM_BASE_URL", "base_url", _base_url, "`http://127.0.0.1:8000`",
+            "Public address of the web app, used for links in emails."),
+    Setting("CRM_LOG_LEVEL", "log_level", _log_level, "`INFO`", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("CRM_SMTP_URL", "smtp_url", _smtp_url, "unset: mail goes to `.eml` files in `$CRM_DATA_DIR/outbox/`",
+            "SMTP relay: `smtp://user:pass@mail.example.com:587?starttls=1` or `smtps://user:pass@host:465`."),
+    Setting("CRM_MAIL_FROM", "mail_from", _mail_from, "`Leadline <noreply@localhost>`",
+            "Sender address of every message the CRM sends."),
+    Setting("CRM_RATELIMIT_STORAGE_URL", "ratelimit_storage_url", _storage_url, "`memory://` (per web worker process)",
+            "Where web-form rate limits are counted; `redis://host:6379` shares them between workers and machines."),
+    Setting("CRM_RATELIMIT_PER_IP", "ratelimit_per_ip", _rate("20/minute"), "`20/minute`",
+            "Web-form submissions one client IP may make, e.g. `20/minute`."),
+    Setting("CRM_RATELIMIT_PER_FORM", "ratelimit_per_form", _rate("600/minute"), "`600/minute`",
+            "Submissions one web form accepts in total, e.g. `600/minute`."),
+    Setting("CRM_TRUSTED_PROXIES", "trusted_proxies", _networks, "unset: the connecting address is the client",
+            "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed, "
+            "e.g. `127.0.0.1,10.0.0.0/8`."),
+    Setting("CRM_WEB_WORKERS", "web_workers", _workers, "`2`", "Gunicorn worker processes for `crm serve` and `crm up`."),
 )
 
 
 @dataclass(frozen=True)
 class Config:
-    """The deployment settings in force for one call."""
+    """The deployment settings in force for one call (see `SETTINGS` for each one's variable and default)."""
 
     data_dir: Path
     database_url: str
+    secret_key_env: str | None = field(repr=False)
     base_url: str
     log_level: str
-    secret_key_env: str | None = field(default=None, repr=False)
-    smtp_url: str | None = field(default=None, repr=False)
-    mail_from: str = "Leadline <noreply@localhost>"
-    ratelimit_storage_url: str = "memory://"
-    ratelimit_per_ip: str = "20/minute"
-    ratelimit_per_form: str = "600/minute"
-    trusted_proxies: tuple[str, ...] = ()
-    web_workers: int = 2
+    smtp_url: str | None = field(repr=False)
+    mail_from: str
+    ratelimit_storage_url: str
+    ratelimit_per_ip: str
+    ratelimit_per_form: str
+    trusted_proxies: tuple[str, ...]
+    web_workers: int
 
     @property
     def secret_key(self) -> str:
@@ -99,44 +177,20 @@ class Config:
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the deployment settings from the environment; fail naming the bad variable."""
     env = os.environ if environ is None else environ
-    get: Callable[[str], str] = lambda name: env.get(name, "").strip()  # noqa: E731
-    data_dir = Path(get("CRM_DATA_DIR") or "./var").expanduser().resolve()
-    database_url = get("CRM_DATABASE_URL") or f"sqlite:///{data_dir / 'leadline.db'}"
-    if "://" not in database_url:
-        raise CrmError(f"CRM_DATABASE_URL: {database_url!r} is not a database URL (sqlite:///… or postgresql+psycopg://…)")
-    base_url = (get("CRM_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
-    if not base_url.startswith(("http://", "https://")):
-        raise CrmError(f"CRM_BASE_URL: {base_url!r} must start with http:// or https://")
-    log_level = (get("CRM_LOG_LEVEL") or "INFO").upper()
-    if log_level not in LOG_LEVELS:
-        raise CrmError(f"CRM_LOG_LEVEL: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
-    mail_from = get("CRM_MAIL_FROM") or "Leadline <noreply@localhost>"
-    if "\r" in mail_from or "\n" in mail_from or "@" not in mail_from:
-        raise CrmError(f"CRM_MAIL_FROM: {mail_from!r} is not an address like 'Sales <sales@example.com>'")
-    smtp_url = get("CRM_SMTP_URL") or None
-    if smtp_url is not None and not smtp_url.startswith(("smtp://", "smtps://")):
-        raise CrmError("CRM_SMTP_URL: must start with smtp:// or smtps://")
-    storage = get("CRM_RATELIMIT_STORAGE_URL") or "memory://"
-    if "://" not in storage:
-        raise CrmError(f"CRM_RATELIMIT_STORAGE_URL: {storage!r} is not a URL like memory:// or redis://host:6379")
-    limits = {}
-    for name, default in (("CRM_RATELIMIT_PER_IP", "20/minute"), ("CRM_RATELIMIT_PER_FORM", "600/minute")):
-        limits[name] = get(name) or default
-        if not _RATE.fullmatch(limits[name]):
-            raise CrmError(f"{name}: {limits[name]!r} is not a rate like 20/minute (second, minute, hour or day)")
-    proxies = tuple(p.strip() for p in get("CRM_TRUSTED_PROXIES").split(",") if p.strip())
-    for proxy in proxies:
-        try:
-            ipaddress.ip_network(proxy, strict=False)
-        except ValueError:
-            raise CrmError(f"CRM_TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from None
-    workers_text = get("CRM_WEB_WORKERS") or "2"
-    if not workers_text.isdigit() or not 1 <= int(workers_text) <= 64:
-        raise CrmError(f"CRM_WEB_WORKERS: {workers_text!r} is not a number of processes from 1 to 64")
-    return Config(
-        data_dir, database_url, base_url, log_level, get("CRM_SECRET_KEY") or None, smtp_url, mail_from,
-        storage, limits["CRM_RATELIMIT_PER_IP"], limits["CRM_RATELIMIT_PER_FORM"], proxies, int(workers_text),
-    )
+    read: dict[str, Any] = {}
+    for setting in SETTINGS:
+        read[setting.field] = setting.parse(setting.env, env.get(setting.env, "").strip(), read)
+    return Config(**read)
+
+
+def markdown_table() -> str:
+    """The README's table of deployment settings, made from `SETTINGS`."""
+    rows = ["| variable | default | what it is |", "|---|---|---|"]
+    rows += [f"| `{s.env}` | {s.default} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows)
+
+
+assert [s.field for s in SETTINGS] == [f.name for f in fields(Config)], "SETTINGS and Config must agree"
 
 
 def _stored_secret_key(data_dir: Path) -> str:

@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from email.utils import formataddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
@@ -16,6 +17,7 @@ from crm_store.db.engine import make_engine, session_factory
 from crm_store.mail import outbox
 from crm_store.models import OutboxMessage
 from crm_store.settings import company
+from crm_store.staff.tokens import sign_placeholders
 
 from . import delivery, files
 from .relay import parse_relay
@@ -33,6 +35,11 @@ def destination(config: Config) -> str:
     return f"files under {config.outbox_dir} (CRM_SMTP_URL is unset; see README › Email)"
 
 
+def message_domain(config: Config) -> str:
+    """The right-hand side of the deployment's Message-IDs: the host of its public address."""
+    return urlsplit(config.base_url).hostname or outbox.DEFAULT_DOMAIN
+
+
 def _attachments(config: Config, row: OutboxMessage) -> list[Attachment]:
     found = []
     for ref in row.attachments:
@@ -47,10 +54,10 @@ def _render(config: Config, row: OutboxMessage, company_name: str) -> Wire:
     return render_wire(
         row.template,
         language=row.language,
-        context=row.context,
+        context=sign_placeholders(row.context, config.secret_key),
         sender=config.mail_from,
         recipient=formataddr((row.recipient_name, row.recipient)) if row.recipient_name else row.recipient,
-        message_id=row.message_id,
+        message_id=row.message_id or "",  # claim_due gave it one
         base_url=config.base_url,
         company_name=company_name,
         attachments=_attachments(config, row),
@@ -66,7 +73,7 @@ def send_due(config: Config, *, engine: Engine | None = None, now: dt.datetime |
     tally: Counter[str] = Counter()
     try:
         with factory.begin() as session:
-            claimed, tally["suppressed"] = outbox.claim_due(session, limit, now)
+            claimed, tally["suppressed"] = outbox.claim_due(session, limit, now, domain=message_domain(config))
             company_name = company.get(session, "company_name")
             ready: list[tuple[int, Wire, str]] = []
             for row in claimed:

@@ -39,7 +39,8 @@ def cli(crm):  # noqa: ANN001, ANN201 - the shared `crm` runner under the name t
 
 @pytest.fixture
 def crm_data(session: Session, env: dict[str, str]) -> Document:
-    """A few records, a user (whose welcome link creates the secret key) and a document, committed."""
+    """A few records, a user, the secret key and a document, committed."""
+    load_config().secret_key  # generated into the data dir on first use, as the web app and mail worker do
     rep = add_user(session, "rep@example.com", "陳小華")
     account = records.create_account(session, {"name": "台積電"})
     records.create_contact(session, {"last_name": "Chen", "account_id": account.id})

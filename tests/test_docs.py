@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from crm_store.config import SETTINGS
+from crm_store.config import SETTINGS, markdown_table
 from crm_store.settings import company
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -18,6 +18,10 @@ def _table_keys() -> set[str]:
 def test_every_deployment_setting_is_documented() -> None:
     missing = {s.env for s in SETTINGS} - _table_keys()
     assert not missing, f"undocumented deployment settings: {missing}"
+
+
+def test_the_readme_table_of_deployment_settings_is_made_from_their_definitions() -> None:
+    assert markdown_table() in README, "README's deployment settings table is stale; paste:\n" + markdown_table()
 
 
 def test_every_company_setting_is_documented() -> None:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
+import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_store.config import load_config
 from crm_store.errors import ValidationError
 from crm_store.mail import outbox
-from crm_store.models import OutboxMessage
+from crm_store.models import OutboxMessage, utcnow
 from crm_store.records import lifecycle as records
+from crm_store.staff.tokens import SIGN_LATER, verify_token
+from crm_store.staff.users import add_user
+from emails.worker import send_all_due
 
 NOW = dt.datetime(2099, 1, 1, 8, 0, tzinfo=dt.timezone.utc)  # after anything the test queues
 
@@ -26,7 +34,9 @@ def test_queuing_a_key_twice_is_a_no_op(session: Session) -> None:
     session.commit()
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
     row = session.scalar(select(OutboxMessage))
-    assert row.status == "queued" and row.message_id.startswith("<") and row.message_id.endswith(">")
+    assert row.status == "queued" and row.message_id is None  # given when the worker first claims it
+    (claimed,), _ = outbox.claim_due(session, now=NOW, domain="crm.example.com")
+    assert claimed.message_id.startswith("<") and claimed.message_id.endswith("@crm.example.com>")
 
 
 def test_queuing_rolls_back_with_the_business_change(session: Session) -> None:
@@ -104,3 +114,19 @@ def test_retry_and_counts(session: Session) -> None:
     assert row.status == "queued" and row.attempts == 0
     with pytest.raises(ValidationError):
         outbox.retry(session, row.id)
+
+
+def test_the_welcome_link_is_signed_at_delivery_and_the_outbox_keeps_no_credential(env, session: Session) -> None:  # noqa: ANN001
+    user = add_user(session, "amy@example.com", "Amy")
+    session.commit()
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.template == "welcome"))
+    assert set(row.context["token"]) == {SIGN_LATER}  # a placeholder, not a working link
+    session.commit()  # end the read (SQLite writers queue behind an open transaction)
+    config = load_config()
+    assert send_all_due(config)["sent"] == 1
+    eml = next(Path(env["CRM_DATA_DIR"], "outbox").glob("*-welcome.eml"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    token = re.search(r"/auth/set-password/(\S+)", message.get_body(("plain",)).get_content())[1]
+    assert verify_token(config.secret_key, "set_password", token, utcnow()) == str(user.id)
+    session.refresh(row)
+    assert message["Message-ID"] == row.message_id and row.message_id.endswith("@127.0.0.1>")

@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from crm_store import links
 from crm_store.assignment import round_robin as assignment
 from crm_store.errors import NotFound, ValidationError
-from crm_store import links
 from crm_store.models import LANGUAGES, Campaign, Team, User, WebForm, WebSubmission, utcnow
 from crm_store.records import registry
 from crm_store.records.validation import Validator, field_specs

@@ -7,20 +7,18 @@ Rendering and SMTP live in `emails/`; this module only keeps the rows honest.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm_store.config import load_config
+from crm_store import languages
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import Account, Contact, Lead, OutboxMessage, utcnow
 from crm_store.records.contact_points import clean_email
@@ -32,7 +30,7 @@ BACKOFF = (
     dt.timedelta(hours=3), dt.timedelta(hours=6), dt.timedelta(hours=12),
 )
 STUCK_AFTER = dt.timedelta(minutes=10)
-LANGUAGES = ("en", "zh_Hant")
+DEFAULT_DOMAIN = "leadline.invalid"  # Message-IDs of a deployment whose address has no host name
 
 
 @dataclass(frozen=True)
@@ -53,14 +51,9 @@ class AttachmentRef:
 NAME_LIMIT = OutboxMessage.__table__.c.recipient_name.type.length
 
 
-def _message_id() -> str:
-    return f"<{uuid.uuid4().hex}@{_host(os.environ.get('CRM_BASE_URL', ''))}>"
-
-
-@lru_cache(maxsize=8)
-def _host(_base_url_env: str) -> str:
-    """The host part of Message-IDs, worked out once per CRM_BASE_URL value."""
-    return urlsplit(load_config().base_url).hostname or "leadline.invalid"
+def new_message_id(domain: str) -> str:
+    """A fresh, globally unique Message-ID on the deployment's domain: <hex@crm.example.com>."""
+    return f"<{uuid.uuid4().hex}@{domain or DEFAULT_DOMAIN}>"
 
 
 def enqueue(
@@ -82,8 +75,8 @@ def enqueue(
         raise ValidationError("recipient_name", "must not contain line breaks")
     if recipient_name is not None and len(recipient_name) > NAME_LIMIT:
         recipient_name = recipient_name[: NAME_LIMIT - 1] + "…"  # a display name in a header, not stored data
-    if language not in LANGUAGES:
-        raise ValidationError("language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
+    if language not in languages.CODES:
+        raise ValidationError("language", f"{language!r} is not one of {', '.join(languages.CODES)}")
     if not key or len(key) > 200:
         raise ValidationError("key", "an idempotency key of 1 to 200 characters is required")
     if not template or len(template) > 60:
@@ -93,7 +86,7 @@ def enqueue(
             raise ValidationError("attachments", f"{ref.path!r} must be a path inside the data dir")
     now = utcnow()
     values = {
-        "idempotency_key": key, "message_id": _message_id(), "template": template, "recipient": recipient,
+        "idempotency_key": key, "message_id": None, "template": template, "recipient": recipient,
         "recipient_name": recipient_name, "language": language, "context": context or {},
         "attachments": [a.as_json() for a in attachments], "to_staff": to_staff, "status": "queued",
         "attempts": 0, "next_attempt_at": send_after or now, "created_at": now,
@@ -135,11 +128,13 @@ def due(now: dt.datetime, limit: int) -> Select[tuple[OutboxMessage]]:
 
 
 def claim_due(
-    session: Session, limit: int = 500, now: dt.datetime | None = None
+    session: Session, limit: int = 500, now: dt.datetime | None = None, *, domain: str = DEFAULT_DOMAIN
 ) -> tuple[list[OutboxMessage], int]:
     """Mark due messages `sending` and return them with how many were `suppressed` (opted out).
 
-    On PostgreSQL rows another worker holds are skipped (SKIP LOCKED); SQLite has one writer.
+    A message claimed for the first time gets its Message-ID on `domain` (the host of the deployment's
+    address), kept for every later attempt. On PostgreSQL rows another worker holds are skipped
+    (SKIP LOCKED); SQLite has one writer.
     """
     now = now or utcnow()
     release_stuck(session, now)
@@ -159,6 +154,7 @@ def claim_due(
         row.status = "sending"
         row.sending_since = now
         row.attempts += 1
+        row.message_id = row.message_id or new_message_id(domain)
         claimed.append(row)
     session.flush()
     return claimed, suppressed

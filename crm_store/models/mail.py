@@ -25,7 +25,8 @@ class OutboxMessage(Base):
 
     id: Mapped[intpk]
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Given by the mail worker when it first claims the message, so every attempt carries the same one.
+    message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     template: Mapped[str] = mapped_column(String(60))
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     recipient_name: Mapped[str | None] = mapped_column(String(100))

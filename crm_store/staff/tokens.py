@@ -1,4 +1,4 @@
-"""Signed, expiring tokens for links in emails (set a password, reset it): nothing stored."""
+"""Signed, expiring tokens for links in emails (set a password, reset it): nothing stored, signed at delivery."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+from typing import Any
 
 from crm_store.errors import CrmError
 
@@ -41,3 +42,27 @@ def verify_token(secret: str, purpose: str, token: str, now: dt.datetime) -> str
     if now.timestamp() > int(expiry):
         raise CrmError("the link has expired; ask for a new one")
     return subject
+
+
+SIGN_LATER = "$signed"  # the key of a placeholder in a message's context
+
+
+def sign_later(purpose: str, subject: str, expires_at: dt.datetime) -> dict[str, Any]:
+    """A placeholder for a token the mail worker signs as it delivers the message.
+
+    The outbox row (readable by anyone who can read the database) then holds no working link; the
+    worker has the secret key and fills the token in with `sign_placeholders`.
+    """
+    return {SIGN_LATER: {"purpose": purpose, "subject": subject, "expires_at": expires_at.isoformat()}}
+
+
+def sign_placeholders(value: Any, secret: str) -> Any:
+    """Return a message's context with every `sign_later` placeholder replaced by its signed token."""
+    if isinstance(value, dict):
+        if set(value) == {SIGN_LATER}:
+            spec = value[SIGN_LATER]
+            return make_token(secret, spec["purpose"], spec["subject"], dt.datetime.fromisoformat(spec["expires_at"]))
+        return {k: sign_placeholders(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sign_placeholders(v, secret) for v in value]
+    return value

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, aliased
 
 from crm_store.actor import SYSTEM, Actor
 from crm_store.assignment import round_robin as assignment
-from crm_store.config import load_config
 from crm_store.errors import NotFound, ValidationError
 from crm_store.mail import outbox
 from crm_store.models import LANGUAGES, ROLES, Account, Activity, Contact, Lead, Opportunity, User, utcnow
@@ -18,7 +17,7 @@ from crm_store.pipeline.leads import open_lead_condition
 from crm_store.records import audit, registry
 from crm_store.records.contact_points import clean_email
 from crm_store.settings import company
-from crm_store.staff.tokens import make_token
+from crm_store.staff.tokens import sign_later
 
 SET_PASSWORD_DAYS = 7
 
@@ -61,9 +60,9 @@ def add_user(
 
 
 def queue_welcome(session: Session, user: User) -> None:
-    """Queue the welcome message with a link to set a password, valid for a week."""
+    """Queue the welcome message with a link to set a password, valid for a week (signed at delivery)."""
     expires = utcnow() + dt.timedelta(days=SET_PASSWORD_DAYS)
-    token = make_token(load_config().secret_key, "set_password", str(user.id), expires)
+    token = sign_later("set_password", str(user.id), expires)
     outbox.enqueue(
         session, "welcome", user.email, key=f"welcome:{user.id}", language=user.language,
         recipient_name=user.name, to_staff=True,
