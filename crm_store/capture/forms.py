@@ -147,7 +147,7 @@ def live_form(session: Session, public_id: str) -> WebForm | None:
     return session.scalar(_LIVE_FORM, {"public_id": public_id})
 
 
-def listing() -> Select[tuple[WebForm]]:
+def listing() -> Select[WebForm]:
     """All forms, by name."""
     return select(WebForm).order_by(WebForm.name)
 
@@ -414,7 +414,7 @@ def _text(key: str, value: Any, limit: int, *, required: bool = False) -> str | 
     return text
 
 
-def submission_counts() -> Select[tuple[int, int, int]]:
+def submission_counts() -> Select[int, int, int]:
     """Select each form's id with how many submissions it received and how many are in quarantine."""
     held = func.count().filter(WebSubmission.outcome == "quarantined")
     return select(WebSubmission.form_id, func.count(), held).group_by(WebSubmission.form_id)

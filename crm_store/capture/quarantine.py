@@ -16,7 +16,7 @@ from crm_store.records import audit
 from crm_store.settings import company
 
 
-def quarantined(form_id: int | None = None) -> Select[tuple[WebSubmission]]:
+def quarantined(form_id: int | None = None) -> Select[WebSubmission]:
     """Submissions held as suspected spam, newest first."""
     stmt = select(WebSubmission).where(WebSubmission.outcome == "quarantined").order_by(WebSubmission.received_at.desc())
     return stmt if form_id is None else stmt.where(WebSubmission.form_id == form_id)

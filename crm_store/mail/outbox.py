@@ -117,7 +117,7 @@ def release_stuck(session: Session, now: dt.datetime | None = None) -> int:
     return result.rowcount
 
 
-def due(now: dt.datetime, limit: int) -> Select[tuple[OutboxMessage]]:
+def due(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
     """Select messages whose (next) attempt is due, oldest first."""
     return (
         select(OutboxMessage)
@@ -225,7 +225,7 @@ def counts(session: Session) -> dict[str, int]:
     return {status: found.get(status, 0) for status in ("queued", "sending", "retrying", "sent", "failed", "suppressed")}
 
 
-def listing(failed_only: bool = False, limit: int = 50) -> Select[tuple[OutboxMessage]]:
+def listing(failed_only: bool = False, limit: int = 50) -> Select[OutboxMessage]:
     """Select the newest messages (or the failed and retrying ones)."""
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if failed_only:

@@ -19,7 +19,7 @@ def open_lead_condition():  # noqa: ANN201 - a SQL boolean expression
     )
 
 
-def open_leads() -> Select[tuple[Lead]]:
+def open_leads() -> Select[Lead]:
     """Select the open leads."""
     return select(Lead).where(open_lead_condition())
 

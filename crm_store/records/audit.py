@@ -114,7 +114,7 @@ def created_values(record: Any, columns: Sequence[str]) -> dict[str, list[Any]]:
     return {c: [None, plain(get(c))] for c in columns if c not in QUIET_FIELDS and get(c) is not None}
 
 
-def history(module: str, record_id: int) -> Select[tuple[AuditEntry]]:
+def history(module: str, record_id: int) -> Select[AuditEntry]:
     """Select a record's audit rows, oldest first."""
     return (
         select(AuditEntry)
@@ -123,6 +123,6 @@ def history(module: str, record_id: int) -> Select[tuple[AuditEntry]]:
     )
 
 
-def history_with_authors(module: str, record_id: int) -> Select[tuple[AuditEntry, str | None]]:
+def history_with_authors(module: str, record_id: int) -> Select[AuditEntry, str | None]:
     """Select a record's audit rows, oldest first, each with the email of the user who made it (if a user did)."""
     return history(module, record_id).add_columns(User.email).outerjoin(User, User.id == AuditEntry.user_id)

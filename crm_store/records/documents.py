@@ -207,7 +207,7 @@ def add_document(
     return document
 
 
-def documents_of(record: Any) -> Select[tuple[Document]]:
+def documents_of(record: Any) -> Select[Document]:
     """Select the live documents attached to a record, oldest first."""
     column = getattr(DocumentLink, _link_column(record))
     return (

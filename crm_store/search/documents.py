@@ -24,7 +24,7 @@ def model_of(module: str) -> Any:
     return registry.get(module).model
 
 
-def live_records() -> Select[tuple[int]]:
+def live_records() -> Select[int]:
     """Select how many live records the searched modules hold: what a rebuild indexes."""
     counts = [
         select(func.count()).select_from(model).where(model.deleted_at.is_(None)).scalar_subquery()

@@ -79,7 +79,7 @@ def find_user(session: Session, email: str) -> User:
     return user
 
 
-def listing(include_inactive: bool = True) -> Select[tuple[User, str | None]]:
+def listing(include_inactive: bool = True) -> Select[User, str | None]:
     """Select users with their manager's email, admins first then by name."""
     manager = aliased(User)
     stmt = (
