@@ -1,8 +1,7 @@
 """Deployment settings: read from the environment at call time into one typed object.
 
-Each setting is declared once in `SETTINGS`: its variable, the `Config` field it fills, a parser that
-checks the text (or supplies the default when the variable is unset), the default as the README shows
-it, and one line of help. `Config` and the README's table (`markdown_table()`) both come from it.
+Each setting is declared once, by its parser (`@setting(variable, default as shown, help)` on a function
+named after the `Config` field it fills, which checks the text or supplies the default when unset). `Config` and the README's table (`markdown_table()`) both come from it.
 Only the edges (a command, the web app, a worker) call `load_config()`; the store's functions get what
 they need as arguments.
 """
@@ -22,7 +21,7 @@ from crm_store.errors import CrmError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RATE = re.compile(r"[1-9][0-9]{0,6}\s*(/|per)\s*(second|minute|hour|day)", re.IGNORECASE)
-Parser = Callable[[str, str, Mapping[str, Any]], Any]  # (variable, text or "", fields read so far) -> value
+Parser = Callable[[str, Mapping[str, Any]], Any]  # (text or "" when unset, fields read so far) -> value
 
 
 @dataclass(frozen=True)
@@ -36,107 +35,115 @@ class Setting:
     help: str
 
 
-def _data_dir(_env: str, text: str, _read: Mapping[str, Any]) -> Path:
+SETTINGS: list[Setting] = []
+
+
+def setting(env: str, default: str, help: str) -> Callable[[Parser], Parser]:
+    """Declare a setting by its parser: the function's name is the Config field; a ValueError names no variable."""
+
+    def declare(parse: Parser) -> Parser:
+        SETTINGS.append(Setting(env, parse.__name__, parse, default, help))
+        return parse
+
+    return declare
+
+
+@setting("CRM_DATA_DIR", "`./var`", "Folder for the SQLite database, the secret key, documents and the mail outbox.")
+def data_dir(text: str, _read: Mapping[str, Any]) -> Path:
     return Path(text or "./var").expanduser().resolve()
 
 
-def _database_url(env: str, text: str, read: Mapping[str, Any]) -> str:
+@setting("CRM_DATABASE_URL", "`sqlite:///$CRM_DATA_DIR/leadline.db`",
+         "SQLAlchemy URL of the database, e.g. `postgresql+psycopg://crm@db.example/crm`.")
+def database_url(text: str, read: Mapping[str, Any]) -> str:
     url = text or f"sqlite:///{read['data_dir'] / 'leadline.db'}"
     if "://" not in url:
-        raise CrmError(f"{env}: {url!r} is not a database URL (sqlite:///… or postgresql+psycopg://…)")
+        raise ValueError(f"{url!r} is not a database URL (sqlite:///… or postgresql+psycopg://…)")
     return url
 
 
-def _optional(_env: str, text: str, _read: Mapping[str, Any]) -> str | None:
+@setting("CRM_SECRET_KEY", "generated once into `$CRM_DATA_DIR/secret_key`",
+         "Key that signs sessions and links; keep it secret and the same on every machine.")
+def secret_key_env(text: str, _read: Mapping[str, Any]) -> str | None:
     return text or None
 
 
-def _base_url(env: str, text: str, _read: Mapping[str, Any]) -> str:
+@setting("CRM_BASE_URL", "`http://127.0.0.1:8000`", "Public address of the web app, used for links in emails.")
+def base_url(text: str, _read: Mapping[str, Any]) -> str:
     url = (text or "http://127.0.0.1:8000").rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise CrmError(f"{env}: {url!r} must start with http:// or https://")
+        raise ValueError(f"{url!r} must start with http:// or https://")
     return url
 
 
-def _log_level(env: str, text: str, _read: Mapping[str, Any]) -> str:
+@setting("CRM_LOG_LEVEL", "`INFO`", "Log level: DEBUG, INFO, WARNING or ERROR.")
+def log_level(text: str, _read: Mapping[str, Any]) -> str:
     level = (text or "INFO").upper()
     if level not in LOG_LEVELS:
-        raise CrmError(f"{env}: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+        raise ValueError(f"{level!r} is not one of {', '.join(LOG_LEVELS)}")
     return level
 
 
-def _smtp_url(env: str, text: str, _read: Mapping[str, Any]) -> str | None:
+@setting("CRM_SMTP_URL", "unset: mail goes to `.eml` files in `$CRM_DATA_DIR/outbox/`",
+         "SMTP relay: `smtp://user:pass@mail.example.com:587?starttls=1` or `smtps://user:pass@host:465`.")
+def smtp_url(text: str, _read: Mapping[str, Any]) -> str | None:
     if text and not text.startswith(("smtp://", "smtps://")):
-        raise CrmError(f"{env}: must start with smtp:// or smtps://")
+        raise ValueError("must start with smtp:// or smtps://")
     return text or None
 
 
-def _mail_from(env: str, text: str, _read: Mapping[str, Any]) -> str:
+@setting("CRM_MAIL_FROM", "`Leadline <noreply@localhost>`", "Sender address of every message the CRM sends.")
+def mail_from(text: str, _read: Mapping[str, Any]) -> str:
     sender = text or "Leadline <noreply@localhost>"
     if "\r" in sender or "\n" in sender or "@" not in sender:
-        raise CrmError(f"{env}: {sender!r} is not an address like 'Sales <sales@example.com>'")
+        raise ValueError(f"{sender!r} is not an address like 'Sales <sales@example.com>'")
     return sender
 
 
-def _storage_url(env: str, text: str, _read: Mapping[str, Any]) -> str:
+@setting("CRM_RATELIMIT_STORAGE_URL", "`memory://` (per web worker process)",
+         "Where web-form rate limits are counted; `redis://host:6379` shares them between workers and machines.")
+def ratelimit_storage_url(text: str, _read: Mapping[str, Any]) -> str:
     url = text or "memory://"
     if "://" not in url:
-        raise CrmError(f"{env}: {url!r} is not a URL like memory:// or redis://host:6379")
+        raise ValueError(f"{url!r} is not a URL like memory:// or redis://host:6379")
     return url
 
 
-def _rate(default: str) -> Parser:
-    def parse(env: str, text: str, _read: Mapping[str, Any]) -> str:
-        rate = text or default
-        if not _RATE.fullmatch(rate):
-            raise CrmError(f"{env}: {rate!r} is not a rate like 20/minute (second, minute, hour or day)")
-        return rate
-
-    return parse
+@setting("CRM_RATELIMIT_PER_IP", "`20/minute`", "Web-form submissions one client IP may make, e.g. `20/minute`.")
+def ratelimit_per_ip(text: str, _read: Mapping[str, Any]) -> str:
+    return _rate(text or "20/minute")
 
 
-def _networks(env: str, text: str, _read: Mapping[str, Any]) -> tuple[str, ...]:
+@setting("CRM_RATELIMIT_PER_FORM", "`600/minute`", "Submissions one web form accepts in total, e.g. `600/minute`.")
+def ratelimit_per_form(text: str, _read: Mapping[str, Any]) -> str:
+    return _rate(text or "600/minute")
+
+
+def _rate(rate: str) -> str:
+    if not _RATE.fullmatch(rate):
+        raise ValueError(f"{rate!r} is not a rate like 20/minute (second, minute, hour or day)")
+    return rate
+
+
+@setting("CRM_TRUSTED_PROXIES", "unset: the connecting address is the client",
+         "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed, "
+         "e.g. `127.0.0.1,10.0.0.0/8`.")
+def trusted_proxies(text: str, _read: Mapping[str, Any]) -> tuple[str, ...]:
     items = tuple(p.strip() for p in text.split(",") if p.strip())
     for item in items:
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            raise CrmError(f"{env}: {item!r} is not an IP address or network") from None
+            raise ValueError(f"{item!r} is not an IP address or network") from None
     return items
 
 
-def _workers(env: str, text: str, _read: Mapping[str, Any]) -> int:
+@setting("CRM_WEB_WORKERS", "`2`", "Gunicorn worker processes for `crm serve` and `crm up`.")
+def web_workers(text: str, _read: Mapping[str, Any]) -> int:
     value = text or "2"
     if not value.isdigit() or not 1 <= int(value) <= 64:
-        raise CrmError(f"{env}: {value!r} is not a number of processes from 1 to 64")
+        raise ValueError(f"{value!r} is not a number of processes from 1 to 64")
     return int(value)
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("CRM_DATA_DIR", "data_dir", _data_dir, "`./var`",
-            "Folder for the SQLite database, the secret key, documents and the mail outbox."),
-    Setting("CRM_DATABASE_URL", "database_url", _database_url, "`sqlite:///$CRM_DATA_DIR/leadline.db`",
-            "SQLAlchemy URL of the database, e.g. `postgresql+psycopg://crm@db.example/crm`."),
-    Setting("CRM_SECRET_KEY", "secret_key_env", _optional, "generated once into `$CRM_DATA_DIR/secret_key`",
-            "Key that signs sessions and links; keep it secret and the same on every machine."),
-    Setting("CRM_BASE_URL", "base_url", _base_url, "`http://127.0.0.1:8000`",
-            "Public address of the web app, used for links in emails."),
-    Setting("CRM_LOG_LEVEL", "log_level", _log_level, "`INFO`", "Log level: DEBUG, INFO, WARNING or ERROR."),
-    Setting("CRM_SMTP_URL", "smtp_url", _smtp_url, "unset: mail goes to `.eml` files in `$CRM_DATA_DIR/outbox/`",
-            "SMTP relay: `smtp://user:pass@mail.example.com:587?starttls=1` or `smtps://user:pass@host:465`."),
-    Setting("CRM_MAIL_FROM", "mail_from", _mail_from, "`Leadline <noreply@localhost>`",
-            "Sender address of every message the CRM sends."),
-    Setting("CRM_RATELIMIT_STORAGE_URL", "ratelimit_storage_url", _storage_url, "`memory://` (per web worker process)",
-            "Where web-form rate limits are counted; `redis://host:6379` shares them between workers and machines."),
-    Setting("CRM_RATELIMIT_PER_IP", "ratelimit_per_ip", _rate("20/minute"), "`20/minute`",
-            "Web-form submissions one client IP may make, e.g. `20/minute`."),
-    Setting("CRM_RATELIMIT_PER_FORM", "ratelimit_per_form", _rate("600/minute"), "`600/minute`",
-            "Submissions one web form accepts in total, e.g. `600/minute`."),
-    Setting("CRM_TRUSTED_PROXIES", "trusted_proxies", _networks, "unset: the connecting address is the client",
-            "Comma-separated proxy addresses or networks whose `X-Forwarded-For` is believed, "
-            "e.g. `127.0.0.1,10.0.0.0/8`."),
-    Setting("CRM_WEB_WORKERS", "web_workers", _workers, "`2`", "Gunicorn worker processes for `crm serve` and `crm up`."),
-)
 
 
 @dataclass(frozen=True)
@@ -178,8 +185,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read the deployment settings from the environment; fail naming the bad variable."""
     env = os.environ if environ is None else environ
     read: dict[str, Any] = {}
-    for setting in SETTINGS:
-        read[setting.field] = setting.parse(setting.env, env.get(setting.env, "").strip(), read)
+    for declared in SETTINGS:
+        try:
+            read[declared.field] = declared.parse(env.get(declared.env, "").strip(), read)
+        except ValueError as exc:
+            raise CrmError(f"{declared.env}: {exc}") from None
     return Config(**read)
 
 

@@ -42,16 +42,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.timezone.utc)
 
 
-class Money(TypeDecorator[Decimal]):
-    """An amount with four decimals; exact on PostgreSQL, REAL-backed on SQLite without warnings."""
+class FixedDecimal(TypeDecorator[Decimal]):
+    """A decimal with a fixed scale; exact on PostgreSQL, REAL-backed on SQLite without warnings."""
 
-    impl = Numeric(20, 4)
+    scale = 4
+    impl = Numeric(20, scale)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(Numeric(20, 4, asdecimal=False))
-        return dialect.type_descriptor(Numeric(20, 4))
+        return dialect.type_descriptor(Numeric(20, self.scale, asdecimal=dialect.name != "sqlite"))
 
     def process_bind_param(self, value: Decimal | int | float | None, dialect: Dialect) -> Any:
         if value is None:
@@ -61,24 +60,23 @@ class Money(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(round(float(value), 4))) if dialect.name == "sqlite" else Decimal(value)
+        return Decimal(str(round(float(value), self.scale))) if dialect.name == "sqlite" else Decimal(value)
 
 
-class Rate(Money):
-    """An exchange rate with eight decimals."""
+class Money(FixedDecimal):
+    """An amount with four decimals."""
 
-    impl = Numeric(20, 8)
+    scale = 4
+    impl = Numeric(20, scale)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(Numeric(20, 8, asdecimal=False))
-        return dialect.type_descriptor(Numeric(20, 8))
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return Decimal(str(round(float(value), 8))) if dialect.name == "sqlite" else Decimal(value)
+class Rate(FixedDecimal):
+    """An exchange rate with eight decimals."""
+
+    scale = 8
+    impl = Numeric(20, scale)
+    cache_ok = True
 
 
 intpk = Annotated[int, mapped_column(Integer().with_variant(BigInteger, "postgresql"), primary_key=True)]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
 from crm_store.models import Base, User
-from crm_store.models.base import Money, UTCDateTime
+from crm_store.models.base import FixedDecimal, UTCDateTime
 from crm_store.records import registry
 from crm_store.records.contact_points import clean_email, to_e164
 from crm_store.records.duplicates import company_key
@@ -174,7 +174,7 @@ def field_specs(module: str) -> dict[str, FieldSpec]:
             e164 = E164_OF[name] if name in E164_OF and E164_OF[name] in columns else None
         elif name == "probability":
             check = "probability"
-        elif isinstance(type_, (Integer, Money)):
+        elif isinstance(type_, (Integer, FixedDecimal)):
             check = "non_negative"
         is_text = isinstance(type_, (String, Text))
         specs[name] = FieldSpec(name, type_, check, picklist, e164, getattr(type_, "length", None), is_text)
@@ -202,7 +202,7 @@ def coerce(name: str, type_: Any, raw: Any) -> Any:
     """Turn a raw value (text from a form or CSV, or a Python value) into the column's type."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    if isinstance(type_, (Money,)):
+    if isinstance(type_, FixedDecimal):
         return _decimal(name, raw)
     if isinstance(type_, Boolean):
         return _boolean(name, raw)
