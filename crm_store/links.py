@@ -44,7 +44,7 @@ def record_url(base_url: str, module: str, number: str) -> str:
     """Return the address of a record's page (module as in the registry, e.g. `leads`)."""
     from crm_store.records import registry
 
-    return url(base_url, "record", module=registry.get(module).url_path, number=number)
+    return url(base_url, "record", module=registry.get(module).path, number=number)
 
 
 class Links:
