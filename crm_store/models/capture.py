@@ -7,6 +7,8 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm_store import languages
+
 from .base import Base, intpk, str100, utcnow
 
 OWNER_KINDS = ("user", "team", "round_robin", "none")
@@ -19,7 +21,7 @@ class WebForm(Base):
     __tablename__ = "web_forms"
     __table_args__ = (
         CheckConstraint("owner_kind in ('user','team','round_robin','none')", name="owner_kind"),
-        CheckConstraint("language in ('en','zh_Hant')", name="language"),
+        CheckConstraint(f"language in ({','.join(repr(c) for c in languages.CODES)})", name="language"),
     )
 
     id: Mapped[intpk]

@@ -7,10 +7,12 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm_store import languages
+
 from .base import Base, intpk, str100, str255, utcnow
 
 ROLES = ("admin", "manager", "rep")
-LANGUAGES = ("en", "zh_Hant")
+LANGUAGES = languages.CODES
 ASSIGNMENT_STRATEGIES = ("round_robin", "weighted", "least_loaded")
 
 

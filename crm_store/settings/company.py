@@ -13,6 +13,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_store import languages
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import CompanySetting, Currency, User
 
@@ -125,6 +126,13 @@ def _dates(key: str, raw: Any) -> list[str]:
     return sorted(out)
 
 
+def _language(key: str, raw: Any) -> str:
+    code = languages.parse(raw)
+    if code is None:
+        raise ValidationError(key, f"{raw!r} is not one of {', '.join(languages.CODES)}")
+    return code
+
+
 def _choice(*choices: str) -> Callable[[str, Any], str]:
     def parse(key: str, raw: Any) -> str:
         value = str(raw).strip().lower()
@@ -153,7 +161,7 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     CompanySettingDef("company_name", _text, _const("My Company"), "Name shown in emails and pages."),
     CompanySettingDef("time_zone", _zone, machine_time_zone, "Zone in which times are shown and days begin."),
     CompanySettingDef("default_currency", _currency, _const("TWD"), "Currency that amounts are reported in."),
-    CompanySettingDef("default_language", _choice("en", "zh_hant"), _const("en"), "Language for new users: en or zh_Hant."),
+    CompanySettingDef("default_language", _language, _const(languages.DEFAULT), "Language for new users: en or zh_Hant."),
     CompanySettingDef("working_days", _weekdays, _const(["mon", "tue", "wed", "thu", "fri"]), "Days the team works."),
     CompanySettingDef("working_hours", _hours, _const("09:00-18:00"), "Working hours each working day."),
     CompanySettingDef("holidays", _dates, _const([]), "Non-working dates, comma-separated YYYY-MM-DD."),
@@ -208,8 +216,6 @@ def set_value(session: Session, key: str, raw: Any) -> Any:
     """Validate and store a company setting; return the stored value."""
     d = definition(key)
     value = d.parse(key, raw)
-    if key == "default_language" and value == "zh_hant":
-        value = "zh_Hant"
     if key == "default_currency" and session.scalar(select(Currency.id).where(Currency.code == value)) is None:
         raise ValidationError(key, f"currency {value} is not set up")
     row = session.get(CompanySetting, key)
