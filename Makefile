@@ -4,21 +4,28 @@ BIN       := $(VENV)/bin
 UV_VERSION := 0.13.9
 PYTHON    ?= python3
 
-.PHONY: demo test install system-deps bench clean-demo help messages
+.PHONY: demo test install install-dev lint system-deps bench help messages
 
 help:
 	@echo "make demo   - install, create the database under ./var, load demo data"
-	@echo "make test   - install, then run the whole test suite (SQLite and PostgreSQL)"
+	@echo "make test   - install with the dev tools, then run ruff, mypy and the whole test suite (SQLite and PostgreSQL)"
 	@echo "make bench  - run the benchmarks under bench/"
 	@echo "make messages - extract translatable messages into crm_store/translations (then translate new ones)"
 
+# The runtime dependencies only (what `make demo` needs), and the dev group on top (tests, ruff, mypy).
 $(BIN)/crm: pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --no-dev
+	@touch $@
+
+$(VENV)/.dev-installed: $(BIN)/crm
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact
 	@touch $@
 
 install: $(BIN)/crm
+
+install-dev: $(VENV)/.dev-installed
 
 system-deps:
 	@sh .ci/system-deps.sh
@@ -36,10 +43,14 @@ demo: install
 	@echo "Starting the services (web app on http://127.0.0.1:8000, mail worker); Ctrl-C stops them."
 	$(BIN)/crm up
 
-test: install system-deps
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint system-deps
 	$(BIN)/pytest
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench.bulk_insert
 	$(BIN)/python -m bench.webform_load
 
