@@ -1,7 +1,8 @@
 """Deployment settings: read from the environment at call time into one typed object.
 
-Each setting is declared once, by its parser (`@setting(variable, default as shown, help)` on a function
-named after the `Config` field it fills, which checks the text or supplies the default when unset). `Config` and the README's table (`markdown_table()`) both come from it.
+Each setting is declared once, by its parser: `@setting(variable, default as shown, help)` on a function
+named after the `Config` field it fills, which checks the text or supplies the default when unset.
+`Config` and the README's table (`markdown_table()`) both come from these declarations.
 Only the edges (a command, the web app, a worker) call `load_config()`; the store's functions get what
 they need as arguments.
 """
@@ -30,7 +31,7 @@ class Setting:
 
     env: str
     field: str
-    parse: Parser = field(repr=False)
+    parse: Parser
     default: str
     help: str
 

@@ -16,10 +16,10 @@ import datetime as dt
 import gettext
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 
@@ -43,6 +43,7 @@ DEFAULT = "en"
 SOURCE = "en"  # the language the messages are written in; it has no catalogue
 CATALOGUES = Path(__file__).parent / "translations"
 DOMAIN = "messages"
+Width = Literal["full", "long", "medium", "short"]  # CLDR's lengths of dates and times
 # Other spellings people type for a language (a setting, a YAML file, a command-line option).
 _ALIASES = {"zh_hant": "zh_Hant", "zh-hant": "zh_Hant", "zh-tw": "zh_Hant", "zh_tw": "zh_Hant", "zh-hant-tw": "zh_Hant"}
 
@@ -65,7 +66,7 @@ def catalogue_path(code: str) -> Path:
     return CATALOGUES / code / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(code: str) -> gettext.NullTranslations:
     """Return the translations of a language, compiled in memory from its `.po` file (once per process)."""
     from babel.messages.mofile import write_mo
@@ -121,14 +122,14 @@ def format_number(value: Decimal | int | float, code: str, decimals: int = 0) ->
     return format_decimal(Decimal(str(value)), format=pattern, locale=get(code).locale)
 
 
-def format_date(day: dt.date, code: str, width: str = "medium") -> str:
+def format_date(day: dt.date, code: str, width: Width = "medium") -> str:
     """Format a date the locale's way: Mar 14, 2025 / 2025年3月14日."""
     from babel.dates import format_date as babel_format_date
 
     return babel_format_date(day, format=width, locale=get(code).locale)
 
 
-def format_datetime(moment: dt.datetime, code: str, zone: ZoneInfo, width: str = "medium") -> str:
+def format_datetime(moment: dt.datetime, code: str, zone: ZoneInfo, width: Width = "medium") -> str:
     """Format a stored UTC moment in a zone the locale's way, without seconds: Mar 14, 2025, 9:05 AM."""
     from babel.dates import format_datetime as babel_format_datetime
     from babel.dates import get_date_format, get_datetime_format, get_time_format

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from crm_store.db.engine import affected
 from crm_store.errors import ValidationError
 from crm_store.models import Team, TeamMember, User, WebForm, WebFormAssignee, utcnow
 
@@ -42,9 +43,13 @@ def next_in_rotation(positions: Sequence[tuple[int, Any]], pointer: int, at: dt.
 # Built once: statement construction costs more than running these.
 # FOR NO KEY UPDATE: a web submission's foreign key holds a KEY SHARE lock on its form's row, which a
 # plain FOR UPDATE would wait on (and deadlock with the other submissions doing the same).
-_FORM_POINTER = select(WebForm.round_robin_pointer).where(WebForm.id == bindparam("owner")).with_for_update(key_share=True)
+_FORM_POINTER = (
+    select(WebForm.round_robin_pointer).where(WebForm.id == bindparam("owner")).with_for_update(key_share=True)
+)
 _TEAM_POINTER = select(Team.round_robin_pointer).where(Team.id == bindparam("owner")).with_for_update(key_share=True)
-_CANDIDATE = (User.id, User.email, User.name, User.language, User.active, User.out_of_office_from, User.out_of_office_to)
+_CANDIDATE = (
+    User.id, User.email, User.name, User.language, User.active, User.out_of_office_from, User.out_of_office_to,
+)
 _FORM_LIST = (
     select(WebFormAssignee.position, *_CANDIDATE).join(User, User.id == WebFormAssignee.user_id)
     .where(WebFormAssignee.form_id == bindparam("owner"))
@@ -118,7 +123,7 @@ def set_round_robin(session: Session, form: WebForm, user_ids: Sequence[int]) ->
 
 def remove_user(session: Session, user_id: int, heir_id: int | None = None) -> dict[str, int]:
     """Take a departing user out of every rotation; forms they owned go to the heir, or to nobody."""
-    removed = session.execute(delete(WebFormAssignee).where(WebFormAssignee.user_id == user_id)).rowcount or 0
+    removed = affected(session.execute(delete(WebFormAssignee).where(WebFormAssignee.user_id == user_id)))
     owned = list(session.scalars(select(WebForm).where(WebForm.owner_kind == "user", WebForm.owner_user_id == user_id)))
     for form in owned:
         if heir_id is not None:

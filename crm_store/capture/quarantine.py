@@ -10,6 +10,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.capture.submissions import Receipt, process
+from crm_store.db.engine import affected
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import WebForm, WebSubmission, utcnow
 from crm_store.records import audit
@@ -18,7 +19,8 @@ from crm_store.settings import company
 
 def quarantined(form_id: int | None = None) -> Select[WebSubmission]:
     """Submissions held as suspected spam, newest first."""
-    stmt = select(WebSubmission).where(WebSubmission.outcome == "quarantined").order_by(WebSubmission.received_at.desc())
+    held = WebSubmission.outcome == "quarantined"
+    stmt = select(WebSubmission).where(held).order_by(WebSubmission.received_at.desc())
     return stmt if form_id is None else stmt.where(WebSubmission.form_id == form_id)
 
 
@@ -66,7 +68,7 @@ def prune_ips(session: Session, now: dt.datetime | None = None) -> int:
     result = session.execute(
         update(WebSubmission).where(WebSubmission.received_at < cutoff, WebSubmission.ip.is_not(None)).values(ip=None)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 def erase_for_email(session: Session, email: str, lead_ids: list[int] = (), contact_ids: list[int] = ()) -> int:  # type: ignore[assignment]
@@ -77,7 +79,7 @@ def erase_for_email(session: Session, email: str, lead_ids: list[int] = (), cont
     if contact_ids:
         cond = cond | WebSubmission.contact_id.in_(list(contact_ids))
     result = session.execute(delete(WebSubmission).where(cond).execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return affected(result)
 
 
 def export_for_email(session: Session, email: str) -> list[dict[str, Any]]:

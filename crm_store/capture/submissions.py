@@ -21,9 +21,9 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,8 @@ ATTRIBUTION = (
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "referrer",
     "landing_page",
 )
+# How long each attribution column is: a longer value is cut to fit (the whole of it stays on the submission).
+_ATTRIBUTION_LIMITS = {name: cast(String, Lead.__table__.c[name].type).length for name in ATTRIBUTION}
 LEAD_SOURCE_TAG = "Webform"  # Lead.source: the channel, as Vtiger records it
 
 
@@ -93,7 +95,7 @@ def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -
     at = at or utcnow()
     form = inbound.form
     consented = bool(inbound.consent and form.consent_text)  # a tick means nothing on a form that asks none
-    values = {
+    values: dict[str, Any] = {
         "public_id": new_token(18), "form_id": form.id, "client_key": inbound.client_key,
         "received_at": at, "raw": inbound.raw, "clean": _jsonable(inbound.values),
         "email": inbound.values.get("email"), "ip": truncate_ip(inbound.ip),
@@ -123,24 +125,23 @@ def process(
     clean = dict(row["clean"])
     actor = Actor.system("webform", form.public_id[:12])
     email = clean.get("email")
-    lead = contact = None
+    known: Lead | Contact | None = None
     if email:
         lock_email(session, email)
-        lead = _open_lead(session, email)
-        if lead is None:
-            contact = _contact(session, email)
-    if lead is not None or contact is not None:
-        target = lead if lead is not None else contact
-        _add_inquiry(session, form, target, clean, row, actor, at)  # type: ignore[arg-type]
-        result = outcome or ("added_to_lead" if lead is not None else "added_to_contact")
+        known = _open_lead(session, email) or _contact(session, email)
+    lead_id: int | None
+    contact_id: int | None = None
+    if known is not None:
+        _add_inquiry(session, form, known, clean, row, actor, at)
+        is_lead = isinstance(known, Lead)
+        result = outcome or ("added_to_lead" if is_lead else "added_to_contact")
+        lead_id, contact_id = (known.id, None) if is_lead else (None, known.id)
     else:
-        lead = _new_lead(session, form, clean, row, actor, at, validator)
+        lead_id = _new_lead(session, form, clean, row, actor, at, validator)["id"]
         result = outcome or "new_lead"
     if email and form.auto_reply:
         hours = (settings or {}).get("sla_hours") or company.get(session, "sla_hours")
         _auto_reply(session, form, clean, row["public_id"], hours)
-    lead_id = (lead["id"] if isinstance(lead, dict) else lead.id) if lead is not None else None
-    contact_id = contact.id if contact is not None else None
     session.execute(_RECORD_OUTCOME, {
         "row_id": row_id, "o_outcome": result, "o_lead": lead_id, "o_contact": contact_id, "o_at": at,
     })
@@ -208,8 +209,7 @@ def _new_lead(
     touch = row.get("first_touch") or row.get("last_touch") or {}
     for name in ATTRIBUTION:
         if touch.get(name):
-            limit = Lead.__table__.columns[name].type.length
-            values[name] = str(touch[name])[:limit]  # the whole value stays on the submission row
+            values[name] = str(touch[name])[:_ATTRIBUTION_LIMITS[name]]  # the whole value stays on the submission row
     owner = assignment.owner_for_form(session, form, at)
     values["owner_id"] = owner.id if owner is not None else None
     lead = records.insert_lead(session, values, actor, at=at, validator=validator)
@@ -230,7 +230,7 @@ def _add_inquiry(
     actor: Actor, at: dt.datetime,
 ) -> None:
     is_lead = isinstance(record, Lead)
-    parent = {"lead_id": record.id} if is_lead else {"contact_id": record.id}
+    parent: dict[str, Any] = {"lead_id": record.id} if is_lead else {"contact_id": record.id}
     message = clean.get(MESSAGE)
     lines = [f"Web inquiry via the form “{form.name}”."]
     if message:

@@ -24,9 +24,8 @@ def backup(file: Path | None) -> None:
 
     config = load_config()
     target = backups.resolve_target(config, file)
-    with backups.snapshot(config, target.parent) as snap:
-        with _progress(snap.total_bytes, "Writing backup") as advance:
-            backups.write_archive(snap, target, advance)
+    with backups.snapshot(config, target.parent) as snap, _progress(snap.total_bytes, "Writing backup") as advance:
+        backups.write_archive(snap, target, advance)
     click.echo(f"Backed up {snap.database} (revision {snap.revision}) and {len(snap.files) - 1} files "
                f"to {target} ({size(target.stat().st_size)}).")
     click.echo("It holds the secret key and every record: keep it somewhere safe.")

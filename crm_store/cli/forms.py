@@ -213,7 +213,8 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
         click.echo(f"{'ID':<26} {'RECEIVED (UTC)':<17} {'EMAIL':<32} {'NAME':<20} REASON")
         for r in rows:
             name = " ".join(str(r.clean.get(k) or "") for k in ("first_name", "last_name")).strip()
-            click.echo(f"{r.public_id:<26} {r.received_at:%Y-%m-%d %H:%M} {str(r.email or '')[:32]:<32} {name[:20]:<20} {r.spam_reason}")
+            email = str(r.email or "")[:32]
+            click.echo(f"{r.public_id:<26} {r.received_at:%Y-%m-%d %H:%M} {email:<32} {name[:20]:<20} {r.spam_reason}")
 
 
 @quarantine_group.command("release", cls=IdCommand)

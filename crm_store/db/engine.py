@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +45,11 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     # timeout instead of failing with "database is locked" when a read upgrades to a write.
     # Sessions that only read (see `read_only`) begin DEFERRED and never block writers.
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("leadline_read_only") else "BEGIN IMMEDIATE")
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through a session changed."""
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def read_only(engine: Engine) -> Engine:

@@ -12,15 +12,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, String, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_store import languages
+from crm_store.db.engine import affected
 from crm_store.errors import NotFound, ValidationError
-from crm_store.models import Account, Contact, Lead, OutboxMessage, utcnow
+from crm_store.models import OUTBOX_STATUSES, Account, Contact, Lead, OutboxMessage, utcnow
 from crm_store.records.contact_points import clean_email
 
 MAX_ATTEMPTS = 8
@@ -48,7 +49,7 @@ class AttachmentRef:
                 "inline_cid": self.inline_cid}
 
 
-NAME_LIMIT = OutboxMessage.__table__.c.recipient_name.type.length
+NAME_LIMIT = cast(String, OutboxMessage.__table__.c.recipient_name.type).length or 100
 
 
 def new_message_id(domain: str) -> str:
@@ -114,7 +115,7 @@ def release_stuck(session: Session, now: dt.datetime | None = None) -> int:
         .values(status="retrying", next_attempt_at=now, sending_since=None,
                 last_error="the worker stopped while sending; delivery may have happened (at-least-once)")
     )
-    return result.rowcount
+    return affected(result)
 
 
 def due(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
@@ -212,7 +213,9 @@ def retry(session: Session, message_id: int) -> OutboxMessage:
     if row is None:
         raise NotFound(f"no outbox message {message_id}")
     if row.status not in ("failed", "suppressed", "retrying"):
-        raise ValidationError("status", f"message {message_id} is {row.status}; only failed or retrying ones are retried")
+        raise ValidationError(
+            "status", f"message {message_id} is {row.status}; only failed or retrying ones are retried"
+        )
     row.status, row.attempts, row.next_attempt_at, row.last_error = "queued", 0, utcnow(), None
     session.flush()
     return row
@@ -222,7 +225,7 @@ def counts(session: Session) -> dict[str, int]:
     """Return how many messages are in each status."""
     stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     found: dict[str, int] = {status: n for status, n in session.execute(stmt)}
-    return {status: found.get(status, 0) for status in ("queued", "sending", "retrying", "sent", "failed", "suppressed")}
+    return {status: found.get(status, 0) for status in OUTBOX_STATUSES}
 
 
 def listing(failed_only: bool = False, limit: int = 50) -> Select[OutboxMessage]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Table, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -31,15 +31,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; the store keeps timestamps in UTC")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 class FixedDecimal(TypeDecorator[Decimal]):
@@ -50,7 +50,9 @@ class FixedDecimal(TypeDecorator[Decimal]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
-        return dialect.type_descriptor(Numeric(20, self.scale, asdecimal=dialect.name != "sqlite"))
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(20, self.scale, asdecimal=False))
+        return dialect.type_descriptor(Numeric(20, self.scale))
 
     def process_bind_param(self, value: Decimal | int | float | None, dialect: Dialect) -> Any:
         if value is None:
@@ -95,11 +97,12 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dt.datetime: UTCDateTime, Decimal: Money}
+    __table__: ClassVar[Table]  # what declarative makes of every model here (typed a FromClause upstream)
 
 
 def utcnow() -> dt.datetime:
     """Return the current time, aware, in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Record:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, intpk, utcnow
 
-OUTBOX_STATUSES = ("queued", "sending", "sent", "retrying", "failed", "suppressed")
+OUTBOX_STATUSES = ("queued", "sending", "retrying", "sent", "failed", "suppressed")  # in the order mail moves on
 
 
 class OutboxMessage(Base):

@@ -59,10 +59,15 @@ INDUSTRIES = (
 )
 CURRENCY_MIX = (("TWD", 78), ("USD", 15), ("JPY", 3), ("EUR", 2), ("CNY", 2))
 LOST_REASONS = ("Price", "Competitor", "No Budget", "No Decision", "Timing", "Product Fit", "Went Silent")
-CALL_OUTCOMES = ("Left a voicemail", "Interested, wants a quote", "Asked to call back next week", "Not the right person",
-                 "有興趣，請寄報價", "請下週再聯絡", "已寄送型錄")
-NOTE_BODIES = ("Prefers email over phone.", "Budget approved for Q3.", "Decision maker is the plant manager.",
-               "客戶希望先看樣品。", "競爭對手報價較低，需再議。", "下次拜訪帶新產品目錄。", "Asked for a discount on volume.")
+CALL_OUTCOMES = (
+    "Left a voicemail", "Interested, wants a quote", "Asked to call back next week", "Not the right person",
+    "有興趣，請寄報價", "請下週再聯絡", "已寄送型錄",
+)
+NOTE_BODIES = (
+    "Prefers email over phone.", "Budget approved for Q3.", "Decision maker is the plant manager.",
+    "客戶希望先看樣品。", "競爭對手報價較低，需再議。", "下次拜訪帶新產品目錄。", "Asked for a discount on volume.",
+)
+DEAL_NAMES = ("Annual supply", "Line upgrade", "Spare parts", "Pilot order", "年度採購", "設備更新", "專案標案")
 
 
 def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
@@ -196,7 +201,8 @@ class DemoGenerator:
             }
 
     def contacts(
-        self, conversions: list[dict[str, Any]], account_ids: list[int], account_times: list[dt.datetime], rep_ids: list[int]
+        self, conversions: list[dict[str, Any]], account_ids: list[int], account_times: list[dt.datetime],
+        rep_ids: list[int],
     ) -> Iterator[dict[str, Any]]:
         """Contacts at accounts, each created after its account."""
         for i in range(self.size.contacts):
@@ -279,7 +285,10 @@ class DemoGenerator:
         else:
             row["start_at"] = at
             row["end_at"] = min(at + dt.timedelta(minutes=r.choice((5, 15, 30, 60, 90))), self.now)
-            row["status"] = ("Not Started" if open_ else "Completed") if kind == "email" else ("Planned" if open_ else "Held")
+            if kind == "email":
+                row["status"] = "Not Started" if open_ else "Completed"
+            else:
+                row["status"] = "Planned" if open_ else "Held"
             row["reminder_minutes"] = 15 if kind == "meeting" else None
         if not open_:
             row["completed_at"] = min(row.get("end_at") or self.later(at, 1), end, self.now)
@@ -326,8 +335,7 @@ class DemoGenerator:
         amount = Decimal(int(r.lognormvariate(12.6, 0.9) * scale / 100) * 100 + 100)
         close = at.date() if final else (self.now + dt.timedelta(days=r.randint(7, 150))).date()
         return {
-            "name": f"{r.choice(('Annual supply', 'Line upgrade', 'Spare parts', 'Pilot order', '年度採購', '設備更新', '專案標案'))}"
-                    f" {history[0][1]:%Y-%m}",
+            "name": f"{r.choice(DEAL_NAMES)} {history[0][1]:%Y-%m}",
             "account_id": account_id, "contact_id": contact_id, "amount": amount, "currency": currency,
             "expected_close_date": close, "sales_process_id": stages_of[process][0].sales_process_id,
             "opportunity_type": r.choice(("New Business", "Existing Business")),

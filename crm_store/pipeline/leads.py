@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from crm_store.models import OPEN_LEAD_EXCLUDED_STATUSES, Lead
 
 
-def open_lead_condition():  # noqa: ANN201 - a SQL boolean expression
+def open_lead_condition() -> ColumnElement[bool]:
     """An open lead: not converted, not deleted, and not Junk Lead, Lost Lead or Cold."""
     return (
         Lead.converted_at.is_(None)

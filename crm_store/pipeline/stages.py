@@ -103,7 +103,8 @@ def change_stage(
         .values(left_at=at)
         .execution_options(synchronize_session="fetch")  # not "evaluate": that scans the whole session
     )
-    previous = session.get(SalesStage, opp.stage_id).name if opp.stage_id else None
+    current = session.get(SalesStage, opp.stage_id) if opp.stage_id else None
+    previous = current.name if current is not None else None
     old_probability = opp.probability
     _apply(opp, target, at, probability)
     if actor.is_staff:

@@ -157,8 +157,8 @@ def _clean_chunk(
         v.check_references(session, module, clean_rows)
         _numbers(session, module, clean_rows)
     except ValidationError as exc:
-        row = exc.row + offset if exc.row is not None else None
-        raise ValidationError(exc.field, exc.message, row=row) from None
+        at_row = exc.row + offset if exc.row is not None else None
+        raise ValidationError(exc.field, exc.message, row=at_row) from None
     return clean_rows, histories
 
 
@@ -184,7 +184,8 @@ def _numbers(session: Session, module: str, rows: list[dict[str, Any]]) -> None:
 
 
 def _opportunity(
-    clean: dict[str, Any], history: Sequence[tuple[Any, dt.datetime, int | None]] | None, currency: Any, ctx: BulkContext
+    clean: dict[str, Any], history: Sequence[tuple[Any, dt.datetime, int | None]] | None, currency: Any,
+    ctx: BulkContext,
 ) -> list[stages.StageStep]:
     process_id = clean.setdefault("sales_process_id", ctx.default_process_id)
     code = str(currency or ctx.default_currency).upper()
@@ -193,11 +194,15 @@ def _opportunity(
     clean["currency_id"] = ctx.currencies[code].id
     clean["conversion_rate"] = ctx.currencies[code].exchange_rate
     if not history:
-        first = min((s for s in ctx.stages_by_id.values() if s.sales_process_id == process_id), key=lambda s: s.position)
+        stages_of_process = (s for s in ctx.stages_by_id.values() if s.sales_process_id == process_id)
+        first = min(stages_of_process, key=lambda s: s.position)
         history = [(first.name, clean["created_at"], clean.get("created_by_id"))]
     steps = []
     for stage_ref, at, user_id in history:
-        stage = ctx.stages_by_id.get(stage_ref) if isinstance(stage_ref, int) else ctx.stages_by_name.get((process_id, stage_ref))
+        if isinstance(stage_ref, int):
+            stage = ctx.stages_by_id.get(stage_ref)
+        else:
+            stage = ctx.stages_by_name.get((process_id, stage_ref))
         if stage is None or stage.sales_process_id != process_id:
             raise ValidationError("stage", f"{stage_ref!r} is not a stage of this opportunity's sales process")
         steps.append(

@@ -110,7 +110,8 @@ def update(session: Session, record: R, values: dict[str, Any], actor: Actor = S
         record.assigned_at = now if record.owner_id is not None else None
     _audit_changes(session, module, record, before, changed, actor, now)
     if actor.is_staff and changed.keys() & STAFF_TOUCH_FIELDS.get(module, set()):
-        record.last_touch_at = now
+        touched: Any = record  # a module with staff-touch fields is Touchable
+        touched.last_touch_at = now
     if isinstance(record, Opportunity) and stage is not None:
         stages.change_stage(session, record, stage, actor, at=now)
     session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.capture import quarantine
+from crm_store.db.engine import affected
 from crm_store.models import Activity, Document, DocumentLink, Note, OutboxMessage, utcnow
 from crm_store.records import audit, registry
 from crm_store.records.validation import EMAIL_FIELDS
@@ -55,7 +56,8 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
             if column is None:  # nothing can be attached to records of this module
                 out[module].append(item)
                 continue
-            item["activities"] = [_row(a) for a in session.scalars(select(Activity).where(getattr(Activity, column) == record.id))]
+            activities = select(Activity).where(getattr(Activity, column) == record.id)
+            item["activities"] = [_row(a) for a in session.scalars(activities)]
             item["notes"] = [_row(n) for n in session.scalars(select(Note).where(getattr(Note, column) == record.id))]
             docs = select(Document).join(DocumentLink).where(getattr(DocumentLink, column) == record.id)
             item["documents"] = [_row(d) for d in session.scalars(docs)]
@@ -101,7 +103,7 @@ def erase_person(session: Session, email: str, actor: Actor) -> dict[str, int]:
         .values(recipient=ERASED_ADDRESS, recipient_name=None, context={})
         .execution_options(synchronize_session=False)
     )
-    counts["emails"] = result.rowcount
+    counts["emails"] = affected(result)
     counts["web_submissions"] = quarantine.erase_for_email(
         session, email, [r.id for r in found.get("leads", [])], [r.id for r in found.get("contacts", [])]
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Integer, String, Text, select
@@ -94,7 +94,7 @@ class Validator:
         session: Session,
         module: str,
         rows: list[dict[str, Any]],
-        references: dict[str, type[Base]] | None = None,
+        references: dict[str, Any] | None = None,
     ) -> None:
         """Fail naming the field when a row points at a record or user that does not exist."""
         owners = {r["owner_id"] for r in rows if r.get("owner_id") is not None}
@@ -116,7 +116,7 @@ class Validator:
                 stmt = select(target.id)
                 if hasattr(target, "deleted_at"):
                     stmt = stmt.where(target.deleted_at.is_(None))
-                found = set()
+                found: set[int] = set()
                 for chunk in _chunks(sorted(missing), 5000):
                     found.update(session.scalars(stmt.where(target.id.in_(chunk))))
                 known.update(found)
@@ -154,7 +154,7 @@ class FieldSpec:
         return coerce(self.name, self.type_, raw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_specs(module: str) -> dict[str, FieldSpec]:
     """Return the spec of every field a caller may set on a module's records."""
     spec = registry.get(module)
@@ -181,7 +181,7 @@ def field_specs(module: str) -> dict[str, FieldSpec]:
     return specs
 
 
-@lru_cache(maxsize=None)
+@cache
 def derived_columns(module: str) -> frozenset[str]:
     """The columns of a module's records that the store derives from others (E.164 forms, match keys)."""
     return DERIVED & frozenset(registry.get(module).model.__table__.columns.keys())
@@ -278,4 +278,4 @@ def _datetime(name: str, raw: Any) -> dt.datetime:
             raise ValidationError(name, f"{raw!r} is not a date and time like 2026-12-31T09:30+08:00") from None
     if value.tzinfo is None:
         raise ValidationError(name, "needs a time zone (the store keeps UTC)")
-    return value.astimezone(dt.timezone.utc)
+    return value.astimezone(dt.UTC)

@@ -50,18 +50,20 @@ def document_rows(module: str) -> Select[Any]:
 
     emails, phones = (*found.emails, None, None), (*found.phones, None, None)
     company: ColumnElement[Any] = column(found.company, "company")
-    joined = None
+    joined, joined_on = None, None
     if found.company_from is not None:
         joined = aliased(spec.reference_models()[found.company_from])
         company = joined.name.label("company")
+        joined_on = joined.id == getattr(model, found.company_from)
     stmt = select(
         model.id, getattr(model, spec.number_field).label("number"),
         (spec.open_when() if spec.open_when else true()).label("is_open"),
         column(found.first_name, "first_name"), column(found.name, "name"), company,
-        column(emails[0], "email"), column(emails[1], "email2"), column(phones[0], "phone"), column(phones[1], "mobile"),
+        column(emails[0], "email"), column(emails[1], "email2"),
+        column(phones[0], "phone"), column(phones[1], "mobile"),
     )
     if joined is not None:
-        stmt = stmt.outerjoin(joined, joined.id == getattr(model, found.company_from))
+        stmt = stmt.outerjoin(joined, joined_on)
     return stmt.where(model.deleted_at.is_(None))
 
 

@@ -130,7 +130,8 @@ def _apply(session: Session, old: SearchDocument | None, new: dict[str, Any] | N
     elif new is not None:
         for key, value in new.items():
             setattr(old, key, value)
-    for model, gone, added in zip((SearchGram, SearchPhoneGram), before, after, strict=True):
+    grams: list[tuple[Any, set[Any], set[Any]]] = list(zip((SearchGram, SearchPhoneGram), before, after, strict=True))
+    for model, gone, added in grams:
         table = model.__table__
         if gone - added:
             stmt = delete(table).where(table.c.gram == bindparam("g"), table.c.document_id == bindparam("d"))

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    CompoundSelect,
     Integer,
     Select,
     Table,
@@ -90,7 +91,7 @@ def search(
             for r in found if (r.module, r.id) in lines]
 
 
-def candidates_query(session: Session, term: Term, modules: Sequence[str] | None = None) -> Select[Any]:
+def candidates_query(session: Session, term: Term, modules: Sequence[str] | None = None) -> CompoundSelect[int]:
     """Select the ids of documents matching the term, at most CANDIDATES of the newest per way of finding.
 
     Building it reads how common the term's grams are, to start from the rarest.
@@ -100,7 +101,9 @@ def candidates_query(session: Session, term: Term, modules: Sequence[str] | None
     return union(*(s.subquery().select() for s in sources if s is not None))
 
 
-def ranked_query(session: Session, term: Term, ids: Sequence[int], limit: int = 20) -> Select[Any]:
+def ranked_query(
+    session: Session, term: Term, ids: Sequence[int], limit: int = 20
+) -> Select[str, int, str, bool, int]:
     """Select (module, id, number, is_open, rank) of these documents, best first."""
     doc, rank = SearchDocument, _rank(term)
     return (
@@ -218,8 +221,9 @@ def _capped_count(session: Session, stmt: Select[Any], cap: int) -> int:
 
 def _rank(term: Term) -> ColumnElement[int]:
     doc, q = SearchDocument, _escape(term.text)
-    exact = [doc.body.like(f"%{SEP}{q}{SEP}%", escape="\\")]
-    prefix = [doc.body.like(f"%{c}{q}%", escape="\\") for c in (SEP, " ", "@")]  # a piece, a word, a domain
+    exact: list[ColumnElement[bool]] = [doc.body.like(f"%{SEP}{q}{SEP}%", escape="\\")]  # a whole piece
+    starts = (SEP, " ", "@")  # of a piece, a word, a domain
+    prefix: list[ColumnElement[bool]] = [doc.body.like(f"%{c}{q}%", escape="\\") for c in starts]
     if term.digits is not None:
         exact.append(doc.phones.like(f"%{SEP}{term.digits}{SEP}%"))
         prefix.append(doc.phones.like(f"%{SEP}{term.digits}%"))

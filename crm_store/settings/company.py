@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import zoneinfo
@@ -153,32 +154,35 @@ class CompanySettingDef:
     help: str
 
 
-def _const(value: Any) -> Callable[[], Any]:
-    return lambda: value
+def _define(key: str, parse: Callable[[str, Any], Any], default: Any, help: str) -> CompanySettingDef:
+    """A setting whose default is a value, or a function working it out (the machine's time zone)."""
+    return CompanySettingDef(key, parse, default if callable(default) else (lambda: copy.deepcopy(default)), help)
 
 
 DEFINITIONS: tuple[CompanySettingDef, ...] = (
-    CompanySettingDef("company_name", _text, _const("My Company"), "Name shown in emails and pages."),
-    CompanySettingDef("time_zone", _zone, machine_time_zone, "Zone in which times are shown and days begin."),
-    CompanySettingDef("default_currency", _currency, _const("TWD"), "Currency that amounts are reported in."),
-    CompanySettingDef("default_language", _language, _const(languages.DEFAULT), "Language for new users: en or zh_Hant."),
-    CompanySettingDef("working_days", _weekdays, _const(["mon", "tue", "wed", "thu", "fri"]), "Days the team works."),
-    CompanySettingDef("working_hours", _hours, _const("09:00-18:00"), "Working hours each working day."),
-    CompanySettingDef("holidays", _dates, _const([]), "Non-working dates, comma-separated YYYY-MM-DD."),
-    CompanySettingDef("phone_region", _region, _const("TW"), "Region for phone numbers typed without a country code."),
-    CompanySettingDef("lead_aging_days", _int_at_least(1), _const(7), "Days without staff action before a lead is aging."),
-    CompanySettingDef("lead_stale_days", _int_at_least(1), _const(30), "Days without staff action before a lead is stale."),
-    CompanySettingDef("lead_cold_days", _int_at_least(1), _const(90), "Days without staff action before a lead goes Cold."),
-    CompanySettingDef("idle_days_mode", _choice("calendar", "working"), _const("calendar"), "Count idle days as calendar or working days."),
-    CompanySettingDef("sla_hours", _int_at_least(1), _const(4), "Working hours for a first response to a new lead."),
-    CompanySettingDef("sla_reassign", parse_on_off, _const(False), "Reassign a lead whose SLA was missed (on/off)."),
-    CompanySettingDef("prices_include_tax", parse_on_off, _const(False), "Whether price-book prices include tax (on/off)."),
-    CompanySettingDef("recycle_bin_days", _int_at_least(1), _const(30), "Days deleted records stay in the recycle bin."),
-    CompanySettingDef("ip_retention_days", _int_at_least(1), _const(90), "Days visitors' IP addresses are kept."),
-    CompanySettingDef("form_min_fill_seconds", _int_at_least(0), _const(3), "Seconds a visitor needs at least to fill a web form; faster is spam."),
-    CompanySettingDef("flow_run_days", _int_at_least(1), _const(30), "Days the history of automation runs is kept."),
-    CompanySettingDef("unassigned_pool", _optional_text, _const(""), "Team or user email for leads no rule assigns (empty: none)."),
-    CompanySettingDef("clv_years", _int_at_least(1), _const(3), "Years of future revenue in customer lifetime value."),
+    _define("company_name", _text, "My Company", "Name shown in emails and pages."),
+    _define("time_zone", _zone, machine_time_zone, "Zone in which times are shown and days begin."),
+    _define("default_currency", _currency, "TWD", "Currency that amounts are reported in."),
+    _define("default_language", _language, languages.DEFAULT, "Language for new users: en or zh_Hant."),
+    _define("working_days", _weekdays, ["mon", "tue", "wed", "thu", "fri"], "Days the team works."),
+    _define("working_hours", _hours, "09:00-18:00", "Working hours each working day."),
+    _define("holidays", _dates, [], "Non-working dates, comma-separated YYYY-MM-DD."),
+    _define("phone_region", _region, "TW", "Region for phone numbers typed without a country code."),
+    _define("lead_aging_days", _int_at_least(1), 7, "Days without staff action before a lead is aging."),
+    _define("lead_stale_days", _int_at_least(1), 30, "Days without staff action before a lead is stale."),
+    _define("lead_cold_days", _int_at_least(1), 90, "Days without staff action before a lead goes Cold."),
+    _define("idle_days_mode", _choice("calendar", "working"), "calendar",
+            "Count idle days as calendar or working days."),
+    _define("sla_hours", _int_at_least(1), 4, "Working hours for a first response to a new lead."),
+    _define("sla_reassign", parse_on_off, False, "Reassign a lead whose SLA was missed (on/off)."),
+    _define("prices_include_tax", parse_on_off, False, "Whether price-book prices include tax (on/off)."),
+    _define("recycle_bin_days", _int_at_least(1), 30, "Days deleted records stay in the recycle bin."),
+    _define("ip_retention_days", _int_at_least(1), 90, "Days visitors' IP addresses are kept."),
+    _define("form_min_fill_seconds", _int_at_least(0), 3,
+            "Seconds a visitor needs at least to fill a web form; faster is spam."),
+    _define("flow_run_days", _int_at_least(1), 30, "Days the history of automation runs is kept."),
+    _define("unassigned_pool", _optional_text, "", "Team or user email for leads no rule assigns (empty: none)."),
+    _define("clv_years", _int_at_least(1), 3, "Years of future revenue in customer lifetime value."),
 )
 BY_KEY = {d.key: d for d in DEFINITIONS}
 

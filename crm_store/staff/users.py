@@ -106,7 +106,9 @@ def deactivate_user(
                  for name, (model, stmt) in _open_work().items()}
     if heir is None and any(open_work.values()):
         summary = ", ".join(f"{len(v)} {k}" for k, v in open_work.items() if v)
-        raise ValidationError("reassign_to", f"{user.email} still owns {summary}; name who takes them with --reassign-to")
+        raise ValidationError(
+            "reassign_to", f"{user.email} still owns {summary}; name who takes them with --reassign-to"
+        )
     moved = {}
     for name, rows in open_work.items():
         for row in rows:
@@ -132,5 +134,7 @@ def _open_work() -> dict[str, tuple[Any, Select[Any]]]:
                                                                 Opportunity.deleted_at.is_(None))),
         "accounts": (Account, select(Account).where(Account.deleted_at.is_(None))),
         "contacts": (Contact, select(Contact).where(Contact.deleted_at.is_(None))),
-        "activities": (Activity, select(Activity).where(Activity.completed_at.is_(None), Activity.deleted_at.is_(None))),
+        "activities": (
+            Activity, select(Activity).where(Activity.completed_at.is_(None), Activity.deleted_at.is_(None))
+        ),
     }
