@@ -1,1 +1,1 @@
-"""ops"""
+"""Running the CRM: backup and restore, the `crm up` supervisor, demo data."""

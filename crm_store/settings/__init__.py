@@ -1,1 +1,1 @@
-"""settings"""
+"""Company settings, picklists and the reference data every installation is seeded with."""
