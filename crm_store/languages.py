@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -108,10 +108,8 @@ def format_money(amount: Decimal | int | float, currency: str, minor_unit: int, 
     from babel.numbers import format_currency
 
     pattern = "¤#,##0" + ("." + "0" * minor_unit if minor_unit > 0 else "")
-    return format_currency(
-        Decimal(str(amount)), currency, format=pattern, locale=get(code).locale, currency_digits=False,
-        decimal_quantization=True,
-    )
+    exact = Decimal(str(amount)).quantize(Decimal(1).scaleb(-minor_unit), rounding=ROUND_HALF_UP)  # 0.5 -> 1
+    return format_currency(exact, currency, format=pattern, locale=get(code).locale, currency_digits=False)
 
 
 def format_number(value: Decimal | int | float, code: str, decimals: int = 0) -> str:
