@@ -4,6 +4,7 @@ export or erase what a person sent."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -41,11 +42,13 @@ def release(session: Session, ref: str, at: dt.datetime | None = None) -> Receip
     if sub.outcome != "quarantined":
         raise ValidationError("submission", f"{sub.public_id} is not in quarantine (it is {sub.outcome})")
     form = session.get(WebForm, sub.form_id)
+    if form is None:  # forms are disabled, never deleted; a database edited by hand may still lack it
+        raise NotFound(f"the form of submission {sub.public_id} no longer exists")
     row = {
         "public_id": sub.public_id, "clean": sub.clean, "first_touch": sub.first_touch, "last_touch": sub.last_touch,
         "consent_text": sub.consent_text, "consent_at": sub.consent_at,
     }
-    outcome, lead_id, contact_id = process(session, form, sub.id, row, at or utcnow())  # type: ignore[arg-type]
+    outcome, lead_id, contact_id = process(session, form, sub.id, row, at or utcnow())
     session.execute(update(WebSubmission).where(WebSubmission.id == sub.id).values(spam_reason=None))
     session.expire(sub)
     return Receipt(sub.public_id, outcome, False, lead_id, contact_id)
@@ -71,7 +74,9 @@ def prune_ips(session: Session, now: dt.datetime | None = None) -> int:
     return affected(result)
 
 
-def erase_for_email(session: Session, email: str, lead_ids: list[int] = (), contact_ids: list[int] = ()) -> int:  # type: ignore[assignment]
+def erase_for_email(
+    session: Session, email: str, lead_ids: Sequence[int] = (), contact_ids: Sequence[int] = ()
+) -> int:
     """Delete the web submissions sent from an address or filed on the person's records (GDPR erase)."""
     cond = func.lower(WebSubmission.email) == email.strip().lower()
     if lead_ids:

@@ -246,7 +246,7 @@ def _add_inquiry(
     owner = session.get(User, record.owner_id) if record.owner_id is not None else None
     if owner is None:
         return
-    number = record.lead_no if is_lead else record.contact_no  # type: ignore[union-attr]
+    number = record.lead_no if isinstance(record, Lead) else record.contact_no
     activities.create_activity(session, {
         "type": "task", "subject": f"Reply to the web inquiry from {_name(record)}"[:255], "owner_id": owner.id,
         "due_date": at.astimezone(company.zone_for(session, owner)).date(), "start_at": at, "priority": "High",

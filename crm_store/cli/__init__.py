@@ -48,7 +48,7 @@ class CrmGroup(click.Group):
         except Exception as exc:
             if not _is_database_error(exc):
                 raise
-            click.echo(f"error: the database could not be used: {exc.orig}", err=True)  # type: ignore[attr-defined]
+            click.echo(f"error: the database could not be used: {getattr(exc, 'orig', exc)}", err=True)
             click.echo("hint: check CRM_DATABASE_URL and run `crm init`", err=True)
             sys.exit(1)
 

@@ -74,9 +74,9 @@ class Validator:
 
     def _check_value(self, field: FieldSpec, value: Any, out: dict[str, Any]) -> None:
         name, check = field.name, field.check
-        if check == "picklist":
-            if value not in self.allowed.get(field.picklist, ()):  # type: ignore[arg-type]
-                picklists.check(self.allowed, field.picklist, name, value)  # type: ignore[arg-type]
+        if check == "picklist" and field.picklist is not None:
+            if value not in self.allowed.get(field.picklist, ()):
+                picklists.check(self.allowed, field.picklist, name, value)
         elif check == "email":
             out[name] = clean_email(name, value)
         elif check == "phone":

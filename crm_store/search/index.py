@@ -117,31 +117,46 @@ def index_new_lead(session: Session, lead: Any) -> None:
 
 
 def _apply(session: Session, old: SearchDocument | None, new: dict[str, Any] | None) -> int:
-    if old is None and new is None:
-        return 0
-    if old is not None and new is not None and all(getattr(old, k) == v for k, v in new.items()):
-        return 0
-    before = (text_grams(old.body), phone_grams(old.phones)) if old is not None else (set(), set())
-    after = (text_grams(new["body"]), phone_grams(new["phones"])) if new is not None else (set(), set())
+    """Make a record's document what it should be (added, changed or dropped); 1 when anything changed."""
     if old is None:
-        old = SearchDocument(**new)  # type: ignore[arg-type]
-        session.add(old)
+        if new is None:
+            return 0
+        document = SearchDocument(**new)
+        session.add(document)
         session.flush()
-    elif new is not None:
+        _move_grams(session, document.id, (set(), set()), _grams(new))
+        return 1
+    if new is not None and all(getattr(old, k) == v for k, v in new.items()):
+        return 0
+    before = (text_grams(old.body), phone_grams(old.phones))
+    if new is None:
+        _move_grams(session, old.id, before, (set(), set()))
+        session.delete(old)
+    else:
         for key, value in new.items():
             setattr(old, key, value)
-    grams: list[tuple[Any, set[Any], set[Any]]] = list(zip((SearchGram, SearchPhoneGram), before, after, strict=True))
-    for model, gone, added in grams:
+        _move_grams(session, old.id, before, _grams(new))
+    session.flush()
+    return 1
+
+
+Grams = tuple[set[Any], set[Any]]  # a document's text grams and phone grams
+
+
+def _grams(document: dict[str, Any]) -> Grams:
+    return text_grams(document["body"]), phone_grams(document["phones"])
+
+
+def _move_grams(
+    session: Session, document_id: int, before: Grams, after: Grams) -> None:
+    """Delete the postings a document lost and insert those it gained."""
+    for model, gone, added in zip((SearchGram, SearchPhoneGram), before, after, strict=True):
         table = model.__table__
         if gone - added:
             stmt = delete(table).where(table.c.gram == bindparam("g"), table.c.document_id == bindparam("d"))
-            session.execute(stmt, [{"g": g, "d": old.id} for g in gone - added])
+            session.execute(stmt, [{"g": g, "d": document_id} for g in gone - added])
         if added - gone:
-            session.execute(insert(table), [{"gram": g, "document_id": old.id} for g in added - gone])
-    if new is None:
-        session.delete(old)
-    session.flush()
-    return 1
+            session.execute(insert(table), [{"gram": g, "document_id": document_id} for g in added - gone])
 
 
 def rebuild_index(

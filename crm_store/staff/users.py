@@ -109,21 +109,26 @@ def deactivate_user(
         raise ValidationError(
             "reassign_to", f"{user.email} still owns {summary}; name who takes them with --reassign-to"
         )
-    moved = {}
-    for name, rows in open_work.items():
-        for row in rows:
-            row.owner_id = heir.id  # type: ignore[union-attr]
-        if name != "activities":
-            audit.log_many(session, "assign", name, (
-                (r.id, getattr(r, registry.get(name).number_field), {"owner_id": [user.id, heir.id]}) for r in rows  # type: ignore[union-attr]
-            ), actor)
-        moved[name] = len(rows)
+    moved = {name: len(rows) for name, rows in open_work.items()}
+    if heir is not None:
+        _hand_on(session, open_work, user.id, heir.id, actor)
     removed = assignment.remove_user(session, user.id, heir.id if heir is not None else None)
     moved.update({k: n for k, n in removed.items() if n})  # round-robin lists and forms, when any
     user.active = False
     user.deactivated_at = utcnow()
     session.flush()
     return moved
+
+
+def _hand_on(session: Session, work: dict[str, list[Any]], from_id: int, to_id: int, actor: Actor) -> None:
+    """Give a leaving user's open records and activities to another user; audit the records."""
+    for name, rows in work.items():
+        for row in rows:
+            row.owner_id = to_id
+        if name != "activities":
+            number = registry.get(name).number_field
+            changes = {"owner_id": [from_id, to_id]}
+            audit.log_many(session, "assign", name, ((r.id, getattr(r, number), changes) for r in rows), actor)
 
 
 def _open_work() -> dict[str, tuple[Any, Select[Any]]]:
