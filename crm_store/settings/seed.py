@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store.models import Currency, SalesProcess, SalesStage
+from crm_store.models import SalesProcess, SalesStage
 from crm_store.records import numbering
-from crm_store.settings import company, picklists
-
-CURRENCIES = (
-    ("TWD", "New Taiwan Dollar", "NT$", 0, Decimal("1")),
-    ("USD", "US Dollar", "US$", 2, Decimal("32.5")),
-    ("EUR", "Euro", "€", 2, Decimal("35.0")),
-    ("JPY", "Japanese Yen", "¥", 0, Decimal("0.215")),
-    ("CNY", "Chinese Yuan", "CN¥", 2, Decimal("4.5")),
-    ("HKD", "Hong Kong Dollar", "HK$", 2, Decimal("4.15")),
-)
+from crm_store.settings import company, currencies, picklists
 
 # (name, probability %, rotting days, won, lost)
 STANDARD_STAGES = (
@@ -62,18 +52,6 @@ class SeedReport:
         return self.picklist_values + self.currencies + self.sales_processes + self.settings + self.counters
 
 
-def seed_currencies(session: Session) -> int:
-    """Add the common currencies of a Taiwanese trading company that are missing."""
-    present = set(session.scalars(select(Currency.code)))
-    rows = [
-        Currency(code=c, name=n, symbol=s, minor_unit=m, exchange_rate=r)
-        for c, n, s, m, r in CURRENCIES
-        if c not in present
-    ]
-    session.add_all(rows)
-    return len(rows)
-
-
 def seed_processes(session: Session) -> int:
     """Add the standard and project sales processes when no process exists."""
     if session.scalar(select(SalesProcess.id).limit(1)) is not None:
@@ -92,7 +70,7 @@ def seed_all(session: Session) -> SeedReport:
     """Seed everything that is missing; running it twice adds nothing."""
     report = SeedReport()
     report.picklist_values = picklists.seed(session)
-    report.currencies = seed_currencies(session)
+    report.currencies = currencies.seed(session)
     session.flush()
     report.sales_processes = seed_processes(session)
     report.settings = len(company.seed(session))
