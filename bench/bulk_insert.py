@@ -260,7 +260,8 @@ class Timing:
 
     def as_json(self, counts: dict[str, int]) -> dict[str, Any]:
         def figures(rows: int, seconds: float) -> dict[str, Any]:
-            return {"rows": rows, "seconds": round(seconds, 4), "rows_per_s": round(rows / seconds) if seconds else None}
+            rows_per_s = round(rows / seconds) if seconds else None
+            return {"rows": rows, "seconds": round(seconds, 4), "rows_per_s": rows_per_s}
 
         tables = {t: figures(int(r), s) for t, (r, s) in self.tables.items()}
         tables[OPPS].update(opportunities=counts["opportunities"], stage_history=counts["stage_history"])
@@ -482,11 +483,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     "each and their ratio. Row generation, migration and seeding are not timed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--leads", type=int, default=100_000, help="leads (large demo: %d)" % large.leads)
-    p.add_argument("--accounts", type=int, default=20_000, help="accounts (large demo: %d)" % large.accounts)
-    p.add_argument("--contacts", type=int, default=40_000, help="contacts (large demo: %d)" % large.contacts)
+    p.add_argument("--leads", type=int, default=100_000, help=f"leads (large demo: {large.leads})")
+    p.add_argument("--accounts", type=int, default=20_000, help=f"accounts (large demo: {large.accounts})")
+    p.add_argument("--contacts", type=int, default=40_000, help=f"contacts (large demo: {large.contacts})")
     p.add_argument("--opportunities", type=int, default=50_000,
-                   help="opportunities, each with its stage history (large demo: %d)" % large.opportunities)
+                   help=f"opportunities, each with its stage history (large demo: {large.opportunities})")
     p.add_argument("--orm-fraction", type=float, default=0.05,
                    help="share of the rows the slow ORM baseline writes (every 1/f-th row)")
     p.add_argument("--skip-orm", action="store_true", help="time the bulk path only")
@@ -544,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     result: dict[str, Any] = {
         "benchmark": "bulk_insert",
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.bulk_insert " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "git": git_state(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sqlite3
@@ -14,11 +15,9 @@ from typing import Any
 def describe(packages: Sequence[str] = ("sqlalchemy",)) -> dict[str, Any]:
     """The machine and software of this run, for the results file."""
     cpu = ""
-    try:
+    with contextlib.suppress(OSError):
         cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                     if ln.startswith("model name")), "")
-    except OSError:
-        pass
     return {
         "cpus": os.cpu_count(), "cpu_model": cpu or platform.processor(), "platform": platform.platform(),
         "python": platform.python_version(), "sqlite_library": sqlite3.sqlite_version,

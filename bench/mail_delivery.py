@@ -306,7 +306,8 @@ def markdown(result: dict[str, Any]) -> str:
     rows = [(f"**product**: `send_due` passes (claim + render + SMTP over ≤ {c} reused connections + mark sent)",
              result["product"])]
     if result.get("baseline"):
-        rows.append(("**baseline**: naive worker — render, then one new connection per message (`aiosmtplib.send`), sequential",
+        rows.append(("**baseline**: naive worker — render, then one new connection per message "
+                     "(`aiosmtplib.send`), sequential",
                      result["baseline"]))
     if result.get("smtp_only"):
         rows.append((f"product SMTP part only: `deliver_sync`, pre-rendered, ≤ {c} connections", result["smtp_only"]))

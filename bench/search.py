@@ -84,7 +84,9 @@ def rebuild(engine: Engine) -> dict[str, Any]:
     marks: dict[str, float] = {}
     started = time.perf_counter()
     with session_factory(engine).begin() as session:
-        stats = search_index.rebuild_index(session, progress=lambda stage, _n: marks.setdefault(stage, time.perf_counter()))
+        stats = search_index.rebuild_index(
+            session, progress=lambda stage, _n: marks.setdefault(stage, time.perf_counter())
+        )
         marks["committing"] = time.perf_counter()
     done = time.perf_counter()
     grams_at = marks.get("grams", done)
@@ -194,7 +196,10 @@ def time_like(session: Session, term: str) -> tuple[float, int]:
 
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:
     ordered = sorted(seconds)
-    at = lambda q: ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]  # nearest rank
+
+    def at(q: float) -> float:  # nearest rank
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
     return {"p50_ms": round(at(0.50) * 1000, 2), "p95_ms": round(at(0.95) * 1000, 2),
             "max_ms": round(ordered[-1] * 1000, 2), "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
 
@@ -274,7 +279,7 @@ def run(engine: Engine, url: str, args: argparse.Namespace, argv: Sequence[str] 
     upgrade(engine)
     result: dict[str, Any] = {
         "benchmark": "search",
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.search " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),
         "database": {"url": make_url(url).render_as_string(), "server": server_version(engine)},

@@ -27,7 +27,10 @@ from flask import Flask, Response, jsonify, request
 ENV = "BENCH_BASELINE_DB"
 BUSY_TIMEOUT_S = 30.0  # crm_store.db.SQLITE_BUSY_TIMEOUT_MS
 MAX_BODY = 64 * 1024  # webform.app.MAX_BODY
-SCHEMA = "CREATE TABLE IF NOT EXISTS submissions (id INTEGER PRIMARY KEY, received_at REAL NOT NULL, body TEXT NOT NULL)"
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS submissions "
+    "(id INTEGER PRIMARY KEY, received_at REAL NOT NULL, body TEXT NOT NULL)"
+)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -308,7 +308,8 @@ PROFILE_PARTS: tuple[tuple[str, str, str | None], ...] = (
     ("      waiting for the app's writer lock (thread lock + flock, before the transaction)", "WebState.write (",
      "WebState._write ("),
     ("      BEGIN IMMEDIATE: waiting for the SQLite write lock", "_sqlite_begin_immediate (", None),
-    ("      capture.receive (less the wait for the lock)", "receive (crm_store/capture.py", "_sqlite_begin_immediate ("),
+    ("      capture.receive (less the wait for the lock)", "receive (crm_store/capture.py",
+     "_sqlite_begin_immediate ("),
     ("        capture._new_lead", "_new_lead (crm_store/capture.py", None),
     ("          records.create", "create (crm_store/records.py", None),
     ("            search index (crm_store.search)", "(crm_store/search.py", None),
@@ -514,7 +515,7 @@ def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
     from crm_store.settings import company
     from crm_store.settings.seed import seed_all
     from crm_store.staff import users
-    from webform.spam import render_token
+    from webform.public.spam import render_token
 
     tmp.mkdir(parents=True)
     env = {"CRM_DATA_DIR": str(tmp), "CRM_RATELIMIT_PER_IP": per_ip, "CRM_RATELIMIT_PER_FORM": per_form,
@@ -546,7 +547,9 @@ def app_counts(db: Path) -> dict[str, Any]:
         one = lambda q: conn.execute(q).fetchone()[0]  # noqa: E731
         return {
             "web_submissions": one("SELECT count(*) FROM web_submissions"),
-            "by_outcome": dict(conn.execute("SELECT outcome, count(*) FROM web_submissions GROUP BY outcome").fetchall()),
+            "by_outcome": dict(
+                conn.execute("SELECT outcome, count(*) FROM web_submissions GROUP BY outcome").fetchall()
+            ),
             "leads": one("SELECT count(*) FROM leads"),
             "notes": one("SELECT count(*) FROM notes"),
             "activities": one("SELECT count(*) FROM activities"),
@@ -610,7 +613,8 @@ def summarise(req: Requests, seconds: float) -> dict[str, Any]:
             "valid_201": total_by[(VALID, 201)],
             "duplicate_201": total_by[(DUPLICATE, 201)],
         },
-        "generator": {"cpu_seconds": round(req.raw["cpu_seconds"], 2), "wall_seconds": round(req.raw["wall_seconds"], 2),
+        "generator": {"cpu_seconds": round(req.raw["cpu_seconds"], 2),
+                      "wall_seconds": round(req.raw["wall_seconds"], 2),
                       "errors": req.raw["errors"]},
     }
     if req.raw["retry_after"]:
@@ -760,8 +764,9 @@ def markdown(r: dict[str, Any]) -> str:
     for name, x in runs:
         lat, acc, cpu = x["latency_ms"], x["accepted_latency_ms"], x["cpu"]
         lines.append(
-            f"| {name} | {x['connections']} | {x['requests_per_s']:,.0f} | {x['accepted_per_s']:,.0f} | {_ms(lat['p50'])} | "
-            f"{_ms(lat['p95'])} | {_ms(lat['p99'])} | {_ms(acc['p99'])} | {_statuses(x['status'])} | "
+            f"| {name} | {x['connections']} | {x['requests_per_s']:,.0f} | {x['accepted_per_s']:,.0f} | "
+            f"{_ms(lat['p50'])} | {_ms(lat['p95'])} | {_ms(lat['p99'])} | {_ms(acc['p99'])} | "
+            f"{_statuses(x['status'])} | "
             f"{cpu['server_cpu_ms_per_request']:.2f} | {cpu['generator_cpu_ms_per_request']:.2f} | "
             f"{cpu['other_processes_cpu_seconds']:,.1f} of {cpu['machine_cpu_seconds_available']:,.0f} | "
             f"{cpu['machine_busy_share']:.0%} |")
@@ -773,9 +778,10 @@ def markdown(r: dict[str, Any]) -> str:
     lines.append("")
     if b:
         lines.append(f"Ratio product ÷ baseline: {r['ratio_accepted']:.3f} on accepted/s "
-                     f"({t['accepted_per_s']:,.0f} ÷ {b['accepted_per_s']:,.0f}), {r['ratio_requests']:.3f} on all answers/s.")
-    lines.append(f"Vtiger {VTIGER['version']} for reference: {VTIGER['leads_per_s']} leads/s, p99 {VTIGER['p99_ms']} ms at "
-                 f"{VTIGER['connections']} connections.")
+                     f"({t['accepted_per_s']:,.0f} ÷ {b['accepted_per_s']:,.0f}), "
+                     f"{r['ratio_requests']:.3f} on all answers/s.")
+    lines.append(f"Vtiger {VTIGER['version']} for reference: {VTIGER['leads_per_s']} leads/s, "
+                 f"p99 {VTIGER['p99_ms']} ms at {VTIGER['connections']} connections.")
     lines += ["", "Stored, counted after the server stopped (the counts include the warm-up and the requests in "
               "flight at the end):", ""]
     for name, x in runs:
@@ -786,22 +792,31 @@ def markdown(r: dict[str, Any]) -> str:
     if o:
         l429 = o["latency_by_status_ms"].get("429", {})
         lines += ["", (
-            f"Overload: CRM_RATELIMIT_PER_IP={o['per_ip_limit']}, counted per worker: {r['workers']} workers admit about "
-            f"{r['overload_admit_share']:.2f} × C (C = {r['capacity_per_s']:,.0f}/s measured above); "
+            f"Overload: CRM_RATELIMIT_PER_IP={o['per_ip_limit']}, counted per worker: "
+            f"{r['workers']} workers admit about {r['overload_admit_share']:.2f} × C "
+            f"(C = {r['capacity_per_s']:,.0f}/s measured above); "
             f"{o['offered_rate_target']:,.0f} requests/s offered, {o['requests_per_s']:,.0f}/s "
-            f"sent (generator lag p99 {_ms(o['generator_lag_ms']['p99'])} ms). 429 share {r['overload_429_share']:.1%}; "
-            f"429 latency p50 {_ms(l429.get('p50'))} ms, p95 {_ms(l429.get('p95'))} ms, p99 {_ms(l429.get('p99'))} ms; "
+            f"sent (generator lag p99 {_ms(o['generator_lag_ms']['p99'])} ms). "
+            f"429 share {r['overload_429_share']:.1%}; "
+            f"429 latency p50 {_ms(l429.get('p50'))} ms, p95 {_ms(l429.get('p95'))} ms, "
+            f"p99 {_ms(l429.get('p99'))} ms; "
             f"2xx {o['accepted_per_s']:,.0f}/s with p50 {_ms(o['accepted_latency_ms']['p50'])} ms, "
-            f"p99 {_ms(o['accepted_latency_ms']['p99'])} ms; Retry-After on the 429s: {o.get('retry_after_values', {})}.")]
+            f"p99 {_ms(o['accepted_latency_ms']['p99'])} ms; "
+            f"Retry-After on the 429s: {o.get('retry_after_values', {})}.")]
     if r.get("profile"):
         pr = r["profile"]
-        lines += ["", f"Where a product request's time goes (throughput run, py-spy at {pr['rate_hz']} Hz on every worker, "
+        lines += ["", "Where a product request's time goes "
+                  f"(throughput run, py-spy at {pr['rate_hz']} Hz on every worker, "
                   f"wall clock, {pr['samples_in_request']:,} samples inside a request, "
                   f"{pr['samples_holding_writer_lock']:,} of them holding the app's writer lock):", "",
                   "| part | samples | share of request time | share of the time holding the writer lock |",
                   "|---|--:|--:|--:|"]
-        lines += [f"| {p['part']} | {p['samples']:,} | {(p['share'] or 0):.1%} | "
-                  f"{'–' if p['share_of_writer_lock_held'] is None else format(p['share_of_writer_lock_held'], '.1%')} |"
+
+        def lock_share(p: dict[str, Any]) -> str:
+            held = p["share_of_writer_lock_held"]
+            return "–" if held is None else format(held, ".1%")
+
+        lines += [f"| {p['part']} | {p['samples']:,} | {(p['share'] or 0):.1%} | {lock_share(p)} |"
                   for p in pr["parts"]]
         lines += ["", "Innermost frames of those samples (where the threads actually were):", "",
                   "| frame | samples | share |", "|---|--:|--:|"]
@@ -809,7 +824,8 @@ def markdown(r: dict[str, Any]) -> str:
     g = r["goals"]
     lines += ["", (
         f"Goals: ≥ {GOAL_ACCEPTED_PER_S} accepted/s {'met' if g['accepted_per_s'] else 'NOT met'} "
-        f"({t['accepted_per_s']:,.0f}/s; stretch {STRETCH_ACCEPTED_PER_S:,} {'met' if g['stretch'] else 'not met'}); "
+        f"({t['accepted_per_s']:,.0f}/s; "
+        f"stretch {STRETCH_ACCEPTED_PER_S:,} {'met' if g['stretch'] else 'not met'}); "
         f"p99 < {GOAL_P99_MS} ms {'met' if g['p99'] else 'NOT met'} ({_ms(t['latency_ms']['p99'])} ms); "
         f"nothing lost {'met' if g['nothing_lost'] else 'NOT met'}.")]
     return "\n".join(lines)
@@ -823,9 +839,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=60, help="measured seconds per run (default 60)")
     parser.add_argument("--quick", action="store_true", help="10 s runs (for development)")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of load before the measured window (default 2)")
+    parser.add_argument("--warmup", type=float, default=2,
+                        help="seconds of load before the measured window (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2, CRM_WEB_WORKERS' default)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn worker processes (default 2, CRM_WEB_WORKERS' default)")
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (default 8, as `crm serve`)")
     parser.add_argument("--overload-factor", type=float, default=3.0,
                         help="offered load of the overload run as a multiple of the measured capacity (default 3)")
@@ -846,7 +864,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-overload", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs and server logs")
-    parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results (default bench/results/webform_load.json)")
+    parser.add_argument("--json", type=Path, default=RESULTS,
+                        help="where to write the results (default bench/results/webform_load.json)")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds = 10

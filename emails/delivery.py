@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import aiosmtplib
 
@@ -64,7 +64,8 @@ def _classify(exc: Exception) -> tuple[Kind, str, bool]:
         return "transient", f"connection dropped: {exc}", False
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         usable = exc.code != 421  # 421: the server is closing the connection
-        kind: Kind = "permanent" if exc.code >= 500 and not isinstance(exc, aiosmtplib.SMTPSenderRefused) else "transient"
+        refused_sender = isinstance(exc, aiosmtplib.SMTPSenderRefused)
+        kind: Kind = "permanent" if exc.code >= 500 and not refused_sender else "transient"
         return kind, f"{exc.code} {exc.message}", usable
     return "transient", f"{type(exc).__name__}: {exc}", False
 
@@ -79,13 +80,13 @@ async def _send_over_one_connection(
             if client is None:
                 try:
                     client = await _connect(relay)
-                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                     outcomes[key] = Outcome(key, "transient", f"cannot connect to {relay.host}:{relay.port}: {exc}")
                     return  # the other connections (or the next pass) take the rest
             try:
                 await client.sendmail(message.sender, [message.recipient], message.data)
                 outcomes[key] = Outcome(key, "sent")
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 kind, detail, usable = _classify(exc)
                 outcomes[key] = Outcome(key, kind, detail)
                 client = await _reset_or_drop(client, usable)
@@ -99,7 +100,7 @@ async def _reset_or_drop(client: aiosmtplib.SMTP, usable: bool) -> aiosmtplib.SM
         try:
             await client.rset()
             return client
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        except (TimeoutError, aiosmtplib.SMTPException, OSError):
             pass
     _drop(client)
     return None
@@ -111,7 +112,8 @@ def _drop(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = Non
     transport = transport or client.transport
     client.close()
     if transport is not None:
-        transport.abort()
+        # aiosmtplib types it BaseTransport but keeps the asyncio.Transport its connection was made with.
+        cast(asyncio.Transport, transport).abort()
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
@@ -119,7 +121,7 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
     try:
         if client.is_connected:
             await client.quit()
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
         pass
     _drop(client, transport)
 

@@ -329,7 +329,7 @@ def _add_body(msg: EmailMessage, text: str, html: str, attachments: list[Attachm
     """Lay out mixed( alternative( text, related( html, images ) ), files )."""
     msg.set_content(text, subtype="plain", charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]
     for item in attachments:
         if item.inline_cid:
             maintype, subtype, params = _content_type(item)

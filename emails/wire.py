@@ -14,8 +14,8 @@ from email.header import Header
 from email.headerregistry import Address
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, getaddresses
 from typing import Any, Unpack
 
@@ -55,9 +55,10 @@ def _text(body: str, subtype: str) -> MIMEText:
     return MIMEText(body, subtype, _charset="utf-8")  # base64: every line ending survives exactly
 
 
-def _file(item: Attachment) -> MIMENonMultipart:
+def _file(item: Attachment) -> MIMEBase:
     maintype, subtype, params = _content_type(item)
-    part = MIMEBase(maintype, subtype, **params)
+    # compat32 is MIMEBase's default; naming it keeps the policy argument apart from the parameters.
+    part = MIMEBase(maintype, subtype, policy=compat32, **params)
     part.set_payload(item.data)
     encode_base64(part)
     return part

@@ -54,7 +54,7 @@ class RecordingHandler:
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
         if address.lower() in self.reject_recipients:
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -82,7 +82,8 @@ class SmtpServer:
             user, password = credentials
 
             def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-                ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+                ok = (isinstance(data, LoginPassword)
+                      and data.login.decode() == user and data.password.decode() == password)
                 return AuthResult(success=ok, handled=False)
 
             kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=tls is not None)

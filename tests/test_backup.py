@@ -40,7 +40,7 @@ def cli(crm):  # noqa: ANN001, ANN201 - the shared `crm` runner under the name t
 @pytest.fixture
 def crm_data(session: Session, env: dict[str, str]) -> Document:
     """A few records, a user, the secret key and a document, committed."""
-    load_config().secret_key  # generated into the data dir on first use, as the web app and mail worker do
+    _ = load_config().secret_key  # generated into the data dir on first use, as the web app and mail worker do
     rep = add_user(session, "rep@example.com", "陳小華")
     account = records.create_account(session, {"name": "台積電"})
     records.create_contact(session, {"last_name": "Chen", "account_id": account.id})
@@ -288,5 +288,7 @@ def test_backup_needs_a_database(cli, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "new"))
     monkeypatch.delenv("CRM_DATABASE_URL")
     result = cli("backup", ok=False)
-    assert result.stderr == f"error: there is no database at {tmp_path}/new/leadline.db to back up; run `crm init` first\n"
+    assert result.stderr == (
+        f"error: there is no database at {tmp_path}/new/leadline.db to back up; run `crm init` first\n"
+    )
     assert not (tmp_path / "new" / "leadline.db").exists()

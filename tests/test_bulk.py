@@ -14,7 +14,7 @@ from crm_store.records import bulk
 from crm_store.records import lifecycle as records
 from crm_store.staff.users import add_user
 
-T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
 
 def count(session: Session, model: type) -> int:

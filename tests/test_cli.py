@@ -106,7 +106,8 @@ def test_help_and_version_load_no_store_web_or_mail_code() -> None:
         "        main(args)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = sorted(m for m in ('sqlalchemy', 'flask', 'faker', 'jinja2', 'alembic', 'babel') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'flask', 'faker', 'jinja2', 'alembic', 'babel')\n"
+        "               if m in sys.modules)\n"
         "print('LOADED', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

@@ -24,7 +24,9 @@ def test_defaults_put_everything_under_var(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_settings_are_read_at_call_time(tmp_path: Path) -> None:
-    config = load_config({"CRM_DATA_DIR": str(tmp_path), "CRM_BASE_URL": "https://crm.example.com/", "CRM_LOG_LEVEL": "debug"})
+    config = load_config(
+        {"CRM_DATA_DIR": str(tmp_path), "CRM_BASE_URL": "https://crm.example.com/", "CRM_LOG_LEVEL": "debug"}
+    )
     assert config.data_dir == tmp_path
     assert config.base_url == "https://crm.example.com"
     assert config.log_level == "DEBUG"

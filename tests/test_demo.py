@@ -45,7 +45,7 @@ def count(session: Session, model: type) -> int:
 
 def test_small_demo(crm, session: Session, engine: Engine) -> None:  # noqa: ANN001
     out = crm("demo").output
-    finished = dt.datetime.now(dt.timezone.utc)
+    finished = dt.datetime.now(dt.UTC)
     assert "Loaded the small demo" in out
     size = SIZES["small"]
     assert count(session, User) == 1 + 1 + size.reps
@@ -78,7 +78,7 @@ def test_small_demo(crm, session: Session, engine: Engine) -> None:  # noqa: ANN
     assert len(by_opp) == size.opportunities
     current = dict(session.execute(select(Opportunity.id, Opportunity.stage_id)).all())
     for opp_id, hist in by_opp.items():
-        for prev, nxt in zip(hist, hist[1:]):
+        for prev, nxt in zip(hist, hist[1:], strict=False):
             assert prev.left_at == nxt.entered_at
         assert hist[-1].left_at is None
         assert hist[-1].stage_id == current[opp_id]
@@ -103,7 +103,7 @@ def test_small_demo(crm, session: Session, engine: Engine) -> None:  # noqa: ANN
                 if isinstance(latest, str):
                     latest = dt.datetime.fromisoformat(latest)
                 if isinstance(latest, dt.datetime):
-                    latest = latest if latest.tzinfo else latest.replace(tzinfo=dt.timezone.utc)
+                    latest = latest if latest.tzinfo else latest.replace(tzinfo=dt.UTC)
                     assert latest <= finished, f"{table}.{column} is in the future: {latest}"
                 else:
                     assert latest <= finished.date(), f"{table}.{column} is in the future: {latest}"

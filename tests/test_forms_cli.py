@@ -126,7 +126,9 @@ def test_add_from_file_in_traditional_chinese_with_a_hidden_campaign(crm, sessio
     form = form_named(session, "聯絡我們")
     assert form.language == "zh_Hant"
     labels = {f["name"]: f["label"] for f in form.fields}
-    assert labels == {"first_name": "名字", "last_name": "姓氏", "email": "電子郵件", "phone": "電話", "message": "您的問題"}
+    assert labels == {
+        "first_name": "名字", "last_name": "姓氏", "email": "電子郵件", "phone": "電話", "message": "您的問題",
+    }
     assert form.hidden == {"campaign_id": campaign.id, "lead_source": "Trade Show"}
     assert [a.user_id for a in form.assignees] == [r.id for r in reps]
 
@@ -162,14 +164,17 @@ def test_the_shipped_example_definition_loads(crm, session, tmp_path) -> None:
 
 
 BAD_DEFINITIONS = [
-    pytest.param({"allowed_origins": ["https://www.example.com/contact"]}, "allowed_origins[0]", id="origin-with-path"),
-    pytest.param({"allowed_origins": ["https://ok.example", "ftp://files.example"]}, "allowed_origins[1]", id="origin-ftp"),
+    pytest.param({"allowed_origins": ["https://www.example.com/contact"]}, "allowed_origins[0]",
+                 id="origin-with-path"),
+    pytest.param({"allowed_origins": ["https://ok.example", "ftp://files.example"]}, "allowed_origins[1]",
+                 id="origin-ftp"),
     pytest.param({"fields": ["last_name", {"name": "favourite_colour"}]}, "fields[1].name", id="unknown-field"),
     pytest.param({"fields": ["last_name", "email", "last_name"]}, "fields[2].name", id="field-twice"),
     pytest.param({"fields": ["email", "phone"]}, "fields", id="no-last_name"),
     pytest.param({"fields": ["last_name", {"name": "email", "type": "password"}]}, "fields[1].type", id="bad-type"),
     pytest.param({"fields": ["last_name", {"name": "email", "colour": "red"}]}, "fields[1].colour", id="bad-field-key"),
-    pytest.param({"fields": ["last_name", {"name": "industry", "choices": ["Piracy"]}]}, "fields[1].choices", id="bad-choice"),
+    pytest.param({"fields": ["last_name", {"name": "industry", "choices": ["Piracy"]}]}, "fields[1].choices",
+                 id="bad-choice"),
     pytest.param({"owner": "nobody@example.com"}, "owner", id="unknown-owner"),
     pytest.param({"round_robin": ["rep1@leadline.test", "ghost@example.com"]}, "round_robin[1]", id="unknown-rr-user"),
     pytest.param({"round_robin": ["rep1@leadline.test", "rep1@leadline.test"]}, "round_robin", id="rr-user-twice"),
@@ -266,7 +271,8 @@ def test_show_prints_the_definition_snippet_and_integration_key(crm, session, we
     assert definition["round_robin"] == [r.email for r in reps]
     assert definition["allowed_origins"] == [ALLOWED_ORIGIN] and definition["auto_reply"] is True
     assert definition["integration_key"] == web_form.integration_key
-    assert [f["name"] for f in definition["fields"]] == ["first_name", "last_name", "email", "phone", "company", "message"]
+    field_names = [f["name"] for f in definition["fields"]]
+    assert field_names == ["first_name", "last_name", "email", "phone", "company", "message"]
     assert f"/forms/{web_form.public_id}/embed.js" in out and "<script" in out
     assert f"Integration key: {web_form.integration_key}" in out
     by_id = crm("forms", "show", "--", web_form.public_id).output
@@ -313,12 +319,16 @@ def test_edit_changes_only_the_given_keys(crm, session, web_form, reps) -> None:
 
 
 def test_edit_language_relabels_default_labels_and_keeps_custom_ones(crm, session, reps, tmp_path) -> None:
-    path = write_yaml(tmp_path, {"name": "Bilingual", "fields": ["last_name", "email", {"name": "message", "label": "Your question"}]})
+    path = write_yaml(tmp_path, {
+        "name": "Bilingual",
+        "fields": ["last_name", "email", {"name": "message", "label": "Your question"}],
+    })
     crm("forms", "add", "--from-file", path)
     crm("forms", "edit", "Bilingual", "--language", "zh_Hant")
     form = form_named(session, "Bilingual")
     assert form.language == "zh_Hant"
-    assert {f["name"]: f["label"] for f in form.fields} == {"last_name": "姓氏", "email": "電子郵件", "message": "Your question"}
+    labels = {f["name"]: f["label"] for f in form.fields}
+    assert labels == {"last_name": "姓氏", "email": "電子郵件", "message": "Your question"}
     crm("forms", "edit", "Bilingual", "--language", "en")
     assert {f["name"]: f["label"] for f in form_named(session, "Bilingual").fields}["last_name"] == "Last name"
 
@@ -342,7 +352,9 @@ def test_edit_without_changes_is_a_usage_error(crm, web_form) -> None:
     assert result.exit_code == 2 and "nothing to change" in result.output
 
 
-def test_disable_makes_the_api_answer_404_and_enable_brings_it_back(crm, session, web_form, client, render_token) -> None:
+def test_disable_makes_the_api_answer_404_and_enable_brings_it_back(
+    crm, session, web_form, client, render_token
+) -> None:
     body = {"last_name": "Chen", "email": "mei@example.com", "_token": render_token()}
     out = crm("forms", "disable", "Website inquiry").output
     assert "Disabled web form 'Website inquiry'" in out and f"crm forms edit {web_form.public_id} --enable" in out

@@ -28,7 +28,7 @@ from crm_store.records import audit, duplicates, merge, recycle_bin
 from crm_store.records import lifecycle as records
 from crm_store.staff.users import add_user
 
-T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_purge_removes_old_bin_records_and_what_hangs_on_them_only(session: Sess
     activities.add_note(session, "about lead and contact", staff, lead_id=lead.id, contact_id=contact.id)
     records.delete(session, lead)
     records.delete(session, account)
-    lead.deleted_at = account.deleted_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+    lead.deleted_at = account.deleted_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     fresh = records.create_lead(session, {"last_name": "Recent"})
     records.delete(session, fresh)
     assert {e.number for e in recycle_bin.entries(session)} == {lead.lead_no, account.account_no, fresh.lead_no}
@@ -135,7 +135,8 @@ def test_conversion_maps_fields_matches_the_account_and_carries_related(session:
     assert opp.contact_id == c.id and opp.lead_source == "Trade Show" and opp.campaign_id == campaign.id
     assert "????" not in (opp.name + c.last_name + done.account.name)
     assert lead.converted_at is not None and lead.converted_contact_id == c.id and lead.deleted_at is None
-    assert session.get(Activity, call.id).contact_id == c.id and session.get(Activity, call.id).account_id == existing.id
+    moved_call = session.get(Activity, call.id)
+    assert moved_call.contact_id == c.id and moved_call.account_id == existing.id
     assert session.scalar(select(func.count()).where(CampaignMember.contact_id == c.id)) == 1
     assert entries(session, "leads", lead.id)[-1].action == "convert"
     with pytest.raises(ValidationError, match="already converted"):

@@ -46,7 +46,7 @@ def test_demo_welcomes_every_user_and_mail_send_writes_eml_files(crm, env, sessi
 
 def test_status_failed_and_retry(crm, session: Session) -> None:  # noqa: ANN001
     outbox.enqueue(session, "test_message", "amy@example.com", key="t1", context={}, to_staff=True)
-    (row,) = outbox.claim_due(session, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1))[0]
+    (row,) = outbox.claim_due(session, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))[0]
     outbox.mark_failed(session, row.id, "550 5.1.1 mailbox unavailable")
     session.commit()
     listed = crm("mail", "status", "--failed").output
@@ -67,7 +67,7 @@ def test_preview_writes_a_file_a_person_can_open(crm, tmp_path: Path, lang: str)
 
 def test_set_password_token_round_trip(env) -> None:  # noqa: ANN001
     secret = load_config().secret_key
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     token = make_token(secret, "set_password", "42", now + dt.timedelta(days=7))
     assert verify_token(secret, "set_password", token, now) == "42"
     with pytest.raises(CrmError, match="expired"):

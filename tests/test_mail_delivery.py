@@ -24,7 +24,7 @@ LATER = dt.timedelta(minutes=2)
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def config_for(env: dict[str, str], smtp_url: str | None) -> Config:

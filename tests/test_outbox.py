@@ -21,7 +21,7 @@ from crm_store.staff.tokens import SIGN_LATER, verify_token
 from crm_store.staff.users import add_user
 from emails.worker import send_all_due
 
-NOW = dt.datetime(2099, 1, 1, 8, 0, tzinfo=dt.timezone.utc)  # after anything the test queues
+NOW = dt.datetime(2099, 1, 1, 8, 0, tzinfo=dt.UTC)  # after anything the test queues
 
 
 def queue(session: Session, key: str = "k1", to: str = "amy@example.com", **kw) -> bool:  # noqa: ANN003
@@ -80,7 +80,7 @@ def test_claim_marks_sending_and_transient_failures_back_off_then_fail(session: 
         else:
             assert status == "failed"
     assert row.attempts == outbox.MAX_ATTEMPTS
-    assert all(b > a for a, b in zip(waits, waits[1:]))  # exponential
+    assert all(b > a for a, b in zip(waits, waits[1:], strict=False))  # exponential
     total = sum(waits, dt.timedelta())
     assert dt.timedelta(hours=18) < total < dt.timedelta(hours=26)  # about a day
     assert row.last_error == "421 try later"

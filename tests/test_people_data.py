@@ -19,7 +19,7 @@ from crm_store.records import lifecycle as records
 from crm_store.records import privacy as person
 from crm_store.staff.users import add_user, deactivate_user
 
-T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.UTC)
 
 
 def test_export_has_everything_about_the_person(session: Session) -> None:
@@ -29,7 +29,9 @@ def test_export_has_everything_about_the_person(session: Session) -> None:
                                          "phone": "0912-000-111"}, staff)
     contact = records.create_contact(session, {"last_name": "林", "email": "hua@example.com"}, staff)
     activities.add_note(session, "喜歡早上聯絡", staff, lead_id=lead.id)
-    activities.create_activity(session, {"type": "call", "subject": "Intro", "start_at": T0, "contact_id": contact.id}, staff)
+    activities.create_activity(
+        session, {"type": "call", "subject": "Intro", "start_at": T0, "contact_id": contact.id}, staff
+    )
     outbox.enqueue(session, "visitor_auto_reply", "hua@example.com", key="auto:1", context={"visitor_name": "林小華"})
     records.create_lead(session, {"last_name": "Other", "email": "other@example.com"})
     data = person.export_person(session, "HUA@example.com")

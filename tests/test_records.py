@@ -158,7 +158,7 @@ def test_get_by_number(session: Session) -> None:
 
 
 def test_open_leads_excludes_converted_junk_lost_and_cold(session: Session) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for status in ("Junk Lead", "Lost Lead", "Cold", "Hot", None, "Not Contacted"):
         records.create_lead(session, {"last_name": str(status), "status": status})
     records.create_lead(session, {"last_name": "converted", "status": "Qualified", "converted_at": now})

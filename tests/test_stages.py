@@ -15,7 +15,7 @@ from crm_store.pipeline import activities, stages
 from crm_store.records import lifecycle as records
 from crm_store.staff.users import add_user
 
-T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_stage_changes_build_a_contiguous_history(session: Session, rep: User) -
     rows = history(session, opp.id)
     names = [session.get(SalesStage, r.stage_id).name for r in rows]
     assert names == ["Prospecting", "Qualification", "Negotiation or Review", "Closed Won"]
-    for prev, nxt in zip(rows, rows[1:]):
+    for prev, nxt in zip(rows, rows[1:], strict=False):
         assert prev.left_at == nxt.entered_at
     assert rows[-1].left_at is None
     assert [r.probability for r in rows] == [10, 20, 80, 100]
