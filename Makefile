@@ -51,6 +51,7 @@ test: lint system-deps
 	$(BIN)/pytest
 
 bench: install-dev
+	$(BIN)/python -m bench.cli_startup
 	$(BIN)/python -m bench.bulk_insert
 	$(BIN)/python -m bench.webform_load
 
