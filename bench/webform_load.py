@@ -325,7 +325,7 @@ PROFILE_PARTS: tuple[tuple[str, str, str | None], ...] = (
 )
 
 
-# The frame of the app's serialised write (inside its thread lock and flock, see webform.app.WebState.write).
+# The frame of the app's serialised write (inside its thread lock and flock, see webform.state.WebState.write).
 HOLDING_WRITER_LOCK = "WebState._write ("
 
 

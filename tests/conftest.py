@@ -180,6 +180,6 @@ def client(app):  # noqa: ANN201 - a Flask test client
 @pytest.fixture
 def render_token(app, web_form):  # noqa: ANN201 - returns a callable
     """A valid render token for `web_form` (as the hosted page or embed.js would hand out)."""
-    from webform.spam import render_token as make
+    from webform.public.spam import render_token as make
 
     return lambda public_id=None: make(app.extensions["leadline"].config.secret_key, public_id or web_form.public_id)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from crm_store.capture import forms as webforms
 from crm_store.db.engine import session_factory
 from crm_store.models import Lead, WebSubmission
-from webform import i18n
+from webform.public.messages import texts
 
 from .browser_support import (
     ARTIFACTS,
@@ -41,8 +41,8 @@ from .browser_support import (
 pytestmark = pytest.mark.parametrize("template", ["sqlite"], indirect=True)
 expect.set_options(timeout=TIMEOUT_MS)
 
-EN = i18n.MESSAGES["en"]
-ZH = i18n.MESSAGES["zh_Hant"]
+EN = texts("en")
+ZH = texts("zh_Hant")
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def test_embed_shows_field_errors_in_place(
     expect(page.locator(".leadline-form .ll-thanks")).to_have_text(EN["thanks"])
 
     rows = stored(engine, form)
-    assert [(l.last_name, l.email) for l in rows.leads] == [("Lin", "lin@example.com")]
+    assert [(lead.last_name, lead.email) for lead in rows.leads] == [("Lin", "lin@example.com")]
     assert [s.outcome for s in rows.submissions] == ["new_lead"]
 
 
@@ -504,7 +504,9 @@ def test_hosted_page_works_without_javascript(
     rows = stored(engine, form)
     assert len(rows.leads) == 1 and len(rows.submissions) == 1
     lead, sub = rows.leads[0], rows.submissions[0]
-    assert (lead.first_name, lead.last_name, lead.email, lead.company) == ("Yu-Ting", "Kao", "kao@example.com", "Kao Trading")
+    assert (lead.first_name, lead.last_name, lead.email, lead.company) == (
+        "Yu-Ting", "Kao", "kao@example.com", "Kao Trading"
+    )
     assert lead.description == "Line one.\nLine two."
     assert (lead.utm_source, lead.utm_campaign) == ("print", "flyer")
     assert sub.outcome == "new_lead" and sub.spam_reason is None
@@ -550,7 +552,9 @@ def test_hosted_page_in_traditional_chinese(tab: Tab, crm_server: LiveServer, ma
     expect(page.locator(".ll-thanks .ll-lead")).to_have_text(ZH["thanks"])
 
     rows = stored(engine, form)
-    assert [(l.last_name, l.first_name, l.description) for l in rows.leads] == [("陳", "美玲", "請提供報價，謝謝。")]
+    assert [(lead.last_name, lead.first_name, lead.description) for lead in rows.leads] == [
+        ("陳", "美玲", "請提供報價，謝謝。")
+    ]
     assert [s.outcome for s in rows.submissions] == ["new_lead"]
 
 
@@ -583,7 +587,7 @@ def test_embed_in_traditional_chinese(
     expect(page.locator(".leadline-form .ll-thanks")).to_have_text(ZH["thanks"])
     assert len(posts) == 2, posts
     rows = stored(engine, form)
-    assert [(l.last_name, l.email) for l in rows.leads] == [("陳", "chen@example.com")]
+    assert [(lead.last_name, lead.email) for lead in rows.leads] == [("陳", "chen@example.com")]
     assert len(rows.submissions) == 1
 
 
@@ -699,5 +703,7 @@ def test_hosted_page_with_consent_returns_to_the_customer_site(
     assert not any("form-action" in m for m in tab.console), tab.console
 
     rows = stored(engine, form)
-    assert [(l.last_name, l.consent_text) for l in rows.leads] == [("Tsai", "You may store my data to answer me.")]
+    assert [(lead.last_name, lead.consent_text) for lead in rows.leads] == [
+        ("Tsai", "You may store my data to answer me.")
+    ]
     assert [s.outcome for s in rows.submissions] == ["new_lead"]

@@ -270,7 +270,7 @@ def test_oversized_value_is_never_truncated_even_with_valid_others(client, sessi
 
 def test_form_with_a_picklist_field_accepts_a_listed_value(client, session, app, reps) -> None:
     """A select field must not lean on WTForms' deprecated tuple choices (an error under filterwarnings=error)."""
-    from webform.spam import render_token as make
+    from webform.public.spam import render_token as make
 
     form = add_form(session, {"name": "Industry form", "fields": ["last_name", "email", "industry"]})
     choice = next(f["choices"] for f in form.fields if f["name"] == "industry")[0]
@@ -283,7 +283,7 @@ def test_form_with_a_picklist_field_accepts_a_listed_value(client, session, app,
 
 
 def test_picklist_value_must_be_one_of_the_choices(client, session, app, reps) -> None:
-    from webform.spam import render_token as make
+    from webform.public.spam import render_token as make
 
     form = add_form(session, {"name": "Industry form", "fields": ["last_name", "email", "industry"]})
     choices = next(f["choices"] for f in form.fields if f["name"] == "industry")
@@ -300,7 +300,7 @@ def test_picklist_value_must_be_one_of_the_choices(client, session, app, reps) -
 
 
 def test_errors_come_in_the_forms_language(client, session, app, reps) -> None:
-    from webform.spam import render_token as make
+    from webform.public.spam import render_token as make
 
     form = add_form(session, {"name": "中文表單", "language": "zh_Hant"})
     token = make(app.extensions["leadline"].config.secret_key, form.public_id)
@@ -596,7 +596,7 @@ SPAM = {
 
 
 def _sign(secret: str, public_id: str) -> str:
-    from webform.spam import render_token
+    from webform.public.spam import render_token
 
     return render_token(secret, public_id)
 

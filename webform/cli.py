@@ -21,7 +21,9 @@ def gunicorn_argv(host: str, port: int, workers: int, threads: int = 8) -> list[
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface)."
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default: CRM_WEB_WORKERS, 2].")
 def serve(host: str, port: int, workers: int | None) -> None:

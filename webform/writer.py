@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -51,7 +52,7 @@ class _Job(Generic[T]):
     def result(self) -> T:
         if self.error is not None:
             raise self.error
-        return self.value  # type: ignore[no-any-return]
+        return self.value
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Writer:
                 try:
                     self._cond.release()
                     try:
-                        self._locked(lambda: self._run_group(group))
+                        self._locked(partial(self._run_group, group))
                     except BaseException as exc:  # the lock itself failed: nobody may wait forever
                         for other in group:
                             other.error, other.done = other.error or exc, True
@@ -96,7 +97,7 @@ class Writer:
 
     def _locked(self, fn: Callable[[], None]) -> None:
         if self._fd is None:  # opened after the fork, so each worker process has its own lock
-            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]  # only called when lock_path is set
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             fn()

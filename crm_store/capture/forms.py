@@ -21,6 +21,8 @@ nothing is written.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,10 +30,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from crm_store import links
+from crm_store import languages, links
 from crm_store.assignment import round_robin as assignment
 from crm_store.errors import NotFound, ValidationError
-from crm_store.models import LANGUAGES, Campaign, Team, User, WebForm, WebSubmission, utcnow
+from crm_store.languages import N_
+from crm_store.models import Campaign, Team, User, WebForm, WebSubmission, utcnow
 from crm_store.records import registry
 from crm_store.records.validation import Validator, field_specs
 from crm_store.settings.company import parse_on_off
@@ -55,29 +58,32 @@ DEFAULT_TYPE = {
     "email": "email", "secondary_email": "email", "phone": "tel", "mobile": "tel", "fax": "tel",
     "website": "url", "annual_revenue": "number", "employees": "number", MESSAGE: "textarea",
 }
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "salutation": "Salutation", "first_name": "First name", "last_name": "Last name", "company": "Company",
-        "designation": "Job title", "email": "Email", "phone": "Phone", "mobile": "Mobile", "website": "Website",
-        "industry": "Industry", "annual_revenue": "Annual revenue", "employees": "Employees",
-        "street": "Street", "postal_code": "Postal code", "city": "City", "state": "State / province",
-        "country": "Country", "po_box": "PO box", "secondary_email": "Other email", "fax": "Fax",
-        MESSAGE: "How can we help?",
-    },
-    "zh_Hant": {
-        "salutation": "稱謂", "first_name": "名字", "last_name": "姓氏", "company": "公司名稱",
-        "designation": "職稱", "email": "電子郵件", "phone": "電話", "mobile": "手機", "website": "網站",
-        "industry": "產業", "annual_revenue": "年營收", "employees": "員工人數", "street": "地址",
-        "postal_code": "郵遞區號", "city": "城市", "state": "州／省", "country": "國家", "po_box": "郵政信箱",
-        "secondary_email": "其他電子郵件", "fax": "傳真", MESSAGE: "請問有什麼需要協助的地方？",
-    },
-}
 MESSAGE_LIMIT = 5000
 SHOWN_ONLY = frozenset({"public_id", "integration_key"})  # printed by `crm forms show`, never set from a file
 KEYS = frozenset({
     "name", "language", "enabled", "fields", "hidden", "owner", "team", "round_robin", "return_url",
     "allowed_origins", "consent_text", "notify_owner", "auto_reply", "thank_you",
 })
+
+
+# Default labels of the visitor fields, written in English and translated where a form's labels are chosen.
+LABELS: dict[str, str] = {
+    "salutation": N_("Salutation"), "first_name": N_("First name"), "last_name": N_("Last name"),
+    "designation": N_("Job title"), "email": N_("Email"), "phone": N_("Phone"), "mobile": N_("Mobile"),
+    "website": N_("Website"), "industry": N_("Industry"), "annual_revenue": N_("Annual revenue"),
+    "employees": N_("Employees"), "street": N_("Street"), "postal_code": N_("Postal code"), "city": N_("City"),
+    "state": N_("State / province"), "country": N_("Country"), "po_box": N_("PO box"),
+    "secondary_email": N_("Other email"), "fax": N_("Fax"), MESSAGE: N_("How can we help?"),
+}
+
+
+@cache
+def default_labels(language: str) -> Mapping[str, str]:
+    """Return the default label of each visitor field in a language (English when the language is unknown)."""
+    labels = {name: languages.translate(language, message) for name, message in LABELS.items()}
+    # With a context of its own: "Company" reads 公司 as a column of an email, 公司名稱 as a form's field.
+    labels["company"] = languages.translations(language).pgettext("web form field", "Company")
+    return labels
 
 
 def new_token(nbytes: int) -> str:
@@ -197,7 +203,7 @@ def label(form: WebForm, name: str) -> str:
     for f in form.fields:
         if f["name"] == name:
             return f["label"]
-    return LABELS.get(form.language, LABELS["en"]).get(name, name)
+    return default_labels(form.language).get(name, name)
 
 
 # -- checking a definition ---------------------------------------------------------------------
@@ -209,12 +215,11 @@ def _apply(session: Session, form: WebForm, d: dict[str, Any]) -> None:
     if unknown:
         raise ValidationError(unknown[0], f"is not a form setting (use {', '.join(sorted(KEYS))})")
     if "name" in d:
-        form.name = _text("name", d["name"], 100, required=True)
+        form.name = _required_text("name", d["name"], 100)
     if "language" in d or form.language is None:
-        lang = str(d.get("language") or "en").strip()
-        lang = {"zh_hant": "zh_Hant", "zh-hant": "zh_Hant", "zh-tw": "zh_Hant", "zh_tw": "zh_Hant"}.get(lang.lower(), lang)
-        if lang not in LANGUAGES:
-            raise ValidationError("language", f"{d.get('language')!r} is not one of {', '.join(LANGUAGES)}")
+        lang = languages.parse(d.get("language") or languages.DEFAULT)
+        if lang is None:
+            raise ValidationError("language", f"{d.get('language')!r} is not one of {', '.join(languages.CODES)}")
         form.language = lang
     if "enabled" in d or form.enabled is None:
         form.enabled = parse_on_off("enabled", d.get("enabled", True))
@@ -241,7 +246,7 @@ def _apply(session: Session, form: WebForm, d: dict[str, Any]) -> None:
 
 
 def _default_label(name: str, f: dict[str, Any]) -> bool:
-    return any(f["label"] == labels.get(name) for labels in LABELS.values())
+    return any(f["label"] == default_labels(code).get(name) for code in languages.CODES)
 
 
 def _apply_owner(session: Session, form: WebForm, d: dict[str, Any]) -> None:
@@ -306,9 +311,15 @@ def _fields(session: Session, items: Any, language: str) -> list[dict[str, Any]]
         if extra:
             raise ValidationError(f"{key}.{sorted(extra)[0]}", "is not a field setting")
         name = str(f.get("name") or "").strip().rstrip("*")
-        required = parse_on_off(f"{key}.required", f.get("required", str(f.get("name", "")).endswith("*") or name in ALWAYS_REQUIRED or name == "email"))
+        starred = str(f.get("name", "")).endswith("*")
+        required = parse_on_off(
+            f"{key}.required", f.get("required", starred or name in ALWAYS_REQUIRED or name == "email")
+        )
         if name not in VISITOR_FIELDS and name != MESSAGE:
-            raise ValidationError(f"{key}.name", f"{name!r} is not a lead field a visitor may fill in (use {', '.join(VISITOR_FIELDS)}, {MESSAGE})")
+            raise ValidationError(
+                f"{key}.name",
+                f"{name!r} is not a lead field a visitor may fill in (use {', '.join(VISITOR_FIELDS)}, {MESSAGE})",
+            )
         if name in seen:
             raise ValidationError(f"{key}.name", f"{name} is listed twice")
         seen.add(name)
@@ -329,7 +340,7 @@ def _fields(session: Session, items: Any, language: str) -> list[dict[str, Any]]
         limit = MESSAGE_LIMIT if name == MESSAGE else specs[name].text_limit
         out.append({
             "name": name,
-            "label": _text(f"{key}.label", f.get("label"), 200) or LABELS[language].get(name, name),
+            "label": _text(f"{key}.label", f.get("label"), 200) or default_labels(language).get(name, name),
             "required": required or name in ALWAYS_REQUIRED,
             "type": kind,
             "choices": choices,
@@ -354,7 +365,8 @@ def _hidden(session: Session, hidden: Any) -> dict[str, Any]:
         values["campaign_id"] = campaign.id
     for name in values:
         if name not in HIDDEN_FIELDS:
-            raise ValidationError(f"hidden.{name}", f"is not a field a form may fix (use {', '.join(sorted(set(HIDDEN_FIELDS)))}, campaign)")
+            allowed = ", ".join(sorted(set(HIDDEN_FIELDS)))
+            raise ValidationError(f"hidden.{name}", f"is not a field a form may fix (use {allowed}, campaign)")
     v = Validator.for_session(session)
     try:
         clean = v.clean("leads", values, partial=True)
@@ -397,20 +409,27 @@ def _origins(items: Any) -> list[str]:
     for i, item in enumerate(items):
         origin = normalise_origin(item)
         if origin is None:
-            raise ValidationError(f"allowed_origins[{i}]", f"{item!r} is not an origin like https://example.com (no path)")
+            raise ValidationError(
+                f"allowed_origins[{i}]", f"{item!r} is not an origin like https://example.com (no path)"
+            )
         if origin not in out:
             out.append(origin)
     return out
 
 
-def _text(key: str, value: Any, limit: int, *, required: bool = False) -> str | None:
+def _text(key: str, value: Any, limit: int) -> str | None:
     text = None if value is None else str(value).strip()
     if not text:
-        if required:
-            raise ValidationError(key, "is required")
         return None
     if len(text) > limit:
         raise ValidationError(key, f"is {len(text)} characters long; the limit is {limit}")
+    return text
+
+
+def _required_text(key: str, value: Any, limit: int) -> str:
+    text = _text(key, value, limit)
+    if text is None:
+        raise ValidationError(key, "is required")
     return text
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from .fields import NAME_FIELDS, has_link
+from .forms import NAME_FIELDS, has_link
 
 HONEYPOT = "homepage"  # a field people never see; bots that fill every input fill it
 TOKEN_MAX_AGE = 24 * 3600  # a page left open for a day must be reloaded
@@ -51,7 +51,9 @@ def token_problem(
 
 def key_matches(given: str | None, expected: str) -> bool:
     """Constant-time check of a form's integration key."""
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())  # type: ignore[union-attr]
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def content_problem(data: Mapping[str, Any], clean: Mapping[str, Any]) -> str | None:

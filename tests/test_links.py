@@ -1,0 +1,121 @@
+"""The link map (`crm_store.links`): what emails link to, the web app serves, or is listed as still to come.
+
+The web app registers its routes from `links.ROUTES` and emails build links with `links.url()`, so a
+route spelled twice, or an email linking to a page nobody serves, shows up here.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from werkzeug.exceptions import NotFound
+
+from crm_store import languages, links
+from crm_store.records import registry
+from emails import catalog
+from emails.render import render
+
+BASE_URL = "https://crm.example.test"
+HOST = "crm.example.test"
+LINK = re.compile(re.escape(BASE_URL) + r"""[^\s"'<>]*""")
+MODULES = "|".join(re.escape(module.path) for module in registry.modules())
+# Pages emails link to that the app does not serve yet. The staff web app (issue 12) will serve all of
+# them but /reports/<name>: the analytics pages come later.
+EXPECTED_MISSING = {
+    "record page /<module>/<number>": re.compile(rf"/(?:{MODULES})/[^/]+"),
+    "module list /<module>": re.compile(rf"/(?:{MODULES})"),
+    "home /": re.compile(r"/"),
+    "/auth/set-password/<token>": re.compile(r"/auth/set-password/[^/]+"),
+    "/auth/reset-password/<token>": re.compile(r"/auth/reset-password/[^/]+"),
+    "/reports/<name>": re.compile(r"/reports/[^/]+"),
+}
+# The view each route the app serves leads to, and the method its links are followed with.
+ENDPOINTS = {
+    "hosted_form": ("GET", "public.hosted_form"),
+    "form_thanks": ("GET", "public.form_thanks"),
+    "embed_js": ("GET", "public.embed_js"),
+    "form_api": ("POST", "public.form_api"),
+    "healthz": ("GET", "healthz"),
+}
+
+
+def email_links(template: str, language: str) -> list[str]:
+    """Every absolute URL on the deployment in a template's sample, text and HTML parts alike."""
+    msg = render(
+        template,
+        language=language,
+        context=catalog.SAMPLES[template],
+        sender="Leadline <crm@example.test>",
+        recipient="Mei Chen <mei@example.test>",
+        message_id="<1@example.test>",
+        base_url=BASE_URL,
+        company_name="Example Trading",
+        attachments=catalog.SAMPLE_ATTACHMENTS.get(template, ()),
+        sent_at=datetime(2025, 3, 14, 1, 0, tzinfo=UTC),
+    )
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    found = []
+    for kind in ("plain", "html"):
+        part = parsed.get_body((kind,))
+        assert part is not None, f"{template} has no {kind} part"
+        found += LINK.findall(html.unescape(part.get_content()))  # type: ignore[attr-defined]
+    return found
+
+
+def missing_as(path: str) -> str | None:
+    """The EXPECTED_MISSING entry a path is, or None."""
+    return next((name for name, pattern in EXPECTED_MISSING.items() if pattern.fullmatch(path)), None)
+
+
+def served(app: Any, path: str, method: str = "GET") -> tuple[str, dict[str, Any]] | None:
+    """The endpoint and values the app routes a path to, or None when it serves no such page."""
+    try:
+        return app.url_map.bind(HOST).match(unquote(path), method=method)  # type: ignore[no-any-return]
+    except NotFound:
+        return None
+
+
+def test_every_link_in_an_email_is_served_or_expected_to_be(app) -> None:
+    unserved, seen_missing, count = [], set(), 0
+    for template in sorted(catalog.SAMPLES):
+        for language in languages.CODES:
+            for url in email_links(template, language):
+                count += 1
+                path = urlsplit(url).path or "/"
+                if served(app, path) is not None:
+                    assert missing_as(path) is None, f"{path} is served now: drop it from EXPECTED_MISSING"
+                    continue
+                kind = missing_as(path)
+                if kind is None:
+                    unserved.append(f"{template} ({language}): {url}")
+                seen_missing.add(kind)
+    assert count > 0, "no link found in any email: is the LINK pattern still right?"
+    assert not unserved, "emails link to pages the app does not serve:\n" + "\n".join(unserved)
+    assert seen_missing - {None} == set(EXPECTED_MISSING), "an EXPECTED_MISSING entry no email links to any more"
+
+
+def test_every_rule_of_the_app_is_a_route_of_the_link_map(app) -> None:
+    patterns = set(links.ROUTES.values())
+    rules = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+    assert rules
+    assert [rule for rule in rules if rule not in patterns] == []
+
+
+@pytest.mark.parametrize("route", sorted(ENDPOINTS))
+def test_a_link_to_a_served_route_reaches_its_view(app, route: str) -> None:
+    method, endpoint = ENDPOINTS[route]
+    values = {name: "Ab3_x-9" for name in re.findall(r"<(?:\w+:)?(\w+)>", links.ROUTES[route])}
+    path = urlsplit(links.url(BASE_URL, route, **values)).path
+    assert served(app, path, method) == (endpoint, values)
+
+
+def test_the_table_of_served_routes_is_complete(app) -> None:
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert {name for name, pattern in links.ROUTES.items() if pattern in rules} == set(ENDPOINTS)

@@ -1,0 +1,83 @@
+"""Error answers: a page, or JSON on the API, in the language of the page; a 429 says when to retry."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException
+
+from crm_store.languages import N_
+
+from .extensions import limiter
+
+log = logging.getLogger("leadline.web")
+ERROR_TITLE = N_("Something went wrong")
+ERROR = N_("We could not take your message just now. Please try again in a moment.")
+NOT_FOUND_TITLE = N_("Form not found")
+NOT_FOUND = N_("This form does not exist or is no longer available.")
+TOO_MANY_TITLE = N_("Too many submissions")
+TOO_MANY = N_("Too many submissions from your network. Please wait a minute and try again.")
+TOO_LARGE = N_("The message is too long to be sent.")
+FORBIDDEN_TITLE = N_("Not allowed")
+FORBIDDEN = N_("This form may not be submitted from this site.")
+NOT_JSON = N_("Send the submission as a JSON object (Content-Type: application/json).")
+BAD_REQUEST = N_("The request could not be read.")
+# The title and the message of each error page (other codes: ERROR_TITLE and ERROR).
+WORDING: dict[int, tuple[str, str]] = {
+    400: (ERROR_TITLE, BAD_REQUEST),
+    403: (FORBIDDEN_TITLE, FORBIDDEN),
+    404: (NOT_FOUND_TITLE, NOT_FOUND),
+    413: (ERROR_TITLE, TOO_LARGE),
+    415: (ERROR_TITLE, NOT_JSON),
+    429: (TOO_MANY_TITLE, TOO_MANY),
+}
+
+
+def init_app(app: Flask) -> None:
+    """Answer every error of `app` in the page's language, without a traceback."""
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, crash)
+
+
+def wants_json() -> bool:
+    """Whether the caller is the JSON API (errors then come as JSON)."""
+    return request.path.startswith("/api/")
+
+
+def http_error(exc: HTTPException) -> ResponseReturnValue:
+    """Answer an HTTP error with its page, or JSON on the API."""
+    code = exc.code or 500
+    title, message = WORDING.get(code, (ERROR_TITLE, ERROR))
+    headers = _retry_after() if code == 429 else {}
+    if wants_json():
+        return jsonify(error=exc.name.lower().replace(" ", "_"), message=gettext(message)), code, headers
+    return _page(title, message), code, headers
+
+
+def crash(exc: Exception) -> ResponseReturnValue:
+    """Log an unexpected error and answer 500 without telling what went wrong."""
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if wants_json():
+        return jsonify(error="internal_error", message=gettext(ERROR)), 500
+    return _page(ERROR_TITLE, ERROR), 500
+
+
+def _page(title: str, message: str) -> str:
+    return render_template("error.html", title=gettext(title), message=gettext(message))
+
+
+def _retry_after() -> dict[str, str]:
+    """Seconds until the breached window resets, at least 1 (never the `0` a rounding down would give)."""
+    seconds = 60
+    try:
+        current = limiter.current_limit
+        if current is not None:
+            seconds = math.ceil(current.reset_at - time.time())
+    except Exception:  # noqa: BLE001 - a missing figure falls back to a minute
+        log.debug("no rate-limit window for Retry-After", exc_info=True)
+    return {"Retry-After": str(max(1, seconds))}
