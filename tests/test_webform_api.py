@@ -84,7 +84,9 @@ def done(session: Session) -> None:
 
 def rows(session: Session, model: Any, *where: Any) -> list[Any]:
     """Rows of a model (detached, loaded), ending the read transaction."""
-    found = list(session.scalars(select(model).where(*where).order_by(model.id).execution_options(populate_existing=True)))
+    found = list(
+        session.scalars(select(model).where(*where).order_by(model.id).execution_options(populate_existing=True))
+    )
     done(session)
     return found
 
@@ -150,7 +152,9 @@ def make_app(env: dict[str, str], web_form: WebForm, monkeypatch: pytest.MonkeyP
 # -- the happy path ----------------------------------------------------------------------------
 
 
-def test_api_submission_creates_an_assigned_lead_with_the_forms_values(client, session, web_form, reps, render_token) -> None:
+def test_api_submission_creates_an_assigned_lead_with_the_forms_values(
+    client, session, web_form, reps, render_token
+) -> None:
     response = client.post(api(web_form.public_id), json=visitor(render_token()))
     assert response.status_code == 201
     body = response.get_json()
@@ -192,7 +196,9 @@ def test_a_bad_submission_id_does_not_merge_different_submissions(client, sessio
 
 
 def test_control_characters_are_stripped_before_storing(client, session, web_form, render_token) -> None:
-    data = visitor(render_token(), last_name="Wang\x07", first_name="\x00Mei\x1b", message="Line one\nLine\x0c two\tend")
+    data = visitor(
+        render_token(), last_name="Wang\x07", first_name="\x00Mei\x1b", message="Line one\nLine\x0c two\tend"
+    )
     assert client.post(api(web_form.public_id), json=data).status_code == 201
     lead = one(session, Lead)
     assert lead.last_name == "Wang" and lead.first_name == "Mei"
@@ -261,7 +267,9 @@ def test_invalid_input_is_422_naming_the_field_and_nothing_is_stored(
 
 
 def test_oversized_value_is_never_truncated_even_with_valid_others(client, session, web_form, render_token) -> None:
-    response = client.post(api(web_form.public_id), json=visitor(render_token(), last_name="X" * 101, message="m" * 5001))
+    response = client.post(
+        api(web_form.public_id), json=visitor(render_token(), last_name="X" * 101, message="m" * 5001)
+    )
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {"last_name", "message"}
     assert "100" in response.get_json()["errors"]["last_name"][0]
@@ -275,8 +283,9 @@ def test_form_with_a_picklist_field_accepts_a_listed_value(client, session, app,
     form = add_form(session, {"name": "Industry form", "fields": ["last_name", "email", "industry"]})
     choice = next(f["choices"] for f in form.fields if f["name"] == "industry")[0]
     token = make(app.extensions["leadline"].config.secret_key, form.public_id)
-    response = client.post(api(form.public_id), json={"last_name": "Lin", "email": "lin@example.com",
-                                                      "industry": choice, "_token": token})
+    response = client.post(
+        api(form.public_id), json={"last_name": "Lin", "email": "lin@example.com", "industry": choice, "_token": token}
+    )
     assert response.status_code == 201
     assert one(session, Lead).industry == choice
     assert client.get(page(form.public_id)).status_code == 200
@@ -289,12 +298,28 @@ def test_picklist_value_must_be_one_of_the_choices(client, session, app, reps) -
     choices = next(f["choices"] for f in form.fields if f["name"] == "industry")
     assert choices
     token = make(app.extensions["leadline"].config.secret_key, form.public_id)
-    bad = client.post(api(form.public_id), json={"last_name": "Lin", "email": "lin@example.com", "industry": "Piracy",
-                                                 "_token": token, "_submission": new_key()})
+    bad = client.post(
+        api(form.public_id),
+        json={
+            "last_name": "Lin",
+            "email": "lin@example.com",
+            "industry": "Piracy",
+            "_token": token,
+            "_submission": new_key(),
+        },
+    )
     assert bad.status_code == 422 and "industry" in bad.get_json()["errors"]
     nothing_stored(session)
-    good = client.post(api(form.public_id), json={"last_name": "Lin", "email": "lin@example.com",
-                                                  "industry": choices[0], "_token": token, "_submission": new_key()})
+    good = client.post(
+        api(form.public_id),
+        json={
+            "last_name": "Lin",
+            "email": "lin@example.com",
+            "industry": choices[0],
+            "_token": token,
+            "_submission": new_key(),
+        },
+    )
     assert good.status_code == 201
     assert one(session, Lead).industry == choices[0]
 
@@ -312,7 +337,9 @@ def test_errors_come_in_the_forms_language(client, session, app, reps) -> None:
 
 
 def test_non_string_values_are_rejected_or_ignored_not_crashing(client, session, web_form, render_token) -> None:
-    response = client.post(api(web_form.public_id), json=visitor(render_token(), last_name=["a", "b"], first_name={"x": 1}))
+    response = client.post(
+        api(web_form.public_id), json=visitor(render_token(), last_name=["a", "b"], first_name={"x": 1})
+    )
     assert response.status_code == 422 and "last_name" in response.get_json()["errors"]
     nothing_stored(session)
 
@@ -375,13 +402,17 @@ def test_api_json_that_is_not_an_object_is_400(client, session, web_form, body) 
 
 
 def test_foreign_origin_is_403_and_nothing_stored(client, session, web_form, render_token) -> None:
-    response = client.post(api(web_form.public_id), json=visitor(render_token()), headers={"Origin": "http://evil.test"})
+    response = client.post(
+        api(web_form.public_id), json=visitor(render_token()), headers={"Origin": "http://evil.test"}
+    )
     assert response.status_code == 403 and response.is_json
     assert "Access-Control-Allow-Origin" not in response.headers
     nothing_stored(session)
 
 
-@pytest.mark.parametrize("origin", ["http://allowed.test.evil.test", "https://allowed.test", "http://allowed.test:8080"])
+@pytest.mark.parametrize(
+    "origin", ["http://allowed.test.evil.test", "https://allowed.test", "http://allowed.test:8080"]
+)
 def test_lookalike_origins_are_not_allowed(client, session, web_form, render_token, origin) -> None:
     response = client.post(api(web_form.public_id), json=visitor(render_token()), headers={"Origin": origin})
     assert response.status_code == 403
@@ -393,30 +424,42 @@ def test_allowed_origin_gets_cors_headers_on_success_and_on_errors(client, sessi
     assert ok.status_code == 201
     assert ok.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "Origin" in ok.headers.get("Vary", "")
-    bad = client.post(api(web_form.public_id), json=visitor(render_token(), email="a@"), headers={"Origin": ALLOWED_ORIGIN})
+    bad = client.post(
+        api(web_form.public_id), json=visitor(render_token(), email="a@"), headers={"Origin": ALLOWED_ORIGIN}
+    )
     assert bad.status_code == 422
     assert bad.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN  # the page's script can read the errors
     assert one(session, Lead).email == "mei@example.com"
 
 
 def test_preflight_is_answered_for_allowed_origins_only(client, web_form) -> None:
-    ok = client.options(api(web_form.public_id), headers={
-        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
-    })
+    ok = client.options(
+        api(web_form.public_id),
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert ok.status_code in (200, 204)
     assert ok.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "POST" in ok.headers["Access-Control-Allow-Methods"]
     assert "content-type" in ok.headers["Access-Control-Allow-Headers"].lower()
     assert "x-form-key" in ok.headers["Access-Control-Allow-Headers"].lower()
-    foreign = client.options(api(web_form.public_id), headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"})
+    foreign = client.options(
+        api(web_form.public_id), headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"}
+    )
     assert "Access-Control-Allow-Origin" not in foreign.headers
     assert client.options(api("no-such-form"), headers={"Origin": ALLOWED_ORIGIN}).status_code == 404
 
 
 def test_integration_key_lets_a_server_post_without_token_or_allowed_origin(client, session, web_form) -> None:
     data = visitor(None)
-    response = client.post(api(web_form.public_id), json=data,
-                           headers={"X-Form-Key": web_form.integration_key, "Origin": "http://backend.example"})
+    response = client.post(
+        api(web_form.public_id),
+        json=data,
+        headers={"X-Form-Key": web_form.integration_key, "Origin": "http://backend.example"},
+    )
     assert response.status_code == 201
     sub = one(session, WebSubmission)
     assert sub.outcome == "new_lead" and sub.spam_reason is None
@@ -424,8 +467,11 @@ def test_integration_key_lets_a_server_post_without_token_or_allowed_origin(clie
 
 
 def test_wrong_integration_key_does_not_bypass_anything(client, session, web_form) -> None:
-    foreign = client.post(api(web_form.public_id), json=visitor(None),
-                          headers={"X-Form-Key": "wrong-key", "Origin": "http://backend.example"})
+    foreign = client.post(
+        api(web_form.public_id),
+        json=visitor(None),
+        headers={"X-Form-Key": "wrong-key", "Origin": "http://backend.example"},
+    )
     assert foreign.status_code == 403
     no_token = client.post(api(web_form.public_id), json=visitor(None), headers={"X-Form-Key": "wrong-key"})
     assert no_token.status_code == 201
@@ -439,7 +485,9 @@ def test_healthz_reports_the_database(client) -> None:
     assert response.get_json() == {"status": "ok", "database": "up"}
 
 
-def test_a_crash_shows_no_traceback_and_stores_nothing(client, app, session, web_form, render_token, monkeypatch) -> None:
+def test_a_crash_shows_no_traceback_and_stores_nothing(
+    client, app, session, web_form, render_token, monkeypatch
+) -> None:
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internals at /srv/leadline")
 
@@ -472,9 +520,16 @@ def test_new_known_and_quarantined_get_identical_answers(client, session, web_fo
     assert {b["status"] for b in bodies} == {"received"}
     assert len({len(b["submission"]) for b in bodies}) == 1
     assert len({tuple(sorted(a.headers.keys())) for a in answers}) == 1  # no header tells them apart
-    steady = [tuple(sorted((k, v) for k, v in a.headers.items()
-                           if k not in ("Date", "Content-Length") and not k.startswith(("X-RateLimit", "Retry-After"))))
-              for a in answers]
+    steady = [
+        tuple(
+            sorted(
+                (k, v)
+                for k, v in a.headers.items()
+                if k not in ("Date", "Content-Length") and not k.startswith(("X-RateLimit", "Retry-After"))
+            )
+        )
+        for a in answers
+    ]
     assert len(set(steady)) == 1
     outcomes = [s.outcome for s in rows(session, WebSubmission)]
     assert outcomes == ["new_lead", "added_to_lead", "quarantined"]
@@ -484,32 +539,41 @@ def test_new_known_and_quarantined_get_identical_answers(client, session, web_fo
 
 
 def _existing_lead(session: Session, email: str, owner: User) -> Lead:
-    lead = records.create(session, "leads", {"last_name": "Wang", "first_name": "Mary", "email": email,
-                                             "owner_id": owner.id})
+    lead = records.create(
+        session, "leads", {"last_name": "Wang", "first_name": "Mary", "email": email, "owner_id": owner.id}
+    )
     session.commit()
     return lead
 
 
-@pytest.mark.parametrize(("stored", "submitted"), [
-    ("mary@example.com", "Mary@Example.com"),
-    ("Mary@Example.com", "mary@example.com"),
-    ("MARY@EXAMPLE.COM", "Mary@Example.com"),
-])
+@pytest.mark.parametrize(
+    ("stored", "submitted"),
+    [
+        ("mary@example.com", "Mary@Example.com"),
+        ("Mary@Example.com", "mary@example.com"),
+        ("MARY@EXAMPLE.COM", "Mary@Example.com"),
+    ],
+)
 def test_email_of_an_open_lead_adds_the_inquiry_to_it_case_insensitively(
     client, session, web_form, reps, render_token, stored, submitted
 ) -> None:
     lead = _existing_lead(session, stored, reps[1])
-    response = client.post(api(web_form.public_id), json=visitor(render_token(), email=submitted, message="Still interested?"))
+    response = client.post(
+        api(web_form.public_id), json=visitor(render_token(), email=submitted, message="Still interested?")
+    )
     assert response.status_code == 201
     sub = one(session, WebSubmission)
     assert sub.outcome == "added_to_lead" and sub.lead_id == lead.id
     assert count(session, Lead) == 1
 
 
-def test_inquiry_on_a_known_lead_gives_note_task_and_email_to_its_owner(client, session, web_form, reps, render_token) -> None:
+def test_inquiry_on_a_known_lead_gives_note_task_and_email_to_its_owner(
+    client, session, web_form, reps, render_token
+) -> None:
     lead = _existing_lead(session, "mary@example.com", reps[1])
-    response = client.post(api(web_form.public_id), json=visitor(render_token(), email="mary@example.com",
-                                                                 message="Can you send a quote?"))
+    response = client.post(
+        api(web_form.public_id), json=visitor(render_token(), email="mary@example.com", message="Can you send a quote?")
+    )
     assert response.status_code == 201
     note = one(session, Note, Note.lead_id == lead.id)
     assert "Can you send a quote?" in note.body and "Website inquiry" in note.body
@@ -533,9 +597,13 @@ def test_known_unowned_lead_is_assigned_by_the_form_rule(client, session, web_fo
 
 
 def test_email_of_a_contact_adds_the_inquiry_to_the_contact(client, session, web_form, reps, render_token) -> None:
-    contact = records.create(session, "contacts", {"last_name": "Lin", "email": "lin@example.com", "owner_id": reps[2].id})
+    contact = records.create(
+        session, "contacts", {"last_name": "Lin", "email": "lin@example.com", "owner_id": reps[2].id}
+    )
     session.commit()
-    response = client.post(api(web_form.public_id), json=visitor(render_token(), email="lin@example.com", message="Reorder"))
+    response = client.post(
+        api(web_form.public_id), json=visitor(render_token(), email="lin@example.com", message="Reorder")
+    )
     assert response.status_code == 201
     sub = one(session, WebSubmission)
     assert sub.outcome == "added_to_contact" and sub.contact_id == contact.id and sub.lead_id is None
@@ -602,7 +670,9 @@ def _sign(secret: str, public_id: str) -> str:
 
 
 @pytest.mark.parametrize("kind", list(SPAM))
-def test_spam_is_answered_201_but_quarantined_without_lead_or_mail(client, app, session, web_form, render_token, kind) -> None:
+def test_spam_is_answered_201_but_quarantined_without_lead_or_mail(
+    client, app, session, web_form, render_token, kind
+) -> None:
     secret = app.extensions["leadline"].config.secret_key
     data = SPAM[kind](visitor(render_token()), secret, web_form.public_id)
     response = client.post(api(web_form.public_id), json=data)
@@ -635,7 +705,9 @@ def test_filled_in_too_fast_is_quarantined(client, session, web_form, render_tok
 
 def test_integration_key_bypasses_the_token_and_fill_time(client, session, web_form) -> None:
     set_setting(session, "form_min_fill_seconds", 30)
-    response = client.post(api(web_form.public_id), json=visitor(None), headers={"X-Form-Key": web_form.integration_key})
+    response = client.post(
+        api(web_form.public_id), json=visitor(None), headers={"X-Form-Key": web_form.integration_key}
+    )
     assert response.status_code == 201
     assert one(session, WebSubmission).outcome == "new_lead"
     assert count(session, Lead) == 1
@@ -659,12 +731,27 @@ def test_quarantined_retry_returns_the_same_id(client, session, web_form) -> Non
 # -- attribution and consent -------------------------------------------------------------------
 
 
-def test_attribution_first_touch_on_the_lead_both_touches_on_the_submission(client, session, web_form, render_token) -> None:
-    first = {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "spring", "gclid": "G-123",
-             "landing_page": "https://www.example.com/pricing?utm_source=google", "referrer": "https://www.google.com/"}
-    last = {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "may", "utm_term": "crm",
-            "utm_content": "button", "fbclid": "FB-9", "referrer": "https://mail.example/",
-            "landing_page": "https://www.example.com/contact"}
+def test_attribution_first_touch_on_the_lead_both_touches_on_the_submission(
+    client, session, web_form, render_token
+) -> None:
+    first = {
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "spring",
+        "gclid": "G-123",
+        "landing_page": "https://www.example.com/pricing?utm_source=google",
+        "referrer": "https://www.google.com/",
+    }
+    last = {
+        "utm_source": "newsletter",
+        "utm_medium": "email",
+        "utm_campaign": "may",
+        "utm_term": "crm",
+        "utm_content": "button",
+        "fbclid": "FB-9",
+        "referrer": "https://mail.example/",
+        "landing_page": "https://www.example.com/contact",
+    }
     data = visitor(render_token(), _first_touch=first, **last)
     assert client.post(api(web_form.public_id), json=data).status_code == 201
     lead = one(session, Lead)
@@ -694,8 +781,9 @@ def test_long_attribution_is_kept_whole_on_the_submission(client, session, web_f
 
 @pytest.fixture
 def consent_form(session: Session, reps: list) -> WebForm:
-    return add_form(session, {"name": "Consent form", "consent_text": "I agree that you store my data.",
-                              "owner": reps[2].email})
+    return add_form(
+        session, {"name": "Consent form", "consent_text": "I agree that you store my data.", "owner": reps[2].email}
+    )
 
 
 @pytest.mark.parametrize("consent", [MISSING, False, "", "no"])
@@ -737,7 +825,17 @@ def test_hosted_page_renders_with_frame_ancestors_of_the_allowed_origins(client,
     ancestors = re.search(r"frame-ancestors ([^;]+)", csp)[1].split()
     assert ALLOWED_ORIGIN in ancestors and "'self'" in ancestors and "*" not in ancestors
     html = response.get_data(as_text=True)
-    for name in ("first_name", "last_name", "email", "phone", "company", "message", "homepage", "_token", "_submission"):
+    for name in (
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "message",
+        "homepage",
+        "_token",
+        "_submission",
+    ):
         assert f'name="{name}"' in html
     token_from(html)
 
@@ -781,8 +879,9 @@ def test_hosted_page_redirects_to_the_configured_return_url_only(client, session
 def test_hosted_page_ignores_redirect_parameters_in_the_post(client, web_form) -> None:
     html = client.get(page(web_form.public_id)).get_data(as_text=True)
     data = visitor(token_from(html), return_url="https://evil.example/phish", next="//evil.example")
-    response = client.post(page(web_form.public_id) + "?next=https://evil.example&return_url=https://evil.example",
-                           data=data)
+    response = client.post(
+        page(web_form.public_id) + "?next=https://evil.example&return_url=https://evil.example", data=data
+    )
     assert response.status_code == 303
     location = response.headers["Location"]
     assert "evil" not in location and location.endswith(f"/forms/{web_form.public_id}/thanks")
@@ -796,7 +895,7 @@ def test_hosted_page_invalid_post_is_422_with_errors_beside_fields_and_values_ke
     out = response.get_data(as_text=True)
     assert 'id="ll-email-error"' in out and 'id="ll-last_name-error"' in out
     assert 'id="ll-first_name-error"' not in out
-    email_block = out[out.index('id="ll-email"'):out.index('id="ll-email-error"')]
+    email_block = out[out.index('id="ll-email"') : out.index('id="ll-email-error"')]
     assert 'value="a@"' in email_block and 'aria-invalid="true"' in email_block
     assert "Enter an email address" in out and "This field is required." in out
     assert 'value="Mei"' in out and 'value="Acme &amp; Sons"' in out and ">Hello\nthere</textarea>" in out
@@ -839,9 +938,13 @@ def test_hosted_page_spam_still_redirects_to_thanks(client, session, web_form) -
 
 def test_hosted_page_from_a_foreign_origin_is_403(client, session, web_form) -> None:
     html = client.get(page(web_form.public_id)).get_data(as_text=True)
-    response = client.post(page(web_form.public_id), data=visitor(token_from(html)), headers={"Origin": "http://evil.test"})
+    response = client.post(
+        page(web_form.public_id), data=visitor(token_from(html)), headers={"Origin": "http://evil.test"}
+    )
     assert response.status_code == 403 and response.mimetype == "text/html"
-    same_site = client.post(page(web_form.public_id), data=visitor(token_from(html)), headers={"Origin": "http://localhost"})
+    same_site = client.post(
+        page(web_form.public_id), data=visitor(token_from(html)), headers={"Origin": "http://localhost"}
+    )
     assert same_site.status_code == 303
     assert count(session, WebSubmission) == 1
 
@@ -870,21 +973,30 @@ def test_embed_js_token_is_accepted(client, session, web_form) -> None:
 
 def test_rate_limit_per_ip_answers_429_with_retry_after(make_app, session, web_form, render_token) -> None:
     client = make_app(CRM_RATELIMIT_PER_IP="3/minute").test_client()
-    answers = [client.post(api(web_form.public_id), json=visitor(render_token(), email=f"v{i}@example.com"))
-               for i in range(4)]
+    answers = [
+        client.post(api(web_form.public_id), json=visitor(render_token(), email=f"v{i}@example.com")) for i in range(4)
+    ]
     assert [a.status_code for a in answers] == [201, 201, 201, 429]
     limited = answers[3]
     assert limited.is_json and int(limited.headers["Retry-After"]) > 0
     assert count(session, WebSubmission) == 3
-    other = client.post(api(web_form.public_id), json=visitor(render_token()), environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    other = client.post(
+        api(web_form.public_id), json=visitor(render_token()), environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    )
     assert other.status_code == 201  # another address has its own allowance
     assert client.get(page(web_form.public_id)).status_code == 200  # showing the page is not limited
 
 
 def test_rate_limit_per_form_counts_every_address(make_app, session, web_form, render_token) -> None:
     client = make_app(CRM_RATELIMIT_PER_FORM="3/minute").test_client()
-    codes = [client.post(api(web_form.public_id), json=visitor(render_token(), email=f"v{i}@example.com"),
-                         environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"}).status_code for i in range(4)]
+    codes = [
+        client.post(
+            api(web_form.public_id),
+            json=visitor(render_token(), email=f"v{i}@example.com"),
+            environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+        ).status_code
+        for i in range(4)
+    ]
     assert codes == [201, 201, 201, 429]
     assert count(session, WebSubmission) == 3
 
@@ -899,8 +1011,11 @@ def test_rate_limited_hosted_post_is_an_html_429(make_app, web_form, render_toke
 
 def test_ip_is_stored_truncated_to_24_bits(client, session, web_form, render_token) -> None:
     client.post(api(web_form.public_id), json=visitor(render_token()), environ_base={"REMOTE_ADDR": "192.0.2.201"})
-    client.post(api(web_form.public_id), json=visitor(render_token(), email="v6@example.com"),
-                environ_base={"REMOTE_ADDR": "2001:db8:1234:5678::1"})
+    client.post(
+        api(web_form.public_id),
+        json=visitor(render_token(), email="v6@example.com"),
+        environ_base={"REMOTE_ADDR": "2001:db8:1234:5678::1"},
+    )
     assert [s.ip for s in rows(session, WebSubmission)] == ["192.0.2.0", "2001:db8:1234::"]
 
 
@@ -908,19 +1023,33 @@ def test_forwarded_for_is_believed_from_trusted_proxies_only(make_app, session, 
     untrusted = make_app().test_client()
     untrusted.post(api(web_form.public_id), json=visitor(render_token()), headers={"X-Forwarded-For": "203.0.113.77"})
     trusted = make_app(CRM_TRUSTED_PROXIES="127.0.0.1").test_client()
-    trusted.post(api(web_form.public_id), json=visitor(render_token(), email="b@example.com"),
-                 headers={"X-Forwarded-For": "203.0.113.77"})
-    trusted.post(api(web_form.public_id), json=visitor(render_token(), email="c@example.com"),
-                 headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.77"})
+    trusted.post(
+        api(web_form.public_id),
+        json=visitor(render_token(), email="b@example.com"),
+        headers={"X-Forwarded-For": "203.0.113.77"},
+    )
+    trusted.post(
+        api(web_form.public_id),
+        json=visitor(render_token(), email="c@example.com"),
+        headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.77"},
+    )
     assert [s.ip for s in rows(session, WebSubmission)] == ["127.0.0.0", "203.0.113.0", "203.0.113.0"]
 
 
 def test_rate_limit_behind_a_trusted_proxy_is_per_visitor(make_app, session, web_form, render_token) -> None:
     client = make_app(CRM_TRUSTED_PROXIES="127.0.0.1", CRM_RATELIMIT_PER_IP="2/minute").test_client()
-    codes = [client.post(api(web_form.public_id), json=visitor(render_token(), email=f"v{i}@example.com"),
-                         headers={"X-Forwarded-For": f"203.0.113.{i % 2 + 1}"}).status_code for i in range(4)]
+    codes = [
+        client.post(
+            api(web_form.public_id),
+            json=visitor(render_token(), email=f"v{i}@example.com"),
+            headers={"X-Forwarded-For": f"203.0.113.{i % 2 + 1}"},
+        ).status_code
+        for i in range(4)
+    ]
     assert codes == [201, 201, 201, 201]
-    again = client.post(api(web_form.public_id), json=visitor(render_token()), headers={"X-Forwarded-For": "203.0.113.1"})
+    again = client.post(
+        api(web_form.public_id), json=visitor(render_token()), headers={"X-Forwarded-For": "203.0.113.1"}
+    )
     assert again.status_code == 429
 
 
@@ -954,7 +1083,9 @@ def test_round_robin_skips_a_rep_out_of_the_office(client, session, web_form, re
     assert _owners(session, reps) == ["rep1", "rep3", "rep1", "rep3"]
 
 
-def test_round_robin_includes_a_rep_whose_absence_is_over_or_ahead(client, session, web_form, reps, render_token) -> None:
+def test_round_robin_includes_a_rep_whose_absence_is_over_or_ahead(
+    client, session, web_form, reps, render_token
+) -> None:
     back = session.get(User, reps[1].id)
     back.out_of_office_from = utcnow() - dt.timedelta(days=3)
     back.out_of_office_to = utcnow() - dt.timedelta(days=1)

@@ -195,8 +195,10 @@ def _loaded_form(session: Session, form_id: int) -> WebForm:
 
 def test_store_level_one_email_from_32_sessions_is_one_lead(wide_engine, session, web_form) -> None:
     form = _loaded_form(session, web_form.id)
-    inbounds = [{"client_key": uuid.uuid4().hex, "raw": {}, "values": {"last_name": "Chen", "email": "same@example.com"}}
-                for _ in range(32)]
+    inbounds = [
+        {"client_key": uuid.uuid4().hex, "raw": {}, "values": {"last_name": "Chen", "email": "same@example.com"}}
+        for _ in range(32)
+    ]
     receipts = receive_all(wide_engine, form, inbounds)
     assert Counter(r.outcome for r in receipts) == Counter({"new_lead": 1, "added_to_lead": 31})
     assert len({r.lead_id for r in receipts}) == 1
@@ -206,8 +208,10 @@ def test_store_level_one_email_from_32_sessions_is_one_lead(wide_engine, session
 
 def test_store_level_60_new_visitors_from_60_sessions_split_evenly(wide_engine, session, web_form, reps) -> None:
     form = _loaded_form(session, web_form.id)
-    inbounds = [{"client_key": uuid.uuid4().hex, "raw": {}, "values": {"last_name": f"V{i}", "email": f"v{i}@example.com"}}
-                for i in range(60)]
+    inbounds = [
+        {"client_key": uuid.uuid4().hex, "raw": {}, "values": {"last_name": f"V{i}", "email": f"v{i}@example.com"}}
+        for i in range(60)
+    ]
     receipts = receive_all(wide_engine, form, inbounds)
     assert Counter(r.outcome for r in receipts) == Counter({"new_lead": 60})
     stored = counts(session)
@@ -217,7 +221,11 @@ def test_store_level_60_new_visitors_from_60_sessions_split_evenly(wide_engine, 
 
 def test_store_level_16_retries_from_16_sessions_are_one_row(wide_engine, session, web_form) -> None:
     form = _loaded_form(session, web_form.id)
-    same = {"client_key": "retry-" + uuid.uuid4().hex, "raw": {}, "values": {"last_name": "Chen", "email": "r@example.com"}}
+    same = {
+        "client_key": "retry-" + uuid.uuid4().hex,
+        "raw": {},
+        "values": {"last_name": "Chen", "email": "r@example.com"},
+    }
     receipts = receive_all(wide_engine, form, [dict(same) for _ in range(16)])
     assert len({r.public_id for r in receipts}) == 1
     assert sum(not r.replay for r in receipts) == 1
