@@ -42,4 +42,5 @@ def demo(size: str, seed: int) -> None:
         click.echo(f"  {table:<15} {count:>10,}")
     click.echo("Sign-ins: admin@example.com (admin), manager@example.com (manager), rep1..rep"
                f"{plan.reps}@example.com (reps).")
-    click.echo("Next: `crm search 有限公司`, `crm search LEA12`, `crm users list`, `crm mail status`, `crm settings list`.")
+    click.echo("Next: `crm search 有限公司`, `crm search LEA12`, `crm users list`, `crm mail status`, "
+               "`crm settings list`.")
