@@ -123,8 +123,7 @@ def _environment(code: str) -> jinja2.Environment:
         extensions=["jinja2.ext.i18n"],
     )
     catalogue = _Catalogue(languages.translations(code))
-    # The i18n extension adds install_gettext_translations to the environment, unknown to the type stubs.
-    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]  # added by the i18n ext
     env.filters["duration"] = partial(languages.format_duration, code=code)
     env.globals["language_tag"] = languages.get(code).tag
     return env

@@ -92,7 +92,7 @@ def run() -> dict[str, Any]:
     with session_factory(engine).begin() as session:
         erased = privacy.erase_person(session, "mei.lin@example.com", Actor.system("test"))
         seen["erased"] = erased.get("prospects")
-        seen["after_erase"] = session.get(Prospect, first.id).last_name  # type: ignore[union-attr]
+        seen["after_erase"] = session.get(Prospect, first.id).last_name  # type: ignore[union-attr]  # created just above
         seen["search_after_erase"] = [r.number for r in query.search(session, "mei.lin")]
         lifecycle.delete(session, session.get(Prospect, second.id))
     seen["cli_bin"] = runner.invoke(main, ["bin", "list", "--module", "prospects"]).output

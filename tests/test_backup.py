@@ -107,7 +107,7 @@ def _nothing_restored(target_url: str, data_dir: Path) -> None:
 
 def _members(archive: Path) -> dict[str, bytes]:
     with tarfile.open(archive) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]  # every member is a file
 
 
 def _rewrite(archive: Path, members: dict[str, bytes]) -> None:

@@ -171,7 +171,7 @@ def count_all(engine: Engine) -> tuple[int, int]:
     with session_factory(engine)() as s:
         leads = s.scalar(select(func.count()).select_from(Lead))
         submissions = s.scalar(select(func.count()).select_from(WebSubmission))
-    return leads, submissions  # type: ignore[return-value]
+    return leads, submissions  # type: ignore[return-value]  # rows typed loosely by SQLAlchemy
 
 
 def is_api_post(response: Any) -> bool:

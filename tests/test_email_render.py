@@ -412,7 +412,7 @@ def unfold(raw: bytes) -> list[tuple[str, dict[str, str], str]]:
         physical.decode("utf-8")  # folding never splits a character
     lines = []
     for line in raw.decode("utf-8").replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")[:-1]:
-        head, value = re.match(r'((?:[^:"]|"[^"]*")*):(.*)', line).groups()  # type: ignore[union-attr]
+        head, value = re.match(r'((?:[^:"]|"[^"]*")*):(.*)', line).groups()  # type: ignore[union-attr]  # a header line always matches
         name, *params = head.split(";")
         lines.append((name, dict(p.split("=", 1) for p in params), value))
     return lines

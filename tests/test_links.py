@@ -65,7 +65,7 @@ def email_links(template: str, language: str) -> list[str]:
     for kind in ("plain", "html"):
         part = parsed.get_body((kind,))
         assert part is not None, f"{template} has no {kind} part"
-        found += LINK.findall(html.unescape(part.get_content()))  # type: ignore[attr-defined]
+        found += LINK.findall(html.unescape(part.get_content()))  # type: ignore[attr-defined]  # an EmailMessage part
     return found
 
 
@@ -77,7 +77,7 @@ def missing_as(path: str) -> str | None:
 def served(app: Any, path: str, method: str = "GET") -> tuple[str, dict[str, Any]] | None:
     """The endpoint and values the app routes a path to, or None when it serves no such page."""
     try:
-        return app.url_map.bind(HOST).match(unquote(path), method=method)  # type: ignore[no-any-return]
+        return app.url_map.bind(HOST).match(unquote(path), method=method)  # type: ignore[no-any-return]  # werkzeug
     except NotFound:
         return None
 

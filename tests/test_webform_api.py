@@ -1173,7 +1173,7 @@ def test_group_writer_fails_every_waiting_job_when_the_lock_fails(tmp_path) -> N
     """If the write lock cannot be taken, each caller gets the error instead of waiting forever."""
     from webform.writer import Writer
 
-    writer = Writer(sessions=None, lock_path=str(tmp_path / "missing-dir" / "db.writers"))  # type: ignore[arg-type]
+    writer = Writer(sessions=None, lock_path=str(tmp_path / "missing-dir" / "db.writers"))  # type: ignore[arg-type]  # the lock fails before a session is needed
     with pytest.raises(FileNotFoundError):
         writer.run(lambda session: 1)
     assert writer._pending == [] and not writer._leading

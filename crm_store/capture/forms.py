@@ -182,10 +182,12 @@ def describe(session: Session, form: WebForm) -> dict[str, Any]:
         "name": form.name, "public_id": form.public_id, "enabled": form.enabled, "language": form.language,
         "fields": form.fields, "hidden": form.hidden,
     }
-    if form.owner_kind == "user" and form.owner_user_id is not None:
-        out["owner"] = session.get(User, form.owner_user_id).email  # type: ignore[union-attr]
-    elif form.owner_kind == "team" and form.owner_team_id is not None:
-        out["team"] = session.get(Team, form.owner_team_id).name  # type: ignore[union-attr]
+    owner = session.get(User, form.owner_user_id) if form.owner_user_id is not None else None
+    team = session.get(Team, form.owner_team_id) if form.owner_team_id is not None else None
+    if form.owner_kind == "user" and owner is not None:
+        out["owner"] = owner.email
+    elif form.owner_kind == "team" and team is not None:
+        out["team"] = team.name
     elif form.owner_kind == "round_robin":
         ids = [a.user_id for a in form.assignees]
         emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
