@@ -24,6 +24,8 @@ from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
 
+from webform.asgi import WholeRequests
+
 ENV = "BENCH_BASELINE_DB"
 BUSY_TIMEOUT_S = 30.0  # crm_store.db.SQLITE_BUSY_TIMEOUT_MS
 MAX_BODY = 64 * 1024  # webform.app.MAX_BODY
@@ -89,7 +91,9 @@ def _app_from_env() -> Flask | None:
     return create_app(path) if path else None
 
 
-app = _app_from_env()  # what gunicorn loads as bench.webform_baseline:app
+app = _app_from_env()
+# What gunicorn loads (bench.webform_baseline:asgi): the same server side as the product's.
+asgi = WholeRequests(app, max_body=64 * 1024) if app is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,13 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Serve the baseline endpoint alone on a temporary database.")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="leadline-baseline-"))
     path = tmp / "baseline.db"
     create_schema(path)
-    cmd = gunicorn_argv("127.0.0.1", args.port, args.workers, args.threads)
-    cmd[cmd.index("webform.wsgi:app")] = "bench.webform_baseline:app"
+    cmd = gunicorn_argv("127.0.0.1", args.port, args.workers, app="bench.webform_baseline:asgi")
     print(f"POST http://127.0.0.1:{args.port}/api/forms/x/submissions → {path}; Ctrl-C stops", file=sys.stderr)
     try:
         subprocess.run(cmd, env={**os.environ, ENV: str(path)}, check=False)

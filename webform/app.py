@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from crm_store import languages, links
 from crm_store.config import Config, load_config
-from crm_store.db.engine import make_engine
+from crm_store.db.engine import make_engine, read_only
 
 from . import errors
 from .extensions import babel, csrf, leadline, limiter
@@ -21,6 +21,7 @@ from .state import page_language, state
 
 log = logging.getLogger("leadline.web")
 MAX_BODY = 64 * 1024  # a generous inquiry is a few kilobytes
+WRITE_WAIT_MS = 2000  # one statement's wait for a lock; the writer retries within its own bounded wait
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -42,7 +43,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
         RATELIMIT_KEY_PREFIX="leadline",
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's default JSON provider has it
-    leadline.init_app(app, config, engine or make_engine(config.database_url))
+    leadline.init_app(app, config, engine or make_engine(config.database_url, lock_wait_ms=WRITE_WAIT_MS))
     limiter.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=page_language)
@@ -62,7 +63,7 @@ def ratelimit_storage(url: str) -> str:
 def healthz() -> ResponseReturnValue:
     """Answer whether the app reaches its database."""
     try:
-        with state().engine.connect() as conn:
+        with read_only(state().engine).connect() as conn:  # a read: never waits for a writer's lock
             conn.execute(sql("select 1"))
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         log.exception("health check failed")

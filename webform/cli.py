@@ -7,16 +7,15 @@ import sys
 
 import click
 
+APP = "webform.asgi:app"
 
-def gunicorn_argv(host: str, port: int, workers: int, threads: int = 8) -> list[str]:
-    """The gunicorn command line for the app."""
-    from crm_store.config import load_config
 
+def gunicorn_argv(host: str, port: int, workers: int, app: str = APP) -> list[str]:
+    """The gunicorn command line for the app: uvicorn workers that hand the app whole requests only."""
     return [
-        sys.executable, "-m", "gunicorn", "webform.wsgi:app",
-        "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "gthread",
-        "--threads", str(threads), "--backlog", "2048", "--timeout", "30", "--graceful-timeout", "10",
-        "--keep-alive", "5", "--forwarded-allow-ips", ",".join(load_config().trusted_proxies) or "127.0.0.1",
+        sys.executable, "-m", "gunicorn", app,
+        "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "webform.asgi.Worker",
+        "--backlog", "2048", "--timeout", "30", "--graceful-timeout", "20", "--keep-alive", "5",
     ]
 
 

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from crm_store.languages import N_
 
 from .extensions import limiter
+from .writer import DatabaseBusy
 
 log = logging.getLogger("leadline.web")
 ERROR_TITLE = N_("Something went wrong")
@@ -27,6 +28,8 @@ FORBIDDEN_TITLE = N_("Not allowed")
 FORBIDDEN = N_("This form may not be submitted from this site.")
 NOT_JSON = N_("Send the submission as a JSON object (Content-Type: application/json).")
 BAD_REQUEST = N_("The request could not be read.")
+BUSY_TITLE = N_("Busy right now")
+BUSY = N_("We are receiving many messages right now. Please send yours again in a few seconds.")
 # The title and the message of each error page (other codes: ERROR_TITLE and ERROR).
 WORDING: dict[int, tuple[str, str]] = {
     400: (ERROR_TITLE, BAD_REQUEST),
@@ -41,6 +44,7 @@ WORDING: dict[int, tuple[str, str]] = {
 def init_app(app: Flask) -> None:
     """Answer every error of `app` in the page's language, without a traceback."""
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(DatabaseBusy, busy)
     app.register_error_handler(Exception, crash)
 
 
@@ -57,6 +61,15 @@ def http_error(exc: HTTPException) -> ResponseReturnValue:
     if wants_json():
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=gettext(message)), code, headers
     return _page(title, message), code, headers
+
+
+def busy(exc: DatabaseBusy) -> ResponseReturnValue:
+    """Answer 503 with Retry-After when the database did not take a write within the bounded wait."""
+    log.warning("answered 503: %s on %s %s", exc, request.method, request.path)
+    headers = {"Retry-After": str(DatabaseBusy.retry_after)}
+    if wants_json():
+        return jsonify(error="busy", message=gettext(BUSY)), 503, headers
+    return _page(BUSY_TITLE, BUSY), 503, headers
 
 
 def crash(exc: Exception) -> ResponseReturnValue:

@@ -29,7 +29,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("leadline.web")
-RETRYABLE_SQLSTATES = {"40001", "40P01"}  # PostgreSQL serialization failure, deadlock
+# PostgreSQL serialization failure, deadlock, a lock not granted within lock_timeout
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 MAX_GROUP = 32
 T = TypeVar("T")
 
@@ -42,9 +43,16 @@ def retryable(exc: DBAPIError) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
+class DatabaseBusy(Exception):
+    """The database took longer than the bounded wait to take a write; the caller answers 503 and Retry-After."""
+
+    retry_after = 5  # seconds a client should wait before trying again
+
+
 @dataclass(eq=False)
 class _Job(Generic[T]):
     work: Callable[[Session], T]
+    deadline: float
     done: bool = False
     value: Any = None
     error: BaseException | None = None
@@ -57,26 +65,31 @@ class _Job(Generic[T]):
 
 @dataclass
 class Writer:
-    """Runs units of work in committed transactions for one process."""
+    """Runs units of work in committed transactions for one process, each waiting at most `wait` seconds."""
 
     sessions: sessionmaker[Session]
     lock_path: str | None = None  # set for SQLite: writers queue on this file and commit in groups
-    attempts: int = 6
+    wait: float = 5.0  # the most a caller waits for the database to take its write before DatabaseBusy
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _pending: list[_Job[Any]] = field(default_factory=list)
     _leading: bool = False
     _fd: int | None = None
 
     def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work(session)` and commit; return its result once it is durable."""
+        """Run `work(session)` and commit; return its result once it is durable, or raise DatabaseBusy."""
+        deadline = time.monotonic() + self.wait
         if self.lock_path is None:
-            return self._transaction(work)
-        job: _Job[T] = _Job(work)
+            return self._transaction(work, deadline)
+        job: _Job[T] = _Job(work, deadline)
         with self._cond:
             self._pending.append(job)
             while True:
                 while self._leading and not job.done:
-                    self._cond.wait()
+                    if job not in self._pending:  # in the group being written: its leader tells when done
+                        self._cond.wait()
+                    elif not self._cond.wait(max(job.deadline - time.monotonic(), 0)):
+                        self._pending.remove(job)  # still queued behind a stuck writer: give up waiting
+                        raise DatabaseBusy("the database is busy")
                 if job.done:
                     return job.result()
                 self._leading = True
@@ -84,7 +97,7 @@ class Writer:
                 try:
                     self._cond.release()
                     try:
-                        self._locked(partial(self._run_group, group))
+                        self._locked(partial(self._run_group, group), min(j.deadline for j in group))
                     except BaseException as exc:  # the lock itself failed: nobody may wait forever
                         for other in group:
                             other.error, other.done = other.error or exc, True
@@ -95,10 +108,21 @@ class Writer:
                     self._leading = False
                     self._cond.notify_all()
 
-    def _locked(self, fn: Callable[[], None]) -> None:
+    def _locked(self, fn: Callable[[], None], deadline: float) -> None:
+        """Run `fn` holding this database's writer lock, waited for until `deadline` at the most."""
         if self._fd is None:  # opened after the fork, so each worker process has its own lock
-            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]  # only called when lock_path is set
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+            assert self.lock_path is not None  # only called when lock_path is set
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy("another writer holds the database") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
         try:
             fn()
         finally:
@@ -106,7 +130,8 @@ class Writer:
 
     def _run_group(self, group: list[_Job[Any]]) -> None:
         """One transaction for the group, a savepoint per job; jobs are marked done after the commit."""
-        for attempt in range(self.attempts):
+        deadline, attempt = min(j.deadline for j in group), 0
+        while True:
             session = self.sessions()
             try:
                 for job in group:
@@ -127,12 +152,14 @@ class Writer:
                 break
             except (OperationalError, DBAPIError) as exc:
                 session.rollback()
-                if attempt == self.attempts - 1 or not retryable(exc):
+                failure = _failure(exc, deadline, attempt)
+                if failure is not None:
                     for job in group:
-                        job.error = exc
+                        job.error = failure
                     break
                 log.warning("database busy, retrying a group of %d (%s)", len(group), exc.orig)
                 time.sleep(0.02 * 2**attempt)
+                attempt += 1
             except BaseException as exc:
                 session.rollback()
                 for job in group:
@@ -143,8 +170,9 @@ class Writer:
         for job in group:
             job.done = True
 
-    def _transaction(self, work: Callable[[Session], T]) -> T:
-        for attempt in range(self.attempts):
+    def _transaction(self, work: Callable[[Session], T], deadline: float) -> T:
+        attempt = 0
+        while True:
             session = self.sessions()
             try:
                 result = work(session)
@@ -152,13 +180,23 @@ class Writer:
                 return result
             except (OperationalError, DBAPIError) as exc:
                 session.rollback()
-                if attempt == self.attempts - 1 or not retryable(exc):
-                    raise
+                failure = _failure(exc, deadline, attempt)
+                if failure is not None:
+                    raise failure from exc
                 log.warning("database busy, retrying (%s)", exc.orig)
                 time.sleep(0.02 * 2**attempt)
+                attempt += 1
             except BaseException:
                 session.rollback()
                 raise
             finally:
                 session.close()
-        raise AssertionError("unreachable")
+
+
+def _failure(exc: DBAPIError, deadline: float, attempt: int) -> BaseException | None:
+    """What a failed write ends with: None to try again, DatabaseBusy past the deadline, else the error."""
+    if not retryable(exc):
+        return exc
+    if time.monotonic() + 0.02 * 2**attempt >= deadline:
+        return DatabaseBusy("the database is busy")
+    return None

@@ -47,15 +47,17 @@ _FORM_POINTER = (
     select(WebForm.round_robin_pointer).where(WebForm.id == bindparam("owner")).with_for_update(key_share=True)
 )
 _TEAM_POINTER = select(Team.round_robin_pointer).where(Team.id == bindparam("owner")).with_for_update(key_share=True)
+# A row's `id` is the user's: the place in the list is labelled `position` (a TeamMember's own id
+# would otherwise come first and be taken for the owner).
 _CANDIDATE = (
     User.id, User.email, User.name, User.language, User.active, User.out_of_office_from, User.out_of_office_to,
 )
 _FORM_LIST = (
-    select(WebFormAssignee.position, *_CANDIDATE).join(User, User.id == WebFormAssignee.user_id)
+    select(WebFormAssignee.position.label("position"), *_CANDIDATE).join(User, User.id == WebFormAssignee.user_id)
     .where(WebFormAssignee.form_id == bindparam("owner"))
 )
 _TEAM_LIST = (
-    select(TeamMember.id, *_CANDIDATE).join(User, User.id == TeamMember.user_id)
+    select(TeamMember.id.label("position"), *_CANDIDATE).join(User, User.id == TeamMember.user_id)
     .where(TeamMember.team_id == bindparam("owner"))
 )
 _MOVE_FORM = (
@@ -73,7 +75,7 @@ def _take_turn(session: Session, owner_id: int, pointer_stmt: Any, list_stmt: An
                at: dt.datetime) -> Any:
     pointer = session.execute(pointer_stmt, {"owner": owner_id}).scalar_one()
     rows = session.execute(list_stmt, {"owner": owner_id}).all()
-    chosen = next_in_rotation([(row[0], row) for row in rows], pointer, at)
+    chosen = next_in_rotation([(row.position, row) for row in rows], pointer, at)
     if chosen is None:
         return None
     session.execute(move_stmt, {"owner": owner_id, "turn": chosen[0]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,25 +17,32 @@ from crm_store.config import Config, load_config
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite connections get WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, lock_wait_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite connections get WAL, a busy timeout and foreign keys.
+
+    `lock_wait_ms` bounds how long a statement waits for a lock another connection holds (SQLite's busy
+    timeout; PostgreSQL's lock_timeout when it is shorter than the default): the web app waits seconds,
+    not the half minute a command may wait.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, connect_args={"timeout": lock_wait_ms / 1000}, **kwargs)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=lock_wait_ms))
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
+    if lock_wait_ms < SQLITE_BUSY_TIMEOUT_MS:
+        kwargs.setdefault("connect_args", {})["options"] = f"-c lock_timeout={lock_wait_ms}"
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     # Let SQLAlchemy issue BEGIN itself, so a transaction starts where the session starts.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()

@@ -76,6 +76,7 @@ class WebSubmission(Base):
     __tablename__ = "web_submissions"
     __table_args__ = (
         UniqueConstraint("form_id", "client_key", name="uq_web_submissions_form_client_key"),
+        UniqueConstraint("token_nonce", name="uq_web_submissions_token_nonce"),
         Index("ix_web_submissions_quarantine", "outcome", "received_at"),
     )
 
@@ -84,6 +85,8 @@ class WebSubmission(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("web_forms.id"), index=True)
     # The submission id the browser sent (a retry or double click repeats it).
     client_key: Mapped[str] = mapped_column(String(64))
+    # The render token's nonce: one accepted submission per token (a replay is stored without it, quarantined).
+    token_nonce: Mapped[str | None] = mapped_column(String(40))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     raw: Mapped[dict] = mapped_column(JSON, default=dict)
     clean: Mapped[dict] = mapped_column(JSON, default=dict)

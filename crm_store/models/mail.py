@@ -30,6 +30,7 @@ class OutboxMessage(Base):
     template: Mapped[str] = mapped_column(String(60))
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     recipient_name: Mapped[str | None] = mapped_column(String(100))
+    reply_to: Mapped[str | None] = mapped_column(String(254))  # where answers go, when not to the sender
     language: Mapped[str] = mapped_column(String(10), default="en")
     context: Mapped[dict] = mapped_column(JSON, default=dict)
     attachments: Mapped[list] = mapped_column(JSON, default=list)

@@ -1,0 +1,293 @@
+"""`crm serve` as visitors and attackers meet it: real gunicorn, 2 worker processes, real HTTP, on SQLite and PostgreSQL.
+
+In one process SQLite's `BEGIN IMMEDIATE` serialises everything, so the concurrency tests that run there
+pass even without the store's locks; here the submissions arrive through separate worker processes, as
+in production.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from crm_store.models import Lead, WebSubmission
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """`crm serve --workers 2` on a free loopback port, stopped (SIGTERM) at the end."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        self.env = {**os.environ, **env, "CRM_RATELIMIT_PER_IP": "100000/minute",
+                    "CRM_RATELIMIT_PER_FORM": "100000/minute"}
+        self.log = log
+        argv = [sys.executable, "-m", "crm_store", "serve", "--port", str(self.port), "--workers", "2"]
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("crm serve did not answer /healthz within 60 s:\n" + self.log.read_text())
+
+    def get(self, path: str, timeout: float = 5) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            answer = conn.getresponse()
+            return answer.status, answer.read()
+        finally:
+            conn.close()
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(c) for c in children]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def served(env: dict[str, str], web_form: Any, tmp_path: Path) -> Iterator[Served]:
+    server = Served(env, tmp_path / "serve.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Visitor:
+    """One keep-alive connection posting to the JSON API with the form's integration key (no render token)."""
+
+    def __init__(self, served: Served, form: Any) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        self.path = f"/api/forms/{form.public_id}/submissions"
+        self.headers = {"Content-Type": "application/json", "X-Form-Key": form.integration_key}
+
+    def submit(self, email: str, **extra: Any) -> tuple[int, dict[str, Any]]:
+        body = {"last_name": "Chen", "first_name": "Mei", "email": email, "_submission": uuid.uuid4().hex, **extra}
+        self.conn.request("POST", self.path, json.dumps(body), self.headers)
+        answer = self.conn.getresponse()
+        return answer.status, json.loads(answer.read() or b"{}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def together(n: int, task: Callable[[int], Any]) -> list[Any]:
+    """Run task(0..n-1) in n threads released at once by a barrier; re-raise the first error."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            results[i] = task(i)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def stored(
+    database_url: str, wait: float = 10.0, expect: int | None = None
+) -> tuple[list[Lead], list[WebSubmission]]:
+    """The leads and submissions in the database (waiting up to `wait` s for `expect` processed submissions)."""
+    engine = create_engine(database_url)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            with Session(engine) as session:
+                subs = list(session.scalars(select(WebSubmission).order_by(WebSubmission.id)))
+                leads = list(session.scalars(select(Lead).order_by(Lead.id)))
+                done = [s for s in subs if s.outcome != "received"]
+            if expect is None or len(done) >= expect or time.monotonic() > deadline:
+                return leads, subs
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+
+
+def test_slow_clients_do_not_freeze_the_server(served: Served, web_form: Any) -> None:
+    """200 connections that send half a request and wait: /healthz and a submission still answer within 1 s."""
+    path = f"/api/forms/{web_form.public_id}/submissions".encode()
+    idle = []
+    for i in range(200):
+        s = socket.create_connection(("127.0.0.1", served.port))
+        if i % 2:
+            s.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 400\r\n\r\n{\"last_name\": \"Slo")
+        else:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        idle.append(s)
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        assert served.get("/healthz", timeout=1)[0] == 200
+        visitor = Visitor(served, web_form)
+        status, body = visitor.submit("fast@example.com")
+        visitor.close()
+        assert status == 201 and body["status"] == "received"
+        assert time.monotonic() - started < 1.0
+    finally:
+        for s in idle:
+            s.close()
+
+
+@contextmanager
+def database_stalled(database_url: str) -> Iterator[None]:
+    """Another process holds the write lock (SQLite) or a lock on the submissions table (PostgreSQL)."""
+    if database_url.startswith("sqlite"):
+        holder = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        conn.execute(text("LOCK TABLE web_submissions IN ACCESS EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+    engine.dispose()
+
+
+def test_a_stalled_database_answers_503_with_retry_after_never_hangs(served: Served, web_form: Any,
+                                                                    database_url: str) -> None:
+    with database_stalled(database_url):
+        started = time.monotonic()
+        conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        body = json.dumps({"last_name": "Wu", "email": "wu@example.com", "_submission": uuid.uuid4().hex})
+        conn.request("POST", f"/api/forms/{web_form.public_id}/submissions", body,
+                     {"Content-Type": "application/json", "X-Form-Key": web_form.integration_key})
+        answer = conn.getresponse()
+        waited = time.monotonic() - started
+        payload = json.loads(answer.read())
+        conn.close()
+        assert answer.status == 503 and payload["error"] == "busy"
+        assert int(answer.getheader("Retry-After") or 0) >= 1
+        assert waited < 12  # a bounded wait, not the half minute of a command
+        assert served.get("/healthz", timeout=2)[0] == 200  # reads still answer
+    visitor = Visitor(served, web_form)
+    assert visitor.submit("after@example.com")[0] == 201  # and writes again once the lock is gone
+    visitor.close()
+
+
+def test_32_simultaneous_submissions_of_one_email_make_one_lead(served: Served, web_form: Any,
+                                                                database_url: str) -> None:
+    visitors = [Visitor(served, web_form) for _ in range(32)]
+    answers = together(32, lambda i: visitors[i].submit("same@example.com", message=f"try {i}"))
+    for v in visitors:
+        v.close()
+    assert [status for status, _ in answers] == [201] * 32
+    leads, subs = stored(database_url, expect=32)
+    assert len(leads) == 1 and len(subs) == 32
+    assert Counter(s.outcome for s in subs) == Counter({"new_lead": 1, "added_to_lead": 31})
+    assert {s.lead_id for s in subs} == {leads[0].id}
+
+
+def test_300_submissions_from_16_connections_take_exact_turns(served: Served, web_form: Any, reps: list[Any],
+                                                              database_url: str) -> None:
+    visitors = [Visitor(served, web_form) for _ in range(16)]
+
+    def burst(i: int) -> list[int]:
+        return [visitors[i].submit(f"v{i}-{n}@example.com")[0] for n in range(i * 300 // 16, (i + 1) * 300 // 16)]
+
+    statuses = [s for batch in together(16, burst) for s in batch]
+    for v in visitors:
+        v.close()
+    assert statuses == [201] * 300
+    leads, subs = stored(database_url, expect=300)
+    assert len(subs) == 300 and len(leads) == 300
+    assert len({lead.lead_no for lead in leads}) == 300  # distinct numbers
+    owners = [lead.owner_id for lead in sorted(leads, key=lambda lead: lead.id)]
+    rotation = [r.id for r in reps]
+    assert Counter(owners) == {r: 100 for r in rotation}  # exact round robin
+    start = rotation.index(owners[0])
+    assert owners == [rotation[(start + k) % 3] for k in range(300)]  # in turn, none skipped or taken twice
+
+
+def test_kill_9_of_a_worker_mid_burst_loses_no_accepted_submission(served: Served, web_form: Any,
+                                                                   database_url: str) -> None:
+    accepted: list[str] = []
+    lock = threading.Lock()
+
+    def burst(i: int) -> None:
+        visitor = Visitor(served, web_form)
+        for n in range(40):
+            try:
+                status, body = visitor.submit(f"k{i}-{n}@example.com")
+            except (OSError, http.client.HTTPException):  # the connection died with its worker
+                visitor.close()
+                visitor = Visitor(served, web_form)
+                continue
+            if status == 201:
+                with lock:
+                    accepted.append(body["submission"])
+        visitor.close()
+
+    killer = threading.Timer(0.5, lambda: os.kill(served.workers()[0], signal.SIGKILL))
+    killer.start()
+    together(8, burst)
+    killer.join()
+    _leads, subs = stored(database_url, expect=len(accepted))
+    stored_ids = {s.public_id for s in subs}
+    assert len(accepted) > 100
+    assert set(accepted) <= stored_ids  # every 201 is in the database
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(WebSubmission)) == len(stored_ids)
+    engine.dispose()
