@@ -1,4 +1,4 @@
-"""`crm serve` as visitors and attackers meet it: real gunicorn, 2 worker processes, real HTTP, on SQLite and PostgreSQL.
+"""`crm serve` as visitors and attackers meet it: real gunicorn, 2 worker processes, real HTTP, SQLite and PostgreSQL.
 
 In one process SQLite's `BEGIN IMMEDIATE` serialises everything, so the concurrency tests that run there
 pass even without the store's locks; here the submissions arrive through separate worker processes, as
