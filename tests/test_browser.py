@@ -707,3 +707,74 @@ def test_hosted_page_with_consent_returns_to_the_customer_site(
         ("Tsai", "You may store my data to answer me.")
     ]
     assert [s.outcome for s in rows.submissions] == ["new_lead"]
+
+
+# -- the error summary and the required marks ------------------------------------------------------
+
+
+def _above(page: Page, upper: Any, lower: Any) -> bool:
+    """Whether `upper` comes before `lower` in the document and is drawn above it."""
+    first, second = upper.bounding_box(), lower.bounding_box()
+    assert first is not None and second is not None
+    before = upper.evaluate("(a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING)",
+                            lower.element_handle())
+    return before and first["y"] + first["height"] <= second["y"]
+
+
+CONSENT = {"en": "You may store my data to answer me.", "zh_Hant": "我同意貴公司儲存我的資料以回覆我的詢問。"}
+
+
+def _required_mark(scope: Any, name: str) -> Any:
+    mark = field(scope, name).locator("label .ll-req")
+    expect(mark).to_have_text("*")
+    expect(mark).to_be_visible()
+    return mark.evaluate("el => getComputedStyle(el).color")
+
+
+@pytest.mark.parametrize("language", ["en", "zh_Hant"])
+def test_embed_error_summary_is_above_the_fields_and_consent_is_marked_required(
+    tab: Tab, crm_server: LiveServer, site: CustomerSite, make_form: Any, engine: Engine, tmp_path: Any,
+    language: str,
+) -> None:
+    words = EN if language == "en" else ZH
+    form = make_form("Consent inquiry", allowed=[site.origin], language=language, consent_text=CONSENT[language])
+    url = site.put("/contact", html_page("Contact us", embed_tag(crm_server, form.public_id)))
+    page = tab.page
+    page.set_viewport_size({"width": 800, "height": 1100})
+    page.goto(url)
+
+    f = embedded(page)
+    red = _required_mark(f, "last_name")
+    assert red == "rgb(200, 30, 30)"
+    assert _required_mark(f, "consent") == red
+    expect(field(f, "first_name").locator(".ll-req")).to_have_count(0)
+    with page.expect_response(is_api_post) as answer:
+        f.locator("button[type=submit]").click()
+    assert answer.value.status == 422
+
+    alert = f.locator(".ll-alert")
+    expect(alert).to_have_text(words["fix_errors"])
+    assert _above(page, alert, f.locator(".ll-field").first)
+    page.screenshot(path=str(tmp_path / f"embed_{language}_errors.png"), full_page=True)
+    assert count_all(engine) == (0, 0)
+
+
+@pytest.mark.parametrize("language", ["en", "zh_Hant"])
+def test_hosted_page_marks_required_consent_like_other_required_fields(
+    tab: Tab, crm_server: LiveServer, make_form: Any, engine: Engine, tmp_path: Any, language: str,
+) -> None:
+    words = EN if language == "en" else ZH
+    form = make_form("Consent inquiry", language=language, consent_text=CONSENT[language])
+    page = tab.page
+    page.set_viewport_size({"width": 800, "height": 1100})
+    page.goto(crm_server.url(f"/forms/{form.public_id}"))
+
+    red = _required_mark(page, "last_name")
+    assert _required_mark(page, "consent") == red
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    expect(page.locator(".ll-alert")).to_have_text(words["fix_errors"])
+    assert _above(page, page.locator(".ll-alert"), page.locator(".ll-field").first)
+    expect(field(page, "consent").locator(".ll-error")).to_have_text(words["consent"])
+    page.screenshot(path=str(tmp_path / f"hosted_{language}_errors.png"), full_page=True)
+    assert count_all(engine) == (0, 0)

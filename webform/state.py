@@ -123,6 +123,19 @@ def client_ip() -> str:
     return hops[0] if hops else peer
 
 
+def limit_key(address: str) -> str:
+    """Whom a rate limit counts: an IPv4 address, or an IPv6 address's /64 (one host is often given a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))  # from the integer: a zone id (%eth0) is dropped
+
+
 def _in(address: str, networks: tuple[Any, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

@@ -389,7 +389,12 @@ def _url(key: str, value: Any) -> str:
 
 
 def normalise_origin(value: str) -> str | None:
-    """`scheme://host[:port]` in lower case, or None when the value is not an origin."""
+    """`scheme://host[:port]` in lower case, `null`, or None when the value is not an origin.
+
+    `null` is what a browser sends from a sandboxed frame, a file or a data: URL: foreign unless listed.
+    """
+    if str(value).strip().lower() == "null":
+        return "null"
     parts = urlsplit(str(value).strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
         return None
@@ -412,7 +417,7 @@ def _origins(items: Any) -> list[str]:
         origin = normalise_origin(item)
         if origin is None:
             raise ValidationError(
-                f"allowed_origins[{i}]", f"{item!r} is not an origin like https://example.com (no path)"
+                f"allowed_origins[{i}]", f"{item!r} is not an origin like https://example.com (no path) or null"
             )
         if origin not in out:
             out.append(origin)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from crm_store.capture.storable import unstorable_keys
 from crm_store.capture.submissions import Receipt, process
 from crm_store.db.engine import affected
 from crm_store.errors import NotFound, ValidationError
@@ -48,10 +49,23 @@ def release(session: Session, ref: str, at: dt.datetime | None = None) -> Receip
         "public_id": sub.public_id, "clean": sub.clean, "first_touch": sub.first_touch, "last_touch": sub.last_touch,
         "consent_text": sub.consent_text, "consent_at": sub.consent_at,
     }
+    _refuse_unstorable(sub.public_id, row)
     outcome, lead_id, contact_id = process(session, form, sub.id, row, at or utcnow())
     session.execute(update(WebSubmission).where(WebSubmission.id == sub.id).values(spam_reason=None))
     session.expire(sub)
     return Receipt(sub.public_id, outcome, False, lead_id, contact_id)
+
+
+def _refuse_unstorable(public_id: str, row: dict[str, Any]) -> None:
+    """Refuse, naming the field, a row an older version stored with text no lead can hold (a lone surrogate)."""
+    for column in ("clean", "first_touch", "last_touch"):
+        names = unstorable_keys(row[column] or {})
+        if names:
+            field = names[0].encode("utf-8", "backslashreplace").decode("utf-8")
+            raise ValidationError(f"{column}.{field}", (
+                "holds text that cannot be stored (a lone surrogate); "
+                f"discard it with `crm forms quarantine discard {public_id}`"
+            ))
 
 
 def discard(session: Session, ref: str) -> WebSubmission:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from crm_store.cli.output import replace_unencodable
 from crm_store.cli.params import language_choice
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ def form_options(fn: Any) -> Any:
                      help="These users get the leads in turn (repeat the option, in order)."),
         click.option("--return-url", help="Where the hosted page sends the visitor after a submission."),
         click.option("--allowed-origin", "allowed_origins", multiple=True, metavar="ORIGIN",
-                     help="A site that may embed the form, e.g. https://www.example.com (repeat for more)."),
+                     help="A site that may embed the form, e.g. https://www.example.com (repeat for more); "
+                          "`null` admits sandboxed frames and local files."),
         click.option("--consent-text", help="Text of a required consent checkbox (stored with the lead)."),
         click.option("--thank-you", help="Message shown after a submission."),
         click.option("--notify-owner/--no-notify-owner", default=None,
@@ -87,6 +89,7 @@ def _definition(from_file: str | None, **given: Any) -> dict[str, Any]:
 @click.group("forms")
 def forms() -> None:
     """Web forms: add, list, show, edit, disable; the spam quarantine."""
+    replace_unencodable()  # once for every command of the group: rows may hold text no encoding writes
 
 
 @forms.command("add")

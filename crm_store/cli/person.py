@@ -8,10 +8,13 @@ from pathlib import Path
 
 import click
 
+from crm_store.cli.output import replace_unencodable
+
 
 @click.group("person")
 def person() -> None:
     """Personal data requests (PDPA, GDPR): export or erase what is stored about a person."""
+    replace_unencodable()  # once for every command of the group: rows may hold text no encoding writes
 
 
 @person.command("export")
@@ -26,7 +29,7 @@ def person_export(email: str, out: Path | None) -> None:
         data = privacy.export_person(session, email)
     text = json.dumps(data, ensure_ascii=False, indent=2, default=lambda v: str(v) if isinstance(v, Decimal) else v)
     if out:
-        out.write_text(text)
+        out.write_text(text, encoding="utf-8", errors="replace")  # JSON is UTF-8; see replace_unencodable
         click.echo(f"Wrote {out}.")
     else:
         click.echo(text)

@@ -16,7 +16,7 @@ ORIGINS_KEPT = 1000
 
 
 def origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
-    """Whether `origin` is one of the allowed origins, or the app's own."""
+    """Whether `origin` is one of the allowed origins (`null` only when listed itself), or the app's own."""
     normal = webforms.normalise_origin(origin)
     own = webforms.normalise_origin(f"{request.scheme}://{request.host}".lower())
     return normal is not None and (normal in allowed or normal == own)

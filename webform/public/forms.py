@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
@@ -33,6 +34,8 @@ from . import messages
 NAME_FIELDS = frozenset({"first_name", "last_name", "company", "designation", "salutation"})
 _LINK = re.compile(r"(https?://|www\.|<[a-z/!]|\[url|&lt;|\.(com|net|org|ru|cn|xyz|top)\b/)", re.IGNORECASE)
 _URL = re.compile(r"(https?://)?[^\s<>\"']+\.[^\s<>\"']+")
+_WEB = re.compile(r"https?://", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-z][a-z0-9+\-.]*:", re.IGNORECASE)  # javascript:, ftp:, mailto:, … (or host: of host:port)
 
 
 def strip_controls(value: str, *, multiline: bool) -> str:
@@ -40,6 +43,24 @@ def strip_controls(value: str, *, multiline: bool) -> str:
     value = value.replace("\r\n", "\n").replace("\r", "\n") if multiline else value
     keep = {"\n", "\t"} if multiline else set()
     return "".join(c for c in value if c in keep or unicodedata.category(c) != "Cc")
+
+
+def web_address(value: str) -> str | None:
+    """`value` as an http(s) address (a bare `www.example.com` gets `https://` in front), or None if it is not one."""
+    if not _WEB.match(value):
+        scheme = _SCHEME.match(value)
+        if scheme and "." not in scheme[0]:  # a scheme of its own; `example.com:8080` is a host and port
+            return None
+        value = f"https://{value}"
+    parts = urlsplit(value)
+    try:
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if not _URL.fullmatch(value) or "." not in host.strip("."):
+        return None
+    return value
 
 
 def has_link(value: str) -> bool:
@@ -69,7 +90,10 @@ class FieldCheck:
         limit = spec.get("max_length")
         if limit is not None and len(value) > limit:
             raise FieldError(gettext(messages.TOO_LONG, max=limit))
-        field.data = self._kind(value)
+        value = self._kind(value)
+        if limit is not None and len(value) > limit:  # a bare web address grew by its https://
+            raise FieldError(gettext(messages.TOO_LONG, max=limit))
+        field.data = value
 
     def _kind(self, value: str) -> str:
         """The value checked against its field's type (an email address comes back normalised)."""
@@ -84,8 +108,11 @@ class FieldCheck:
             raise FieldError(gettext(problem)) from None
         if kind == "number" and not re.fullmatch(r"[0-9]{1,12}", value.replace(",", "")):
             raise FieldError(gettext(messages.NUMBER))
-        if kind == "url" and not _URL.fullmatch(value):
-            raise FieldError(gettext(messages.URL))
+        if kind == "url":
+            address = web_address(value)
+            if address is None:
+                raise FieldError(gettext(messages.URL))
+            return address
         if kind == "select" and value not in (self.spec.get("choices") or []):
             raise FieldError(gettext(messages.CHOICE))
         return value

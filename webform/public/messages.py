@@ -29,10 +29,12 @@ ONE_LINE = N_("Keep this on one line.")
 CHOICE = N_("Choose one of the listed values.")
 NUMBER = N_("Enter a whole number.")
 URL = N_("Enter a web address like https://example.com.")
+UNSTORABLE = N_("This text contains characters that cannot be stored. Please type it again.")
 
 BY_KEY: dict[str, str] = {
     "submit": SEND, "sending": SENDING, "required": REQUIRED, "too_long": TOO_LONG, "email": EMAIL,
-    "phone": PHONE, "one_line": ONE_LINE, "choice": CHOICE, "number": NUMBER, "url": URL, "consent": CONSENT,
+    "phone": PHONE, "one_line": ONE_LINE, "choice": CHOICE, "number": NUMBER, "url": URL, "unstorable": UNSTORABLE,
+    "consent": CONSENT,
     "thanks_title": THANKS_TITLE, "thanks": THANKS, "fix_errors": FIX_ERRORS, "optional": OPTIONAL,
     "network_error": NETWORK_ERROR,
     "not_found_title": errors.NOT_FOUND_TITLE, "not_found": errors.NOT_FOUND,

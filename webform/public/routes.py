@@ -10,12 +10,14 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, refresh
+from limits import parse_many
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -27,14 +29,17 @@ from crm_store.models import WebForm
 from crm_store.records.validation import Validator
 
 from ..extensions import csrf, limiter
-from ..state import client_ip, state
-from . import cors, messages, spam
-from .forms import VisitorForm, visitor_form
+from ..state import client_ip, limit_key, state
+from . import cors, messages, payload, spam
+from .forms import VisitorForm, strip_controls, visitor_form
 
 ATTRIBUTION = capture.ATTRIBUTION
 CLIENT_KEY = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 TOUCH_LIMIT = 2000
 SCRIPT_FIELD_KEYS = ("name", "label", "required", "type", "choices", "max_length")  # what embed.js draws a field from
+# embed.js hands out a render token on every fetch, and sites load it on every page (track mode too): a separate,
+# generous limit of this many fetches per submission CRM_RATELIMIT_PER_IP allows, over the same window.
+TOKENS_PER_SUBMISSION = 10
 
 bp = Blueprint("public", __name__, template_folder="templates")
 # No CSRF token here: a visitor has no session to ride on, the hosted form carries its own signed render
@@ -69,8 +74,24 @@ def _per_form_limit() -> str:
     return state().config.ratelimit_per_form
 
 
+def _token_limit() -> str:
+    return _scaled(state().config.ratelimit_per_ip, TOKENS_PER_SUBMISSION)
+
+
+@lru_cache(maxsize=8)
+def _scaled(rate: str, factor: int) -> str:
+    """A rate limit `factor` times as generous over the same windows ("20/minute" -> "200/1 minute")."""
+    return ";".join(
+        f"{item.amount * factor}/{item.multiples} {item.GRANULARITY.name}" for item in parse_many(rate)
+    )
+
+
 def _ip_key() -> str:
-    return f"ip:{client_ip()}"
+    return f"ip:{limit_key(client_ip())}"
+
+
+def _token_key() -> str:
+    return f"token:{limit_key(client_ip())}"
 
 
 def _form_key() -> str:
@@ -80,6 +101,7 @@ def _form_key() -> str:
 # Submissions are limited per visitor address and per form (the deployment's settings, read per request).
 per_ip = limiter.limit(_per_ip_limit, key_func=_ip_key, methods=["POST"])
 per_form = limiter.limit(_per_form_limit, key_func=_form_key, methods=["POST"])
+token_issue = limiter.limit(_token_limit, key_func=_token_key)
 
 
 @bp.get(links.ROUTES["hosted_form"])
@@ -117,6 +139,7 @@ def form_thanks(public_id: str) -> Response:
 
 
 @bp.get(links.ROUTES["embed_js"])
+@token_issue
 def embed_js(public_id: str) -> Response:
     """Hand out the script a website pastes: it draws the form and posts it to the JSON API."""
     form = _read_form(public_id)
@@ -141,7 +164,10 @@ def form_api(public_id: str) -> ResponseReturnValue:
     """Take a submission as JSON: 201 with its id, or 422 with the errors by field."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the submission as application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = payload.load(request.get_data())
+    except payload.Unreadable as exc:
+        return jsonify(errors={"_body": [str(exc)]}), 400
     if not isinstance(data, dict):
         return jsonify(errors={"_body": ["is not a JSON object"]}), 400
     result = _submit(public_id, data)
@@ -182,8 +208,11 @@ def _submit(public_id: str, data: Mapping[str, Any]) -> Accepted | Rejected:
     form, settings, validator = _read_for_check(public_id)
     integration = spam.key_matches(request.headers.get("X-Form-Key"), form.integration_key)
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and not integration and not cors.origin_allowed(origin, form.allowed_origins):
+    if origin and not integration and not cors.origin_allowed(origin, form.allowed_origins):
         abort(403)
+    unstorable = payload.unstorable_fields(data)
+    if unstorable:  # checked first: nothing below may meet text the database (or an answer) cannot encode
+        return Rejected(form, settings, {}, {name: [gettext(messages.UNSTORABLE)] for name in unstorable})
     clean, errors = _visitor_form(form, settings).check(data)
     consent = _truthy(data.get("consent"))
     if form.consent_text and not consent:
@@ -197,7 +226,7 @@ def _submit(public_id: str, data: Mapping[str, Any]) -> Accepted | Rejected:
         values=clean,
         consent=consent,
         ip=client_ip(),
-        user_agent=request.user_agent.string,
+        user_agent=strip_controls(request.user_agent.string, multiline=False),
         first_touch=_touch(data.get("_first_touch")) or _touch(data),
         last_touch=_touch(data),
         spam_reason=_spam_reason(form, settings, data, clean, trusted=integration),
@@ -292,7 +321,7 @@ def _script_config(form: WebForm) -> dict[str, Any]:
 
 def _frame_policy(response: Response, form: WebForm) -> None:
     """The hosted page may be framed by the form's allowed origins only."""
-    ancestors = " ".join(["'self'", *form.allowed_origins])
+    ancestors = " ".join(["'self'", *(o for o in form.allowed_origins if o != "null")])  # no source matches null
     actions = ["'self'"]
     if form.return_url:
         parts = urlsplit(form.return_url)

@@ -57,8 +57,8 @@ def key_matches(given: str | None, expected: str) -> bool:
 
 
 def content_problem(data: Mapping[str, Any], clean: Mapping[str, Any]) -> str | None:
-    """Spam signals in the content: the honeypot filled in, links or HTML in a name field."""
-    if str(data.get(HONEYPOT) or "").strip():
+    """Spam signals in the content: the honeypot filled in (whitespace counts), links or HTML in a name field."""
+    if data.get(HONEYPOT) not in (None, ""):
         return "honeypot filled in"
     for name in sorted(NAME_FIELDS & clean.keys()):
         if has_link(str(clean[name])):

@@ -46,6 +46,10 @@
     if (text !== undefined && text !== null) { node.textContent = text; }
     return node;
   }
+  function markRequired(label) {
+    label.appendChild(document.createTextNode(" "));
+    label.appendChild(el("span", { "class": "ll-req", "aria-hidden": "true" }, "*"));
+  }
   function newKey() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
     return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
@@ -58,18 +62,21 @@
   var style = el("style", {}, ".leadline-form form{display:grid;gap:14px;max-width:560px;font:inherit}" +
     ".leadline-form label{display:block;font-weight:600;margin-bottom:4px}" +
     ".leadline-form input[type=text],.leadline-form input[type=email],.leadline-form input[type=tel],.leadline-form input[type=url],.leadline-form select,.leadline-form textarea{width:100%;box-sizing:border-box;padding:8px 10px;border:1px solid #9aa5b1;border-radius:6px;font:inherit}" +
-    ".leadline-form .ll-error{color:#c81e1e;margin:4px 0 0}.leadline-form .ll-invalid input,.leadline-form .ll-invalid textarea,.leadline-form .ll-invalid select{border-color:#c81e1e}" +
+    ".leadline-form .ll-req{color:#c81e1e}.leadline-form .ll-error{color:#c81e1e;margin:4px 0 0}.leadline-form .ll-invalid input,.leadline-form .ll-invalid textarea,.leadline-form .ll-invalid select{border-color:#c81e1e}" +
     ".leadline-form .ll-hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}" +
     ".leadline-form button{justify-self:start;padding:10px 24px;font:inherit;font-weight:600;color:#fff;background:#1d4ed8;border:0;border-radius:6px;cursor:pointer}" +
     ".leadline-form button[disabled]{opacity:.6;cursor:wait}.leadline-form .ll-alert{color:#9b1c1c}");
   host.appendChild(style);
 
   var form = el("form", { novalidate: "novalidate" });
+  var alert = el("p", { "class": "ll-alert", role: "alert", hidden: "hidden" });
+  form.appendChild(alert);  // the summary comes first, above the fields, as on the hosted page
   var boxes = {};
   CONFIG.fields.forEach(function (f) {
     var id = "ll-" + CONFIG.form.slice(0, 8) + "-" + f.name;
     var wrap = el("div", { "class": "ll-field" });
-    var label = el("label", { "for": id }, f.label + (f.required ? " *" : ""));
+    var label = el("label", { "for": id }, f.label);
+    if (f.required) { markRequired(label); }
     var input;
     if (f.type === "textarea") {
       input = el("textarea", { id: id, name: f.name, rows: "5" });
@@ -90,8 +97,8 @@
   if (CONFIG.consent) {
     var cwrap = el("div", { "class": "ll-field ll-consent" });
     var clabel = el("label", {});
-    var cbox = el("input", { type: "checkbox", name: "consent", value: "on" });
-    clabel.appendChild(cbox); clabel.appendChild(document.createTextNode(" " + CONFIG.consent));
+    var cbox = el("input", { type: "checkbox", name: "consent", value: "on", required: "required" });
+    clabel.appendChild(cbox); clabel.appendChild(document.createTextNode(" " + CONFIG.consent)); markRequired(clabel);
     var cerr = el("p", { "class": "ll-error", id: "ll-" + CONFIG.form.slice(0, 8) + "-consent-error", hidden: "hidden" });
     cwrap.appendChild(clabel); cwrap.appendChild(cerr); form.appendChild(cwrap);
     boxes.consent = { wrap: cwrap, input: cbox, error: cerr };
@@ -99,8 +106,6 @@
   var hp = el("div", { "class": "ll-hp", "aria-hidden": "true" });
   hp.appendChild(el("input", { type: "text", name: CONFIG.honeypot, tabindex: "-1", autocomplete: "off" }));
   form.appendChild(hp);
-  var alert = el("p", { "class": "ll-alert", role: "alert", hidden: "hidden" });
-  form.appendChild(alert);
   var button = el("button", { type: "submit" }, M.submit);
   form.appendChild(button);
   host.appendChild(form);
