@@ -69,8 +69,10 @@ def _is_database_error(exc: Exception) -> bool:
 @click.version_option(package_name="leadline", prog_name="crm")
 def main() -> None:
     """Leadline CRM: set up, load demo data and run the CRM from the command line."""
+    from crm_store.cli.output import replace_unencodable
     from crm_store.config import load_config
 
+    replace_unencodable()  # stored text may hold what no encoding writes: print the rest, never fail
     level = load_config().log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":

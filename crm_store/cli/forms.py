@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm_store.cli.output import replace_unencodable
 from crm_store.cli.params import language_choice
 
 if TYPE_CHECKING:
@@ -89,7 +88,6 @@ def _definition(from_file: str | None, **given: Any) -> dict[str, Any]:
 @click.group("forms")
 def forms() -> None:
     """Web forms: add, list, show, edit, disable; the spam quarantine."""
-    replace_unencodable()  # once for every command of the group: rows may hold text no encoding writes
 
 
 @forms.command("add")

@@ -8,13 +8,10 @@ from pathlib import Path
 
 import click
 
-from crm_store.cli.output import replace_unencodable
-
 
 @click.group("person")
 def person() -> None:
     """Personal data requests (PDPA, GDPR): export or erase what is stored about a person."""
-    replace_unencodable()  # once for every command of the group: rows may hold text no encoding writes
 
 
 @person.command("export")
