@@ -6,6 +6,7 @@ Conventions shared by the templates (one English pair per message, translated th
   record's module (`leads`, `accounts`, `contacts`, `opportunities`, `campaigns`); templates link
   to it with `link("record", module=..., number=...)`.
 - A *lead row* is `{"number", "name", "company", "source"}`; `company` may be None.
+- A person's `name` is written as people write it (`crm_store.records.names.display_name`): 林美玲, Mei Lin.
 - Templates spell no URL path: they call `link(route, **values)` with a route of `crm_store.links.ROUTES`
   (`record`, `records`, `report`, `set_password`, `reset_password`, `home`), which URL-quotes each value.
 - `render()` adds `base_url`, `company_name`, `language` and `link`; the context may not set them.
@@ -55,8 +56,19 @@ CONTEXT: dict[str, dict[str, str]] = {
         **_GREETING,
         "record": "The lead or contact who wrote: {module, number, name, company}.",
         "contact_email": "Address the inquiry came from.",
+        "contact_phone": "Phone number the visitor typed, formatted to read and dial (see new_web_lead), or None.",
         "received_at": "When it arrived, formatted.",
         "message": "The inquiry text, line breaks kept.",
+    },
+    "new_web_lead": {
+        **_GREETING,
+        "lead": "The lead the form made {number, name, company}; company may be None.",
+        "email": "Address the visitor typed, or None.",
+        "phone": "Phone number the visitor typed, formatted to read and dial: national in the company's phone "
+                 "region (0912 345 678), else international (+81 3-1234-5678); or None.",
+        "message": "What the visitor wrote, line breaks kept; may be empty.",
+        "form_name": "Name of the web form.",
+        "received_at": "When it arrived, formatted in the recipient's zone.",
     },
     "follow_up_due": _FOLLOW_UP,
     "follow_up_overdue": _FOLLOW_UP,
@@ -121,7 +133,9 @@ CONTEXT: dict[str, dict[str, str]] = {
     "visitor_auto_reply": {
         "visitor_name": "Name the visitor typed into the web form.",
         "reply_within_hours": "Business hours within which sales replies (int).",
-        "company_phone": "Phone number to call when urgent, or None.",
+        "company_phone": "The company's phone number (company_phone), to call when urgent; or None.",
+        "company_email": "The company's email address (company_email) for the signature, or None.",
+        "company_address": "The company's postal address (company_address) for the signature, or None.",
     },
     "scheduled_report": {
         **_GREETING,
@@ -167,8 +181,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
             "module": "leads", "number": "LEA1025", "name": "Emily Chen", "company": "Formosa Tea Export Co.",
         },
         "contact_email": "emily.chen@formosatea.example",
+        "contact_phone": "+852 2345 6789",
         "received_at": "2025-03-14 14:22",
         "message": "Hi, could you send a quote for 500 cartons of oolong?\n想確認四月底前能否出貨，謝謝！",
+    },
+    "new_web_lead": {
+        "recipient_name": "林怡君",
+        "lead": {"number": "LEA1031", "name": "林美玲", "company": "晨光文具有限公司"},
+        "email": "meiling.lin@morninglight.example",
+        "phone": "0912 345 678",
+        "message": "您好，我們想訂製 2,000 本印有公司標誌的筆記本，\n請問四月中以前能交貨嗎？\n"
+                   "Please quote with and without gift boxes.",
+        "form_name": "網站詢價表單",
+        "received_at": "2025-03-14 10:42 CST",
     },
     "follow_up_due": {
         "recipient_name": "Kevin Wu",
@@ -256,7 +281,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "visitor_auto_reply": {
         "visitor_name": "Sarah Lee 李佳蓉",
         "reply_within_hours": 4,
-        "company_phone": "+886 2 2345 6789",
+        "company_phone": "02-2345-6789 分機 210",
+        "company_email": "service@goodfortune.com.tw",
+        "company_address": "106 台北市大安區敦化南路二段 99 號 8 樓",
     },
     "scheduled_report": {
         "recipient_name": "張經理",

@@ -44,6 +44,7 @@ KNOWN_TEMPLATES: tuple[str, ...] = (
     "test_message",
     "leads_assigned",
     "new_inquiry",
+    "new_web_lead",
     "follow_up_due",
     "follow_up_overdue",
     "stale_lead",

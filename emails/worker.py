@@ -61,6 +61,7 @@ def _render(config: Config, row: OutboxMessage, company_name: str) -> Wire:
         base_url=config.base_url,
         company_name=company_name,
         attachments=_attachments(config, row),
+        headers={"Reply-To": row.reply_to} if row.reply_to else None,  # wire.py encodes a CJK display name
     )
 
 

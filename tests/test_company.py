@@ -99,3 +99,50 @@ def test_timestamps_are_stored_in_utc_and_shown_in_the_company_or_user_zone(sess
     assert company.show_time(stored, company.zone_for(session)) == "2026-11-27 09:30 CST"
     user = add_user(session, "ny@example.com", "NY Rep", time_zone="America/New_York")
     assert company.show_time(stored, company.zone_for(session, user)) == "2026-11-26 20:30 EST"
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "stored"),
+    [
+        ("company_email", "Service@GoodFortune.com.tw", "Service@goodfortune.com.tw"),
+        ("company_phone", "02-2345-6789 分機 123", "02-2345-6789 分機 123"),
+        ("company_phone", "(02) 2345-6789", "(02) 2345-6789"),
+        ("company_phone", "+1 650-253-0000", "+1 650-253-0000"),
+        ("company_address", " 106 臺北市大安區敦化南路二段 99 號 8 樓 ", "106 臺北市大安區敦化南路二段 99 號 8 樓"),
+        ("company_tax_id", "53619024", "53619024"),
+        ("company_email", "", ""),
+    ],
+)
+def test_company_contact_details_are_set_through_the_cli(crm, key: str, raw: str, stored: str) -> None:  # noqa: ANN001
+    assert crm("settings", "get", key).output == "\n"  # empty until set
+    assert crm("settings", "set", key, raw).output == f"{key} = {stored}\n"
+    assert crm("settings", "get", key).output == f"{stored}\n"
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "says"),
+    [
+        ("company_email", "service at goodfortune", "is not a valid email address"),
+        ("company_email", "a@example.com, b@example.com", "is not a valid email address"),
+        ("company_phone", "call us", "does not begin with a phone number (region TW)"),
+        ("company_phone", "1234", "does not begin with a phone number (region TW)"),
+        ("company_phone", "0" * 51, "at most 50 characters"),
+        ("company_address", "臺北市\n大安區", "one line"),
+        ("company_address", "路" * 201, "at most 200 characters"),
+        ("company_tax_id", "1" * 31, "at most 30 characters"),
+    ],
+)
+def test_bad_company_contact_details_are_one_line_errors_naming_the_key(
+    crm, key: str, raw: str, says: str  # noqa: ANN001
+) -> None:
+    bad = crm("settings", "set", key, raw, ok=False)
+    assert bad.exit_code == 1
+    (line,) = bad.stderr.splitlines()
+    assert line.startswith(f"error: {key}: ") and says in line, line
+    assert "Traceback" not in bad.output
+    assert crm("settings", "get", key).output == "\n"
+
+
+def test_company_contact_details_are_empty_by_default(session: Session) -> None:
+    values = company.all_settings(session)
+    assert [values[k] for k in ("company_email", "company_phone", "company_address", "company_tax_id")] == [""] * 4

@@ -217,7 +217,7 @@ def test_links_are_absolute(template: str, language: str) -> None:
     page = Page(html)
     text_links = URL.findall(text)
     for link in text_links + page.hrefs:
-        assert link.startswith(BASE_URL + "/") or link.startswith("mailto:"), link
+        assert link.startswith(BASE_URL + "/") or link.startswith(("mailto:", "tel:")), link
     for expected in record_links(catalog.SAMPLES[template]):
         assert expected in text_links, f"{expected} missing from the text part"
         assert expected in page.hrefs, f"{expected} missing from the HTML part"
@@ -517,3 +517,26 @@ def test_minutes_read_naturally(minutes: int, en: str, zh: str) -> None:
     context = with_changes("sla_escalation", minutes_late=minutes)
     assert en in bodies(send("sla_escalation", language="en", context=context))[0]
     assert zh in bodies(send("sla_escalation", language="zh_Hant", context=context))[0]
+
+
+@every_language
+@pytest.mark.parametrize(
+    ("phone", "dials"),
+    [("0912 345 678", "tel:0912345678"), ("+81 3-1234-5678", "tel:+813-1234-5678"),
+     ("02 2345 6789 ext. 12", "tel:0223456789,12")],
+)
+def test_a_phone_number_links_to_dialling_it(language: str, phone: str, dials: str) -> None:
+    for template, key in (("new_web_lead", "phone"), ("new_inquiry", "contact_phone")):
+        text, html = bodies(send(template, language=language, context=with_changes(template, **{key: phone})))
+        assert phone in text
+        assert dials in Page(html).hrefs, template
+
+
+@every_language
+def test_a_web_lead_without_company_phone_or_message_leaves_them_out(language: str) -> None:
+    lead = {**catalog.SAMPLES["new_web_lead"]["lead"], "company": None}
+    context = with_changes("new_web_lead", lead=lead, email=None, phone=None, message="")
+    text, html = bodies(send("new_web_lead", language=language, context=context))
+    assert not any(h.startswith(("mailto:", "tel:")) for h in Page(html).hrefs)
+    assert {"en": "They left no message.", "zh_Hant": "客戶沒有留言。"}[language] in text
+    assert "None" not in text and "None" not in Page(html).text

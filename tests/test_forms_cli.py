@@ -405,7 +405,7 @@ def test_release_creates_the_lead_and_its_mail(crm, session, web_form, reps) -> 
     assert sub.outcome not in ("quarantined", "discarded") and sub.lead_id == lead.id and sub.spam_reason is None
     templates = set(session.scalars(select(OutboxMessage.template)))
     done(session)
-    assert {"leads_assigned", "visitor_auto_reply"} <= templates
+    assert {"new_web_lead", "visitor_auto_reply"} <= templates
     assert "The quarantine is empty." in crm("forms", "quarantine", "list").output
     again = one_line_error(crm("forms", "quarantine", "release", "--", held, ok=False))
     assert "not in quarantine" in again

@@ -188,7 +188,7 @@ def test_team_form_gives_leads_to_members_in_join_order_skipping_an_inactive_one
 
     assert [lead.owner_id for lead in leads] == [reps[2].id, reps[1].id, reps[2].id, reps[1].id, reps[2].id]
     notices = session.scalars(
-        select(OutboxMessage.recipient).where(OutboxMessage.template == "leads_assigned").order_by(OutboxMessage.id)
+        select(OutboxMessage.recipient).where(OutboxMessage.template == "new_web_lead").order_by(OutboxMessage.id)
     )
     owners = {user.id: user.email for user in session.scalars(select(User))}
     assert list(notices) == [owners[lead.owner_id] for lead in leads]  # the notice goes to the lead's owner

@@ -123,7 +123,7 @@ def token_from(html: str) -> str:
 def nothing_stored(session: Session) -> None:
     assert count(session, WebSubmission) == 0
     assert count(session, Lead) == 0
-    assert count(session, OutboxMessage, OutboxMessage.template.in_(("visitor_auto_reply", "leads_assigned"))) == 0
+    assert count(session, OutboxMessage, OutboxMessage.template.in_(("visitor_auto_reply", "new_web_lead"))) == 0
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_api_submission_creates_an_assigned_lead_with_the_forms_values(
     assert lead.source == "Webform" and lead.web_form_id == web_form.id and lead.lead_source == "Web Site"
     assert lead.owner_id == reps[0].id
     mail = {m.template: m for m in rows(session, OutboxMessage)}
-    assert mail["leads_assigned"].recipient == reps[0].email
+    assert mail["new_web_lead"].recipient == reps[0].email
     assert mail["visitor_auto_reply"].recipient == "mei@example.com"
 
 
@@ -585,7 +585,7 @@ def test_inquiry_on_a_known_lead_gives_note_task_and_email_to_its_owner(
     assert mail.context["record"]["number"] == lead.lead_no
     # the known lead keeps its owner and no one else was handed a lead
     assert one(session, Lead).owner_id == reps[1].id
-    assert count(session, OutboxMessage, OutboxMessage.template == "leads_assigned") == 0
+    assert count(session, OutboxMessage, OutboxMessage.template == "new_web_lead") == 0
 
 
 def test_known_unowned_lead_is_assigned_by_the_form_rule(client, session, web_form, reps, render_token) -> None:
@@ -1070,7 +1070,7 @@ def _owners(session: Session, reps: list) -> list[str]:
 def test_round_robin_hands_leads_out_in_turn(client, session, web_form, reps, render_token) -> None:
     _submit_many(client, web_form, render_token, 6)
     assert _owners(session, reps) == ["rep1", "rep2", "rep3", "rep1", "rep2", "rep3"]
-    assigned = [m.recipient for m in rows(session, OutboxMessage, OutboxMessage.template == "leads_assigned")]
+    assigned = [m.recipient for m in rows(session, OutboxMessage, OutboxMessage.template == "new_web_lead")]
     assert assigned == [r.email for r in reps] * 2
 
 
@@ -1109,7 +1109,7 @@ def test_nobody_available_leaves_the_lead_unassigned(client, session, web_form, 
     session.commit()
     _submit_many(client, web_form, render_token, 1)
     assert one(session, Lead).owner_id is None
-    assert count(session, OutboxMessage, OutboxMessage.template == "leads_assigned") == 0
+    assert count(session, OutboxMessage, OutboxMessage.template == "new_web_lead") == 0
 
 
 def test_deactivating_a_rep_removes_them_from_round_robin_lists(client, session, web_form, reps, render_token) -> None:

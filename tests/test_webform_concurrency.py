@@ -87,7 +87,7 @@ def counts(session: Session) -> dict[str, Any]:
         "notes": session.scalar(select(func.count()).select_from(Note)),
         "tasks": session.scalar(select(func.count()).select_from(Activity).where(Activity.type == "task")),
         "assigned_mail": session.scalar(select(func.count()).select_from(OutboxMessage)
-                                        .where(OutboxMessage.template == "leads_assigned")),
+                                        .where(OutboxMessage.template == "new_web_lead")),
     }
     session.rollback()
     return out

@@ -29,12 +29,13 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.assignment import round_robin as assignment
+from crm_store.capture import notices
 from crm_store.capture.forms import MESSAGE, new_token
-from crm_store.mail import outbox
 from crm_store.models import Contact, Lead, User, WebForm, WebSubmission, utcnow
 from crm_store.pipeline import activities
 from crm_store.pipeline.leads import open_lead_condition
 from crm_store.records import lifecycle as records
+from crm_store.records.names import display_name
 from crm_store.records.validation import Validator
 from crm_store.settings import company
 
@@ -45,6 +46,7 @@ ATTRIBUTION = (
 # How long each attribution column is: a longer value is cut to fit (the whole of it stays on the submission).
 _ATTRIBUTION_LIMITS = {name: cast(String, Lead.__table__.c[name].type).length for name in ATTRIBUTION}
 LEAD_SOURCE_TAG = "Webform"  # Lead.source: the channel, as Vtiger records it
+NEW_LEAD_STATUS = "Not Contacted"  # a locked lead_status value (settings/picklists.py); a form's hidden status wins
 
 
 @dataclass
@@ -136,12 +138,13 @@ def process(
         is_lead = isinstance(known, Lead)
         result = outcome or ("added_to_lead" if is_lead else "added_to_contact")
         lead_id, contact_id = (known.id, None) if is_lead else (None, known.id)
+        owner_id = known.owner_id
     else:
-        lead_id = _new_lead(session, form, clean, row, actor, at, validator)["id"]
+        lead = _new_lead(session, form, clean, row, actor, at, validator)
+        lead_id, owner_id = lead["id"], lead["owner_id"]
         result = outcome or "new_lead"
     if email and form.auto_reply:
-        hours = (settings or {}).get("sla_hours") or company.get(session, "sla_hours")
-        _auto_reply(session, form, clean, row["public_id"], hours)
+        _auto_reply(session, form, clean, row["public_id"], settings, owner_id)
     session.execute(_RECORD_OUTCOME, {
         "row_id": row_id, "o_outcome": result, "o_lead": lead_id, "o_contact": contact_id, "o_at": at,
     })
@@ -201,6 +204,7 @@ def _new_lead(
 ) -> dict[str, Any]:
     values = {k: v for k, v in clean.items() if k != MESSAGE}
     values.update(form.hidden)
+    values.setdefault("status", NEW_LEAD_STATUS)
     values["description"] = clean.get(MESSAGE)
     values["source"] = LEAD_SOURCE_TAG
     values["web_form_id"] = form.id
@@ -214,14 +218,11 @@ def _new_lead(
     values["owner_id"] = owner.id if owner is not None else None
     lead = records.insert_lead(session, values, actor, at=at, validator=validator)
     if owner is not None and form.notify_owner:
-        outbox.enqueue(
-            session, "leads_assigned", owner.email, key=f"webform:assigned:{row['public_id']}", to_staff=True,
-            language=owner.language, recipient_name=owner.name,
-            context={"recipient_name": owner.name, "assigned_by": None, "leads": [{
-                "number": lead["lead_no"], "company": lead.get("company"), "source": lead.get("lead_source"),
-                "name": " ".join(p for p in (lead.get("first_name"), lead.get("last_name")) if p),
-            }]},
-        )
+        region = validator.phone_region if validator is not None else company.get(session, "phone_region")
+        notices.queue(session, notices.new_web_lead(
+            lead, clean, form.name, owner, submission=row["public_id"], at=at,
+            zone=company.zone_for(session, session.get(User, owner.id)), region=region,  # owner may be a row
+        ))
     return lead
 
 
@@ -246,44 +247,31 @@ def _add_inquiry(
     owner = session.get(User, record.owner_id) if record.owner_id is not None else None
     if owner is None:
         return
-    number = record.lead_no if isinstance(record, Lead) else record.contact_no
     activities.create_activity(session, {
         "type": "task", "subject": f"Reply to the web inquiry from {_name(record)}"[:255], "owner_id": owner.id,
         "due_date": at.astimezone(company.zone_for(session, owner)).date(), "start_at": at, "priority": "High",
         "description": message, **parent,
     }, actor)
     if form.notify_owner:
-        module = "leads" if is_lead else "contacts"
-        outbox.enqueue(
-            session, "new_inquiry", owner.email, key=f"webform:inquiry:{row['public_id']}", to_staff=True,
-            language=owner.language, recipient_name=owner.name,
-            context={
-                "recipient_name": owner.name,
-                "record": {"module": module, "number": number, "name": _name(record), "company": _company(record)},
-                "contact_email": clean.get("email"),
-                "received_at": company.show_time(at, company.zone_for(session, owner)),
-                "message": message or "",
-            },
-        )
+        notices.queue(session, notices.new_inquiry(
+            record, clean, owner, submission=row["public_id"], at=at, zone=company.zone_for(session, owner),
+            region=company.get(session, "phone_region"),
+        ))
 
 
-def _auto_reply(session: Session, form: WebForm, clean: dict[str, Any], public_id: str, hours: int) -> None:
-    name = " ".join(p for p in (clean.get("first_name"), clean.get("last_name")) if p)
-    outbox.enqueue(
-        session, "visitor_auto_reply", clean["email"], key=f"webform:reply:{public_id}", language=form.language,
-        recipient_name=name or None,
-        context={
-            "visitor_name": name, "reply_within_hours": hours, "company_phone": None,
-        },
-    )
+def _auto_reply(
+    session: Session, form: WebForm, clean: dict[str, Any], public_id: str, settings: dict[str, Any] | None,
+    owner_id: int | None,
+) -> None:
+    owner = session.get(User, owner_id) if owner_id is not None else None
+    notices.queue(session, notices.auto_reply(
+        clean, language=form.language, submission=public_id, owner=owner,
+        settings=settings if settings is not None else company.all_settings(session),
+    ))
 
 
 def _name(record: Lead | Contact) -> str:
-    return " ".join(p for p in (record.first_name, record.last_name) if p)
-
-
-def _company(record: Lead | Contact) -> str | None:
-    return record.company if isinstance(record, Lead) else None
+    return display_name(record.first_name, record.last_name)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

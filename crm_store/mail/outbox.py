@@ -11,6 +11,8 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import getaddresses
 from functools import lru_cache
 from typing import Any, cast
 
@@ -50,6 +52,7 @@ class AttachmentRef:
 
 
 NAME_LIMIT = cast(String, OutboxMessage.__table__.c.recipient_name.type).length or 100
+MAILBOX_LIMIT = cast(String, OutboxMessage.__table__.c.reply_to.type).length or 254
 
 
 def new_message_id(domain: str) -> str:
@@ -66,12 +69,17 @@ def enqueue(
     context: dict[str, Any] | None = None,
     language: str = "en",
     recipient_name: str | None = None,
+    reply_to: str | None = None,
     attachments: Sequence[AttachmentRef] = (),
     to_staff: bool = False,
     send_after: dt.datetime | None = None,
 ) -> bool:
-    """Queue a message in the caller's transaction; return False when the key was queued before."""
+    """Queue a message in the caller's transaction; return False when the key was queued before.
+
+    `reply_to` is where answers go instead of the sender: an address, or a mailbox such as `林怡君 <yijun@example.com>`.
+    """
     recipient = clean_email("recipient", recipient)
+    reply_to = mailbox("reply_to", reply_to) if reply_to else None
     if recipient_name is not None and ("\r" in recipient_name or "\n" in recipient_name):
         raise ValidationError("recipient_name", "must not contain line breaks")
     if recipient_name is not None and len(recipient_name) > NAME_LIMIT:
@@ -88,11 +96,26 @@ def enqueue(
     now = utcnow()
     values = {
         "idempotency_key": key, "message_id": None, "template": template, "recipient": recipient,
-        "recipient_name": recipient_name, "language": language, "context": context or {},
+        "recipient_name": recipient_name, "reply_to": reply_to, "language": language, "context": context or {},
         "attachments": [a.as_json() for a in attachments], "to_staff": to_staff, "status": "queued",
         "attempts": 0, "next_attempt_at": send_after or now, "created_at": now,
     }
     return session.execute(_insert_statement(session.get_bind().dialect.name), values).scalar() is not None
+
+
+def mailbox(field: str, raw: str) -> str:
+    """Return one checked mailbox, `Name <address>` or a bare address, that fits a 254-character column."""
+    if "\r" in raw or "\n" in raw:
+        raise ValidationError(field, "must not contain line breaks")
+    found = getaddresses([raw])
+    if len(found) != 1 or not found[0][1]:
+        raise ValidationError(field, f"{raw!r} is not one email address")
+    name, address = found[0][0].strip(), clean_email(field, found[0][1])
+    shown = str(Address(display_name=name, addr_spec=address)) if name else address
+    if len(shown) > MAILBOX_LIMIT:  # a display name in a header, not stored data: shorten it to fit
+        name = name[: max(len(name) - (len(shown) - MAILBOX_LIMIT) - 1, 0)] + "…"
+        shown = str(Address(display_name=name, addr_spec=address))  # quoted no longer than before
+    return shown if len(shown) <= MAILBOX_LIMIT else address
 
 
 @lru_cache(maxsize=4)

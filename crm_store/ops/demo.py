@@ -16,6 +16,7 @@ from crm_store.models import Batch, SalesStage, Team, TeamMember, User
 from crm_store.ops.demo_rows import DEMO_DOMAIN, SIZES, DemoGenerator, DemoSize
 from crm_store.records import bulk
 from crm_store.search import index as search_index
+from crm_store.settings import company
 from crm_store.staff.users import add_user
 
 
@@ -86,6 +87,7 @@ def load_demo(
     tick("search index", 0)
     search_index.rebuild_index(session)
     add_demo_forms(session, people, campaign_ids[0] if campaign_ids else None)
+    set_demo_company(session)
     return {"users": 2 + len(people.reps), **ctx.counts}
 
 
@@ -115,6 +117,21 @@ def add_demo_forms(session: Session, people: DemoUsers, campaign_id: int | None)
         "thank_you": "感謝您的詢價，業務人員將於一個工作天內與您聯繫。",
     })
     return [english, chinese]
+
+
+# How the demo company signs its mail and sales documents: a Taipei trading company (the tax ID's check digit holds).
+DEMO_COMPANY = {
+    "company_email": f"service@{DEMO_DOMAIN}",
+    "company_phone": "(02) 2345-6789",
+    "company_address": "106 臺北市大安區敦化南路二段 99 號 8 樓",
+    "company_tax_id": "53619024",
+}
+
+
+def set_demo_company(session: Session) -> None:
+    """Give the demo company an email address, a phone number, an address and a tax ID."""
+    for key, value in DEMO_COMPANY.items():
+        company.set_value(session, key, value)
 
 
 class DemoAlreadyLoaded(Exception):

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 from crm_store.records import registry
+from crm_store.records.names import CJK, display_name
 
 MIN_TERM = 2
 MIN_PHONE_DIGITS = 4
 SEP = "\n"  # between the pieces of a body; a term's whitespace is collapsed, so no term holds it
 
 
-CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
 PHONE_TERM = re.compile(r"\+?[\d\s().\-]+")
 _CONTROL = {c: None for c in range(32)} | {0x7F: None}
 
@@ -38,13 +38,12 @@ def national_digits(e164: str) -> str:
 
 
 def person_name(first: str | None, last: str) -> tuple[str, list[str]]:
-    """Return a person's display name and the orders it is searched in (Chinese: family name first)."""
+    """Return a person's display name and the orders it is searched in (a Chinese name only as written)."""
+    shown = display_name(first, last)
     first = (first or "").strip()
-    if CJK.search(first + last):
-        return last + first, [last + first]
-    if not first:
-        return last, [last]
-    return f"{first} {last}", [f"{first} {last}", f"{last} {first}"]
+    if not first or CJK.search(first + last):
+        return shown, [shown]
+    return shown, [shown, f"{last.strip()} {first}"]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crm_store import languages
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import CompanySetting, Currency, User
+from crm_store.records.contact_points import clean_email, to_e164
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -56,6 +57,38 @@ def _optional_text(key: str, raw: Any) -> str:
     if len(value) > 200:
         raise ValidationError(key, "must be at most 200 characters")
     return value
+
+
+def _optional_line(limit: int) -> Callable[[str, Any], str]:
+    """One line of at most `limit` characters, or nothing."""
+
+    def parse(key: str, raw: Any) -> str:
+        value = str(raw).strip()
+        if len(value) > limit:
+            raise ValidationError(key, f"must be at most {limit} characters")
+        if not value.isprintable():
+            raise ValidationError(key, "must be one line without control characters")
+        return value
+
+    return parse
+
+
+def _optional_email(key: str, raw: Any) -> str:
+    value = str(raw).strip()
+    return clean_email(key, value) if value else ""
+
+
+# The number part of a company phone; an extension may follow in any words (分機 123, ext. 12, #12).
+_LEADING_NUMBER = re.compile(r"\+?\(?[0-9][0-9 ().\-]*[0-9]")
+
+
+def _check_phone(key: str, value: str, region: str) -> None:
+    """Refuse a company phone that does not begin with a phone number dialable in `region` (or with +country)."""
+    number = _LEADING_NUMBER.match(value)
+    try:
+        to_e164(key, number[0] if number else value, region)
+    except ValidationError:
+        raise ValidationError(key, f"{value!r} does not begin with a phone number (region {region})") from None
 
 
 def parse_on_off(key: str, raw: Any) -> bool:
@@ -161,6 +194,13 @@ def _define(key: str, parse: Callable[[str, Any], Any], default: Any, help: str)
 
 DEFINITIONS: tuple[CompanySettingDef, ...] = (
     _define("company_name", _text, "My Company", "Name shown in emails and pages."),
+    _define("company_email", _optional_email, "",
+            "Address customers write to: signs auto-replies, answers go there if a lead has no owner (empty: none)."),
+    _define("company_phone", _optional_line(50), "",
+            "Number customers call, in phone_region or with +country; an extension may follow (empty: none)."),
+    _define("company_address", _optional_line(200), "",
+            "Postal address on one line: signs auto-replies, printed on sales documents (empty: none)."),
+    _define("company_tax_id", _optional_line(30), "", "Tax ID such as a 統一編號, for sales documents (empty: none)."),
     _define("time_zone", _zone, machine_time_zone, "Zone in which times are shown and days begin."),
     _define("default_currency", _currency, "TWD", "Currency that amounts are reported in."),
     _define("default_language", _language, languages.DEFAULT, "Language for new users: en or zh_Hant."),
@@ -222,6 +262,8 @@ def set_value(session: Session, key: str, raw: Any) -> Any:
     value = d.parse(key, raw)
     if key == "default_currency" and session.scalar(select(Currency.id).where(Currency.code == value)) is None:
         raise ValidationError(key, f"currency {value} is not set up")
+    if key == "company_phone" and value:
+        _check_phone(key, value, get(session, "phone_region"))
     row = session.get(CompanySetting, key)
     if row is None:
         session.add(CompanySetting(key=key, value=value))
