@@ -20,6 +20,7 @@ ROUTES: dict[str, str] = {
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",
     "embed_js": "/forms/<public_id>/embed.js",
+    "form_token": "/forms/<public_id>/token",  # a fresh render token for the embedded form's next submission
     "form_api": "/api/forms/<public_id>/submissions",
     "healthz": "/healthz",
 }

@@ -41,6 +41,7 @@ ENDPOINTS = {
     "hosted_form": ("GET", "public.hosted_form"),
     "form_thanks": ("GET", "public.form_thanks"),
     "embed_js": ("GET", "public.embed_js"),
+    "form_token": ("GET", "public.form_token"),
     "form_api": ("POST", "public.form_api"),
     "healthz": ("GET", "healthz"),
 }

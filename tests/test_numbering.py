@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,9 +71,12 @@ def test_allocate_a_block(session: Session) -> None:
     assert numbering.allocate(session, "accounts") == ["ACC5"]
 
 
-def _create_leads(url: str, worker: int, count: int) -> None:
+def _create_leads(url: str, worker: int, count: int, start: Any) -> None:
     engine = make_engine(url)
     factory = session_factory(engine)
+    with engine.connect():  # connected and imported before the start, so the processes overlap
+        pass
+    start.wait(60)
     for i in range(count):
         with factory.begin() as session:
             records.create_lead(session, {"last_name": f"w{worker}-{i}", "email": f"w{worker}.{i}@example.com"})
@@ -82,7 +86,8 @@ def _create_leads(url: str, worker: int, count: int) -> None:
 def test_concurrent_processes_get_distinct_numbers_and_lose_nothing(database_url: str, session: Session) -> None:
     workers, each = 4, 40
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_create_leads, args=(database_url, w, each)) for w in range(workers)]
+    start = ctx.Barrier(workers)  # spawned processes start seconds apart: released together, they contend
+    procs = [ctx.Process(target=_create_leads, args=(database_url, w, each, start)) for w in range(workers)]
     for p in procs:
         p.start()
     for p in procs:

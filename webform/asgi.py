@@ -159,11 +159,16 @@ class Worker(UvicornWorker):
 
 
 def _product() -> WholeRequests:
+    """The web app with its intake: submissions stored and answered at once, processed in the background."""
     from crm_store.config import load_config
     from webform.app import MAX_BODY, create_app
+    from webform.intake import Intake
 
     logging.basicConfig(level=load_config().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return WholeRequests(create_app(), max_body=MAX_BODY)
+    app = create_app()
+    state = app.extensions["leadline"]
+    state.intake = intake = Intake(state)
+    return WholeRequests(app, max_body=MAX_BODY, on_startup=intake.start, on_shutdown=intake.stop)
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.engine import Engine
@@ -27,6 +27,9 @@ from crm_store.records.validation import Validator
 from crm_store.settings import company
 
 from .writer import Writer
+
+if TYPE_CHECKING:
+    from .intake import Intake
 
 log = logging.getLogger("leadline.web")
 EXTENSION = "leadline"
@@ -47,6 +50,7 @@ class WebState:
     _cached: dict[str, tuple[float, Any]] = field(default_factory=dict)
     form_classes: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     form_origins: dict[str, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
+    intake: Intake | None = None  # set by `crm serve`: submissions are processed in the background
     _pruned_at: float | None = None
 
     @classmethod
@@ -97,7 +101,8 @@ class Leadline:
 
     def init_app(self, app: Flask, config: Config, engine: Engine) -> None:
         """Give `app` its state on `engine`; refuse a database whose schema is not this version's."""
-        current, head = schema.current_revision(engine), schema.head_revision()
+        # Read without the write lock: a worker booting while a writer holds the database must still boot.
+        current, head = schema.current_revision(read_only(engine)), schema.head_revision()
         if current != head:
             raise CrmError(
                 f"the database is at schema {current or 'none'} and this version needs {head}; run `crm init`"

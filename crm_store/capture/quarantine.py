@@ -11,7 +11,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crm_store.capture.storable import unstorable_keys
-from crm_store.capture.submissions import Receipt, process
+from crm_store.capture.submissions import Receipt, process, stored_values
 from crm_store.db.engine import affected
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import WebForm, WebSubmission, utcnow
@@ -45,10 +45,7 @@ def release(session: Session, ref: str, at: dt.datetime | None = None) -> Receip
     form = session.get(WebForm, sub.form_id)
     if form is None:  # forms are disabled, never deleted; a database edited by hand may still lack it
         raise NotFound(f"the form of submission {sub.public_id} no longer exists")
-    row = {
-        "public_id": sub.public_id, "clean": sub.clean, "first_touch": sub.first_touch, "last_touch": sub.last_touch,
-        "consent_text": sub.consent_text, "consent_at": sub.consent_at,
-    }
+    row = stored_values(sub)
     _refuse_unstorable(sub.public_id, row)
     outcome, lead_id, contact_id = process(session, form, sub.id, row, at or utcnow())
     session.execute(update(WebSubmission).where(WebSubmission.id == sub.id).values(spam_reason=None))

@@ -1,8 +1,10 @@
-"""Web-to-lead capture: store a submission, then create or extend a lead, all in the caller's transaction.
+"""Web-to-lead capture: store a submission, then create or extend a lead, in the caller's transaction.
 
 The web layer checks the visitor's values (WTForms) and spam signals; this module owns what
-happens to the data. `receive()` first writes the raw submission (idempotent on the browser's
-submission id), then either quarantines it or processes it:
+happens to the data. `accept()` writes the raw submission (idempotent on the browser's submission
+id; a render token is good for one submission) and quarantines it or leaves it pending; `process()`
+then acts on a pending one — at once (`receive()` does both), or later in the intake's batches
+(`crm_store.capture.intake`):
 
 - an email matching an open lead adds the inquiry to that lead (a note and a follow-up task due
   now for its owner, who is notified); matching a contact, the same on the contact;
@@ -46,6 +48,7 @@ ATTRIBUTION = (
 # How long each attribution column is: a longer value is cut to fit (the whole of it stays on the submission).
 _ATTRIBUTION_LIMITS = {name: cast(String, Lead.__table__.c[name].type).length for name in ATTRIBUTION}
 LEAD_SOURCE_TAG = "Webform"  # Lead.source: the channel, as Vtiger records it
+PENDING = "received"  # the outcome of a submission stored, not yet processed (the intake's queue)
 NEW_LEAD_STATUS = "Not Contacted"  # a locked lead_status value (settings/picklists.py); a form's hidden status wins
 
 
@@ -63,6 +66,7 @@ class Inbound:
     first_touch: dict[str, str] = field(default_factory=dict)
     last_touch: dict[str, str] = field(default_factory=dict)
     spam_reason: str | None = None
+    token_nonce: str | None = None  # the render token's nonce: a second submission with it is a replay
     validator: Validator | None = None  # a cached validation context (the web app keeps one)
     settings: dict[str, Any] | None = None  # cached company settings
 
@@ -93,8 +97,23 @@ def truncate_ip(address: str | None) -> str | None:
 
 
 def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -> Receipt:
-    """Store the submission and act on it; a repeated submission id returns the first receipt."""
+    """Store the submission and act on it at once; a repeated submission id returns the first receipt."""
     at = at or utcnow()
+    receipt, values = _store(session, inbound, at)
+    if receipt.replay or receipt.outcome != PENDING:
+        return receipt
+    outcome, lead_id, contact_id = process(session, inbound.form, values["id"], values, at,
+                                           validator=inbound.validator, settings=inbound.settings)
+    return Receipt(receipt.public_id, outcome, False, lead_id, contact_id)
+
+
+def accept(session: Session, inbound: Inbound, at: dt.datetime | None = None) -> Receipt:
+    """Store the submission to be processed by the intake (or quarantined); a repeated id returns the first receipt."""
+    return _store(session, inbound, at or utcnow())[0]
+
+
+def _store(session: Session, inbound: Inbound, at: dt.datetime) -> tuple[Receipt, dict[str, Any]]:
+    """Insert the raw submission: pending, or quarantined as spam or as a render token used before."""
     form = inbound.form
     consented = bool(inbound.consent and form.consent_text)  # a tick means nothing on a form that asks none
     values: dict[str, Any] = {
@@ -105,18 +124,27 @@ def receive(session: Session, inbound: Inbound, at: dt.datetime | None = None) -
         "first_touch": inbound.first_touch, "last_touch": inbound.last_touch,
         "consent_text": form.consent_text if consented else None,
         "consent_at": at if consented else None,
-        "outcome": "quarantined" if inbound.spam_reason else "received",
-        "spam_reason": inbound.spam_reason,
+        "outcome": "quarantined" if inbound.spam_reason else PENDING,
+        "spam_reason": inbound.spam_reason, "token_nonce": inbound.token_nonce,
     }
-    row_id = session.execute(_insert_submission(session.get_bind().dialect.name), values).scalar()
-    if row_id is None:
-        first = session.execute(_FIRST_RECEIPT, {"f": form.id, "k": inbound.client_key}).one()
-        return Receipt(first.public_id, first.outcome, True, first.lead_id, first.contact_id)
-    if inbound.spam_reason:
-        return Receipt(values["public_id"], "quarantined")
-    outcome, lead_id, contact_id = process(session, form, row_id, values, at, validator=inbound.validator,
-                                           settings=inbound.settings)
-    return Receipt(values["public_id"], outcome, False, lead_id, contact_id)
+    insert = _insert_submission(session.get_bind().dialect.name)
+    values["id"] = session.execute(insert, values).scalar()
+    if values["id"] is None:  # the browser's submission id, or the render token, was seen before
+        first = session.execute(_FIRST_RECEIPT, {"f": form.id, "k": inbound.client_key}).one_or_none()
+        if first is not None:  # a retry or a double click: the first answer again
+            return Receipt(first.public_id, first.outcome, True, first.lead_id, first.contact_id), values
+        values.update(outcome="quarantined", spam_reason="render token used before", token_nonce=None)
+        del values["id"]
+        values["id"] = session.execute(insert, values).scalar_one()
+    return Receipt(values["public_id"], values["outcome"]), values
+
+
+def stored_values(row: WebSubmission) -> dict[str, Any]:
+    """What `process` needs of a stored submission."""
+    return {
+        "public_id": row.public_id, "clean": row.clean, "first_touch": row.first_touch, "last_touch": row.last_touch,
+        "consent_text": row.consent_text, "consent_at": row.consent_at,
+    }
 
 
 def process(
@@ -179,13 +207,10 @@ _RECORD_OUTCOME = (
 
 @lru_cache(maxsize=4)
 def _insert_submission(dialect_name: str) -> Any:
-    """INSERT … ON CONFLICT (form, client key) DO NOTHING RETURNING id, built once per dialect."""
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id (form + client key, or the token's nonce, seen before)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = WebSubmission.__table__
-    return (
-        dialect.insert(table).on_conflict_do_nothing(index_elements=["form_id", "client_key"])
-        .returning(table.c.id)
-    )
+    return dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _open_lead(session: Session, email: str) -> Lead | None:

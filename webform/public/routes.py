@@ -150,6 +150,17 @@ def embed_js(public_id: str) -> Response:
     return response
 
 
+@bp.get(links.ROUTES["form_token"])
+@token_issue
+def form_token(public_id: str) -> Response:
+    """Hand the embedded form a fresh render token after a submission (each token is good for one)."""
+    form = _read_form(public_id)
+    response = jsonify(token=spam.render_token(state().config.secret_key, form.public_id))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Access-Control-Allow-Origin"] = "*"  # as embed.js itself: a token is no secret
+    return response
+
+
 @bp.route(links.ROUTES["form_api"], methods=["OPTIONS"])
 def form_api_preflight(public_id: str) -> Response:
     """Answer a browser's preflight: CORS for the form's allowed origins only."""
@@ -229,28 +240,35 @@ def _submit(public_id: str, data: Mapping[str, Any]) -> Accepted | Rejected:
         user_agent=strip_controls(request.user_agent.string, multiline=False),
         first_touch=_touch(data.get("_first_touch")) or _touch(data),
         last_touch=_touch(data),
-        spam_reason=_spam_reason(form, settings, data, clean, trusted=integration),
         validator=validator,
         settings=settings,
     )
+    inbound.spam_reason, inbound.token_nonce = _spam_check(form, settings, data, clean, trusted=integration)
     app_state = state()
     try:
-        receipt = app_state.write(lambda s: capture.receive(s, inbound))
+        if app_state.intake is not None:  # `crm serve`: stored and answered now, processed by the intake
+            receipt = app_state.write(lambda s: capture.accept(s, inbound))
+            app_state.intake.wake()
+        else:  # processed at once, in the same transaction
+            receipt = app_state.write(lambda s: capture.receive(s, inbound))
     except ValidationError as exc:  # the store's own checks (e.g. a picklist changed meanwhile); nothing kept
         return Rejected(form, settings, clean, {exc.field: [exc.message]})
     app_state.maybe_prune()
     return Accepted(form, receipt)
 
 
-def _spam_reason(
+def _spam_check(
     form: WebForm, settings: Mapping[str, Any], data: Mapping[str, Any], clean: Mapping[str, Any], *, trusted: bool
-) -> str | None:
-    """Why a submission looks like spam, or None; a server with the integration key skips the render token."""
-    reason = spam.content_problem(data, clean)
-    if reason is None and not trusted:
-        min_fill = int(settings["form_min_fill_seconds"])
-        reason = spam.token_problem(state().config.secret_key, data.get("_token"), form.public_id, min_fill)
-    return reason
+) -> tuple[str | None, str | None]:
+    """Why a submission looks like spam (or None), and its render token's nonce.
+
+    A server with the integration key skips the render token.
+    """
+    if trusted:
+        return spam.content_problem(data, clean), None
+    min_fill = int(settings["form_min_fill_seconds"])
+    token = spam.check_token(state().config.secret_key, data.get("_token"), form.public_id, min_fill)
+    return spam.content_problem(data, clean) or token.problem, token.nonce
 
 
 def _visitor_form(form: WebForm, settings: Mapping[str, Any]) -> type[VisitorForm]:
@@ -306,6 +324,7 @@ def _script_config(form: WebForm) -> dict[str, Any]:
     """What embed.js needs to draw the form and post it."""
     return {
         "action": url_for("public.form_api", public_id=form.public_id, _external=True),
+        "tokenUrl": url_for("public.form_token", public_id=form.public_id, _external=True),
         "form": form.public_id,
         "language": form.language,
         "htmlLang": languages.get(form.language).page_tag,

@@ -50,6 +50,11 @@
     label.appendChild(document.createTextNode(" "));
     label.appendChild(el("span", { "class": "ll-req", "aria-hidden": "true" }, "*"));
   }
+  function renewToken() {
+    fetch(CONFIG.tokenUrl, { mode: "cors", credentials: "omit" }).then(function (response) {
+      return response.ok ? response.json() : {};
+    }).then(function (data) { if (data.token) { CONFIG.token = data.token; } }, function () { /* keep the old one */ });
+  }
   function newKey() {
     if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
     return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
@@ -142,6 +147,7 @@
     }).then(function (r) {
       button.disabled = false; button.textContent = M.submit;
       if (r.status === 201) {
+        renewToken();  /* each token is good for one submission */
         var done = el("p", { "class": "ll-thanks", role: "status" }, CONFIG.thankYou);
         host.replaceChild(done, form);
         submissionKey = newKey();

@@ -1,0 +1,134 @@
+"""The intake: a submission is answered 201 once it is stored, then turned into a lead here, in batches.
+
+Every worker process of `crm serve` runs one `Intake` thread, and one of them at a time holds the intake
+lock (a file lock beside the SQLite file; an advisory lock on PostgreSQL): that one processes what is
+pending, oldest first, so round-robin turns and duplicate checks have a single consumer and come out
+exact. A worker that stores a submission wakes its own thread; the holder also looks every `poll`
+seconds, so a lead is visible and its owner's notice queued well within a second of the 201. If the
+holder dies, another worker takes the lock within a second. On shutdown the holder drains what is
+pending; at start, whatever a stopped server left pending is processed first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from crm_store.capture import intake
+
+from .writer import DatabaseBusy
+
+if TYPE_CHECKING:
+    from webform.state import WebState
+
+log = logging.getLogger("leadline.intake")
+BATCH = 200  # submissions per transaction at most: a batch holds SQLite's write lock while it runs
+POLL = 0.05  # seconds between looks at the intake when nothing woke the thread
+RETRY = 1.0  # seconds between attempts to take the lock, or after a failed batch
+LOCK_KEY = 0x1EAD_1A7E  # PostgreSQL advisory-lock key of the intake (any constant, the same everywhere)
+
+
+class IntakeLock:
+    """The right to process the intake: one holder among all the worker processes of a database."""
+
+    def __init__(self, state: WebState) -> None:
+        self.state = state
+        self.held = False
+        self._fd: int | None = None
+        self._conn: Any = None
+
+    def acquire(self) -> bool:
+        """Take the lock if nobody holds it; return whether this process holds it now."""
+        if self.held:
+            return True
+        if self.state.writer.lock_path is not None:
+            self._fd = self._fd if self._fd is not None else os.open(
+                f"{self.state.writer.lock_path.removesuffix('.writers')}.intake", os.O_RDWR | os.O_CREAT, 0o600
+            )
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self.held = True
+            return True
+        self._conn = self._conn or self.state.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self.held = bool(self._conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())
+        return self.held
+
+    def release(self) -> None:
+        """Let another process take over (the OS releases it too if this process dies)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        if self._conn is not None:
+            if self.held:  # the connection goes back to the pool: the session (and a lock) would outlive it
+                self._conn.execute(text("select pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            self._conn.close()
+            self._conn = None
+        self.held = False
+
+
+class Intake:
+    """The thread that processes pending submissions while this process holds the intake lock."""
+
+    def __init__(self, state: WebState, *, batch: int = BATCH, poll: float = POLL) -> None:
+        self.state, self.batch, self.poll = state, batch, poll
+        self.lock = IntakeLock(state)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="intake", daemon=True)
+
+    def start(self) -> None:
+        """Start processing (in the background)."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Tell the thread a submission was just stored."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Drain what is pending if this process holds the lock, then stop."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join()
+
+    def process_once(self) -> int:
+        """Process one batch of pending submissions; return how many there were."""
+        return self.state.write(lambda session: intake.process_pending(session, self.batch))
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            if not self.lock.acquire():
+                self._stopping.wait(RETRY)
+                continue
+            try:
+                done = self.process_once()
+            except DatabaseBusy as exc:  # another writer holds the database: the rows wait their turn
+                log.warning("web submissions wait: %s", exc)
+                self._stopping.wait(RETRY)
+                continue
+            except Exception:  # noqa: BLE001 - the thread must outlive a bad batch; the rows stay pending
+                log.exception("processing web submissions failed; trying again shortly")
+                self._stopping.wait(RETRY)
+                continue
+            if done < self.batch:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+        self._drain()
+
+    def _drain(self) -> None:
+        if not self.lock.held:
+            return
+        try:
+            while self.process_once():
+                pass
+        except Exception:  # noqa: BLE001 - what is left stays pending for the next start
+            log.exception("draining web submissions failed; the rest is processed at the next start")
+        finally:
+            self.lock.release()
