@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -146,3 +147,55 @@ def test_one_consumer_at_a_time(app, session, web_form, reps) -> None:
         second.lock.release()
     done(session)
     assert session.scalar(select(WebSubmission.id)) is None
+
+
+def _lead_facts(session: Session) -> list[dict[str, Any]]:
+    """What a lead, its audit row, its search document and its mail look like, without ids, numbers or times."""
+    from crm_store.models import AuditEntry, SearchDocument
+
+    varying = {"id", "lead_no", "created_at", "updated_at", "assigned_at", "consent_at"}
+    facts = []
+    for lead in rows(session, Lead):
+        values = {c.name: getattr(lead, c.name) for c in Lead.__table__.columns if c.name not in varying}
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.module == "leads",
+                                                         AuditEntry.record_id == lead.id)).one()
+        changes = {k: v for k, v in audit.changes.items() if k not in varying}
+        doc = session.scalars(select(SearchDocument).where(SearchDocument.record_id == lead.id)).one()
+        facts.append({"lead": values, "audit": (audit.action, audit.automation, changes),
+                      "search": (doc.body, doc.phones, doc.is_open)})
+    mail = sorted((m.template, m.recipient, m.reply_to, m.language, re.sub(r"LEA\d+", "LEA", str(m.context)))
+                  for m in rows(session, OutboxMessage))
+    done(session)
+    return [*facts, {"mail": mail}]
+
+
+def test_a_batch_makes_the_same_leads_as_one_at_a_time(app, session, web_form, reps) -> None:
+    """The intake's set-based path and `receive` (one at a time) store the same lead, audit, search and mail."""
+    people = [
+        {"last_name": "林", "first_name": "美玲", "email": "mei@example.com", "phone": "0912 345 678",
+         "company": "Acme 股份有限公司", "message": "Call me"},
+        {"last_name": "Wu", "email": "wu@example.com", "mobile": "+81 3 1234 5678"},
+        {"last_name": "NoEmail", "company": "Quiet Ltd"},
+    ]
+
+    def submit(accept: bool) -> list[dict[str, Any]]:
+        from crm_store.models import AuditEntry, SearchDocument, SearchGram, SearchPhoneGram
+
+        for i, values in enumerate(people):
+            inbound = capture.Inbound(form=web_form, client_key=f"{accept}-{i}", raw={}, values=dict(values),
+                                      first_touch={"utm_source": "google"}, consent=False)
+            (capture.accept if accept else capture.receive)(session, inbound)
+        if accept:
+            intake.process_pending(session)
+        session.commit()
+        facts = _lead_facts(session)
+        for model in (SearchPhoneGram, SearchGram, SearchDocument, AuditEntry, OutboxMessage, WebSubmission, Lead):
+            session.query(model).delete()
+        session.commit()
+        return facts
+
+    one_at_a_time = submit(accept=False)
+    web_form.round_robin_pointer = -1
+    session.merge(web_form)
+    session.commit()
+    assert submit(accept=True) == one_at_a_time

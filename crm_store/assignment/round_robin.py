@@ -50,7 +50,8 @@ _TEAM_POINTER = select(Team.round_robin_pointer).where(Team.id == bindparam("own
 # A row's `id` is the user's: the place in the list is labelled `position` (a TeamMember's own id
 # would otherwise come first and be taken for the owner).
 _CANDIDATE = (
-    User.id, User.email, User.name, User.language, User.active, User.out_of_office_from, User.out_of_office_to,
+    User.id, User.email, User.name, User.language, User.time_zone, User.active, User.out_of_office_from,
+    User.out_of_office_to,
 )
 _FORM_LIST = (
     select(WebFormAssignee.position.label("position"), *_CANDIDATE).join(User, User.id == WebFormAssignee.user_id)
@@ -71,15 +72,25 @@ _MOVE_TEAM = (
 )
 
 
+def _take_turns(session: Session, owner_id: int, pointer_stmt: Any, list_stmt: Any, move_stmt: Any,
+                at: Sequence[dt.datetime]) -> list[Any]:
+    """Take one turn per moment in `at`, in order, with one read and one write of the rotation."""
+    pointer = start = session.execute(pointer_stmt, {"owner": owner_id}).scalar_one()
+    positions = [(row.position, row) for row in session.execute(list_stmt, {"owner": owner_id})]
+    chosen = []
+    for moment in at:
+        turn = next_in_rotation(positions, pointer, moment)
+        if turn is not None:
+            pointer = turn[0]
+        chosen.append(turn[1] if turn is not None else None)
+    if pointer != start:
+        session.execute(move_stmt, {"owner": owner_id, "turn": pointer})
+    return chosen
+
+
 def _take_turn(session: Session, owner_id: int, pointer_stmt: Any, list_stmt: Any, move_stmt: Any,
                at: dt.datetime) -> Any:
-    pointer = session.execute(pointer_stmt, {"owner": owner_id}).scalar_one()
-    rows = session.execute(list_stmt, {"owner": owner_id}).all()
-    chosen = next_in_rotation([(row.position, row) for row in rows], pointer, at)
-    if chosen is None:
-        return None
-    session.execute(move_stmt, {"owner": owner_id, "turn": chosen[0]})
-    return chosen[1]
+    return _take_turns(session, owner_id, pointer_stmt, list_stmt, move_stmt, [at])[0]
 
 
 def form_round_robin(session: Session, form_id: int, at: dt.datetime | None = None) -> Any:
@@ -93,6 +104,19 @@ def form_round_robin(session: Session, form_id: int, at: dt.datetime | None = No
 def team_round_robin(session: Session, team_id: int, at: dt.datetime | None = None) -> Any:
     """Take the next turn among a team's members (in the order they joined)."""
     return _take_turn(session, team_id, _TEAM_POINTER, _TEAM_LIST, _MOVE_TEAM, at or utcnow())
+
+
+def owners_for_form(session: Session, form: WebForm, at: Sequence[dt.datetime]) -> list[Any]:
+    """The owners of several new leads from one form, one per moment in `at`, turns taken in that order.
+
+    What `owner_for_form` gives one lead at a time, with one read and one write of the rotation.
+    """
+    if form.owner_kind == "round_robin":
+        return _take_turns(session, form.id, _FORM_POINTER, _FORM_LIST, _MOVE_FORM, at)
+    if form.owner_kind == "team" and form.owner_team_id is not None:
+        return _take_turns(session, form.owner_team_id, _TEAM_POINTER, _TEAM_LIST, _MOVE_TEAM, at)
+    owner = owner_for_form(session, form, at[0]) if at else None
+    return [owner] * len(at)
 
 
 def owner_for_form(session: Session, form: WebForm, at: dt.datetime | None = None) -> Any:

@@ -56,6 +56,14 @@ def queue(session: Session, notice: Notice) -> bool:
     )
 
 
+def outbox_row(notice: Notice) -> dict[str, Any]:
+    """The outbox row of a notice, for queuing many at once (`outbox.enqueue_many`)."""
+    return outbox.message_values(
+        notice.template, notice.recipient, key=notice.key, context=notice.context, language=notice.language,
+        recipient_name=notice.recipient_name, reply_to=notice.reply_to, to_staff=notice.to_staff,
+    )
+
+
 def new_web_lead(
     lead: Mapping[str, Any], clean: Mapping[str, Any], form_name: str, owner: Staff, *, submission: str,
     at: dt.datetime, zone: zoneinfo.ZoneInfo, region: str,

@@ -227,6 +227,21 @@ def _new_lead(
     session: Session, form: WebForm, clean: dict[str, Any], row: dict[str, Any], actor: Actor, at: dt.datetime,
     validator: Validator | None = None,
 ) -> dict[str, Any]:
+    values = lead_values(form, clean, row)
+    owner = assignment.owner_for_form(session, form, at)
+    values["owner_id"] = owner.id if owner is not None else None
+    lead = records.insert_lead(session, values, actor, at=at, validator=validator)
+    if owner is not None and form.notify_owner:
+        region = validator.phone_region if validator is not None else company.get(session, "phone_region")
+        notices.queue(session, notices.new_web_lead(
+            lead, clean, form.name, owner, submission=row["public_id"], at=at,
+            zone=company.zone_for(session, owner), region=region,
+        ))
+    return lead
+
+
+def lead_values(form: WebForm, clean: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """A new lead's values from a submission: what the visitor typed, the form's fixed values, attribution."""
     values = {k: v for k, v in clean.items() if k != MESSAGE}
     values.update(form.hidden)
     values.setdefault("status", NEW_LEAD_STATUS)
@@ -239,16 +254,13 @@ def _new_lead(
     for name in ATTRIBUTION:
         if touch.get(name):
             values[name] = str(touch[name])[:_ATTRIBUTION_LIMITS[name]]  # the whole value stays on the submission row
-    owner = assignment.owner_for_form(session, form, at)
-    values["owner_id"] = owner.id if owner is not None else None
-    lead = records.insert_lead(session, values, actor, at=at, validator=validator)
-    if owner is not None and form.notify_owner:
-        region = validator.phone_region if validator is not None else company.get(session, "phone_region")
-        notices.queue(session, notices.new_web_lead(
-            lead, clean, form.name, owner, submission=row["public_id"], at=at,
-            zone=company.zone_for(session, session.get(User, owner.id)), region=region,  # owner may be a row
-        ))
-    return lead
+    return values
+
+
+def record_outcomes(session: Session, outcomes: list[dict[str, Any]]) -> None:
+    """Record what became of processed submissions: `row_id`, `o_outcome`, `o_lead`, `o_contact`, `o_at` each."""
+    if outcomes:
+        session.execute(_RECORD_OUTCOME, outcomes)
 
 
 def _add_inquiry(

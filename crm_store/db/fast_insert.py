@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 
@@ -45,3 +45,18 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         for r in rows
     ]
     connection.exec_driver_sql(sql, data)
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Reserve primary keys for rows about to be inserted, so no row needs a RETURNING round trip.
+
+    PostgreSQL hands them out from the table's sequence; on SQLite the transaction already holds
+    the database's write lock (BEGIN IMMEDIATE), so the ids above the current maximum are ours.
+    """
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = text("select nextval(pg_get_serial_sequence(:t, 'id')) from generate_series(1, :n)")
+        return list(session.scalars(stmt, {"t": table.name, "n": count}))
+    start = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(start + 1, start + 1 + count))

@@ -78,6 +78,35 @@ def enqueue(
 
     `reply_to` is where answers go instead of the sender: an address, or a mailbox such as `林怡君 <yijun@example.com>`.
     """
+    values = message_values(
+        template, recipient, key=key, context=context, language=language, recipient_name=recipient_name,
+        reply_to=reply_to, attachments=attachments, to_staff=to_staff, send_after=send_after,
+    )
+    return session.execute(_insert_statement(session.get_bind().dialect.name), values).scalar() is not None
+
+
+def enqueue_many(session: Session, messages: Sequence[dict[str, Any]]) -> None:
+    """Queue many messages (each made by `message_values`) with one statement; a key queued before is skipped."""
+    if messages:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        session.execute(insert, list(messages))
+
+
+def message_values(
+    template: str,
+    recipient: str,
+    *,
+    key: str,
+    context: dict[str, Any] | None = None,
+    language: str = "en",
+    recipient_name: str | None = None,
+    reply_to: str | None = None,
+    attachments: Sequence[AttachmentRef] = (),
+    to_staff: bool = False,
+    send_after: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Check a message to queue and return its outbox row; fail naming the field."""
     recipient = clean_email("recipient", recipient)
     reply_to = mailbox("reply_to", reply_to) if reply_to else None
     if recipient_name is not None and ("\r" in recipient_name or "\n" in recipient_name):
@@ -94,13 +123,13 @@ def enqueue(
         if ref.path.startswith("/") or ".." in ref.path.split("/"):
             raise ValidationError("attachments", f"{ref.path!r} must be a path inside the data dir")
     now = utcnow()
-    values = {
+    return {
         "idempotency_key": key, "message_id": None, "template": template, "recipient": recipient,
         "recipient_name": recipient_name, "reply_to": reply_to, "language": language, "context": context or {},
         "attachments": [a.as_json() for a in attachments], "to_staff": to_staff, "status": "queued",
-        "attempts": 0, "next_attempt_at": send_after or now, "created_at": now,
+        "attempts": 0, "next_attempt_at": send_after or now, "created_at": now, "sending_since": None,
+        "last_error": None, "sent_at": None,
     }
-    return session.execute(_insert_statement(session.get_bind().dialect.name), values).scalar() is not None
 
 
 def mailbox(field: str, raw: str) -> str:

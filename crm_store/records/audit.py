@@ -60,16 +60,30 @@ def log(
 _INSERT = insert(AuditEntry.__table__)
 
 
+def entry(
+    action: str, module: str, record_id: int, actor: Actor, *, record_no: str | None = None,
+    changes: Mapping[str, Any] | None = None, at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One audit row's values, for `write_many`."""
+    return {
+        "at": at or utcnow(), "user_id": actor.user_id, "automation": actor.automation, "action": action,
+        "module": module, "record_id": record_id, "record_no": record_no, "changes": dict(changes or {}),
+        "undone_by_id": None,
+    }
+
+
+def write_many(session: Session, entries: Sequence[dict[str, Any]]) -> None:
+    """Write audit rows made by `entry` with one statement (no ORM objects)."""
+    if entries:
+        insert_rows(session, AuditEntry.__table__, entries)
+
+
 def write(
     session: Session, action: str, module: str, record_id: int, actor: Actor, *, record_no: str | None = None,
     changes: Mapping[str, Any] | None = None, at: dt.datetime | None = None,
 ) -> None:
     """Like `log`, as one Core INSERT (no ORM object): for hot paths such as the web form."""
-    session.execute(_INSERT, {
-        "at": at or utcnow(), "user_id": actor.user_id, "automation": actor.automation, "action": action,
-        "module": module, "record_id": record_id, "record_no": record_no, "changes": dict(changes or {}),
-        "undone_by_id": None,
-    })
+    session.execute(_INSERT, entry(action, module, record_id, actor, record_no=record_no, changes=changes, at=at))
 
 
 def log_many(
@@ -83,12 +97,11 @@ def log_many(
     """Write audit rows for a bulk operation with one set-based insert; return how many."""
     at = at or utcnow()
     values = [
-        {"at": at, "user_id": actor.user_id, "automation": actor.automation, "action": action, "module": module,
-         "record_id": record_id, "record_no": record_no, "changes": dict(changes), "undone_by_id": None}
+        entry(action, module, record_id, actor, record_no=record_no, changes=changes, at=at)
         for record_id, record_no, changes in rows
     ]
     for start in range(0, len(values), 10_000):
-        insert_rows(session, AuditEntry.__table__, values[start : start + 10_000])
+        write_many(session, values[start : start + 10_000])
     return len(values)
 
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.db.fast_insert import insert_rows
+from crm_store.db.fast_insert import insert_rows, reserve_ids
 from crm_store.errors import ValidationError
 from crm_store.models import Activity, Batch, Currency, Note, SalesProcess, SalesStage, StageHistory, utcnow
 from crm_store.pipeline import activities, stages
@@ -110,21 +110,6 @@ def insert_records(
     if batch is not None:
         batch.row_count += len(ids)
     return ids
-
-
-def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
-    """Reserve primary keys for rows about to be inserted, so no row needs a RETURNING round trip.
-
-    PostgreSQL hands them out from the table's sequence; on SQLite the transaction already holds
-    the database's write lock (BEGIN IMMEDIATE), so the ids above the current maximum are ours.
-    """
-    if count == 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = text("select nextval(pg_get_serial_sequence(:t, 'id')) from generate_series(1, :n)")
-        return list(session.scalars(stmt, {"t": table.name, "n": count}))
-    start = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
-    return list(range(start + 1, start + 1 + count))
 
 
 def _clean_chunk(

@@ -7,12 +7,14 @@ so a failed validation leaves nothing half-written.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from crm_store.actor import SYSTEM, Actor
+from crm_store.db.fast_insert import insert_rows, reserve_ids
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import Account, Base, Campaign, Contact, Currency, Lead, Opportunity, SalesStage, utcnow
 from crm_store.pipeline import stages
@@ -85,6 +87,36 @@ def insert_lead(
                 changes=audit.created_values(row, columns), at=at)
     search_index.index_new_lead(session, row)
     return row
+
+
+def insert_leads(
+    session: Session, cleans: Sequence[dict[str, Any]], actors: Sequence[Actor], ats: Sequence[dt.datetime]
+) -> list[dict[str, Any]]:
+    """Insert many leads whose values are already checked (`Validator.clean`, `check_references`).
+
+    What `insert_lead` does for each, with one statement per step for all of them: numbers, the rows,
+    their audit rows and their search documents. Returns the stored values with each new `id`.
+    """
+    if not cleans:
+        return []
+    table = Lead.__table__
+    numbers = iter(numbering.allocate(session, "leads", sum(1 for c in cleans if not c.get("lead_no"))))
+    rows = []
+    for clean, actor, at, new_id in zip(cleans, actors, ats, reserve_ids(session, table, len(cleans)), strict=True):
+        row = {**clean, "id": new_id, "created_by_id": actor.user_id, "created_at": at, "updated_at": at}
+        row["lead_no"] = row.get("lead_no") or next(numbers)
+        if row.get("owner_id") is not None:
+            row.setdefault("assigned_at", at)
+        rows.append(row)
+    insert_rows(session, table, rows)
+    columns = [c.name for c in table.columns]
+    audit.write_many(session, [
+        audit.entry("create", "leads", row["id"], actor, record_no=row["lead_no"],
+                    changes=audit.created_values(row, columns), at=row["created_at"])
+        for row, actor in zip(rows, actors, strict=True)
+    ])
+    search_index.index_new_leads(session, rows)
+    return rows
 
 
 def update(session: Session, record: R, values: dict[str, Any], actor: Actor = SYSTEM) -> R:

@@ -6,7 +6,7 @@ import heapq
 import json
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from crm_store.db.fast_insert import insert_rows, reserve_ids
 from crm_store.models import (
     Base,
     SearchDocument,
@@ -103,17 +104,34 @@ def index_new_lead(session: Session, lead: Any) -> None:
     The web form's path: the same document `index_records` would build, without its look-ups.
     """
     get = lead.get if isinstance(lead, dict) else lambda name: getattr(lead, name)
-    row = SimpleNamespace(
-        id=get("id"), number=get("lead_no"), first_name=get("first_name"), name=get("last_name"),
-        company=get("company"), email=get("email"), email2=get("secondary_email"), phone=get("phone_e164"),
-        mobile=get("mobile_e164"),
-        is_open=is_open_lead(get),
-    )
-    doc = build_document("leads", row)
+    doc = build_document("leads", _lead_row(get))
     doc_id = session.execute(_INSERT_DOCUMENT, doc).scalar_one()
     for stmt, grams in ((_INSERT_GRAMS, text_grams(doc["body"])), (_INSERT_PHONE_GRAMS, phone_grams(doc["phones"]))):
         if grams:
             session.execute(stmt, [{"gram": g, "document_id": doc_id} for g in sorted(grams)])
+
+
+def index_new_leads(session: Session, leads: Sequence[dict[str, Any]]) -> None:
+    """Index many leads created in this transaction (mappings of their values), one statement per table."""
+    if not leads:
+        return
+    docs = [build_document("leads", _lead_row(lead.get)) for lead in leads]
+    for doc, doc_id in zip(docs, reserve_ids(session, SearchDocument.__table__, len(docs)), strict=True):
+        doc["id"] = doc_id
+    insert_rows(session, SearchDocument.__table__, docs)
+    texts = [{"gram": g, "document_id": d["id"]} for d in docs for g in sorted(text_grams(d["body"]))]
+    phones = [{"gram": g, "document_id": d["id"]} for d in docs for g in sorted(phone_grams(d["phones"]))]
+    insert_rows(session, SearchGram.__table__, texts)
+    insert_rows(session, SearchPhoneGram.__table__, phones)
+
+
+def _lead_row(get: Callable[[str], Any]) -> SimpleNamespace:
+    """A lead's values as `document_rows("leads")` would select them."""
+    return SimpleNamespace(
+        id=get("id"), number=get("lead_no"), first_name=get("first_name"), name=get("last_name"),
+        company=get("company"), email=get("email"), email2=get("secondary_email"), phone=get("phone_e164"),
+        mobile=get("mobile_e164"), is_open=is_open_lead(get),
+    )
 
 
 def _apply(session: Session, old: SearchDocument | None, new: dict[str, Any] | None) -> int:
