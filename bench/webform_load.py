@@ -86,7 +86,8 @@ def log(message: str) -> None:
 @dataclass(frozen=True)
 class LoadSpec:
     url: str
-    token: str
+    secret: str  # the app's secret key: each submission carries a render token of its own (each is good once)
+    form: str  # the form's public id, which tokens are for
     tag: str  # makes submission keys and emails unique per run
     connections: int
     seconds: float
@@ -124,6 +125,8 @@ async def _load(spec: LoadSpec, started: Any, measuring: Any, measured: Any) -> 
 
     import aiohttp
 
+    from webform.public.spam import render_token  # what the visitor's page got when it showed the form
+
     rnd = random.Random(spec.seed)
     accepted: list[str] = []  # emails whose first submission got a 201: duplicates pick from these
     starts, latencies, lags = array("d"), array("d"), array("d")
@@ -147,7 +150,8 @@ async def _load(spec: LoadSpec, started: Any, measuring: Any, measured: Any) -> 
         data = {
             "first_name": FIRST[i % len(FIRST)], "last_name": f"Bench{i}", "email": email,
             "phone": f"02 2{i % 1000:03d} {i % 10000:04d}", "company": f"Company {i % 500}",
-            "message": MESSAGE.format(n=10 + i % 90), "_token": spec.token, "_submission": f"{tag}-{i:09d}",
+            "message": MESSAGE.format(n=10 + i % 90), "_token": render_token(spec.secret, spec.form),
+            "_submission": f"{tag}-{i:09d}",
             "utm_source": SOURCES[i % len(SOURCES)], "utm_medium": "cpc", "utm_campaign": "spring",
         }
         return kind, email, json.dumps(data).encode()
@@ -300,34 +304,27 @@ def run_load(spec: LoadSpec, server: Server, profiler: PySpy | None = None) -> t
 # or in the busy handler's sleep counts where it waits.
 PROFILE_PARTS: tuple[tuple[str, str, str | None], ...] = (
     ("request (Flask.wsgi_app)", "Flask.wsgi_app (", None),
-    ("  flask-limiter's own checks (outside the view)", "flask_limiter/", "api_submit ("),
-    ("  _submit: the view's work", "_submit (webform/public.py", None),
-    ("    _form: form lookup (read-only session)", "_form (webform/public.py", None),
-    ("    fields.check (WTForms)", "check (webform/fields.py", None),
-    ("    spam.token_problem", "token_problem (webform/spam.py", None),
+    ("  rate limits (webform.ratelimit)", "hit (webform/ratelimit.py", None),
+    ("  _submit: the view's work", "_submit (webform/public/routes.py", None),
+    ("    _form: form lookup (version check)", "_form (webform/public/routes.py", None),
+    ("    VisitorForm.check (WTForms)", "check (webform/public/forms.py", None),
+    ("    spam.check_token", "check_token (webform/public/spam.py", None),
     ("    WebState.write: the one write transaction", "WebState.write (", None),
-    ("      waiting for the app's writer lock (thread lock + flock, before the transaction)", "WebState.write (",
-     "WebState._write ("),
+    ("      waiting for the writer lock (thread lock + flock, before the transaction)", "WebState.write (",
+     "Writer._run_group ("),
     ("      BEGIN IMMEDIATE: waiting for the SQLite write lock", "_sqlite_begin_immediate (", None),
-    ("      capture.receive (less the wait for the lock)", "receive (crm_store/capture.py",
-     "_sqlite_begin_immediate ("),
-    ("        capture._new_lead", "_new_lead (crm_store/capture.py", None),
-    ("          records.create", "create (crm_store/records.py", None),
-    ("            search index (crm_store.search)", "(crm_store/search.py", None),
-    ("            crm_store.validation", "(crm_store/validation.py", None),
-    ("            records._number (record number)", "_number (crm_store/records.py", None),
-    ("            audit log", "(crm_store/audit.py", None),
-    ("          assignment.owner_for_form (round robin)", "owner_for_form (crm_store/assignment.py", None),
-    ("          outbox.enqueue (owner notice)", "enqueue (crm_store/outbox.py", None),
-    ("        capture._add_inquiry (duplicates)", "_add_inquiry (crm_store/capture.py", None),
-    ("      COMMIT", "do_commit (", None),
-    ("  SQLAlchemy statement compile / cache key (anywhere)", "_compile_w_cache (", None),
-    ("  sqlite3 cursor execute (anywhere, incl. lock waits)", "do_execute (", None),
+    ("      submissions.accept (the insert)", "accept (crm_store/capture/submissions.py", None),
+    ("      COMMIT", "do_commit (", "process_pending ("),
+    ("intake: process_pending (outside requests)", "process_pending (crm_store/capture/intake.py", None),
+    ("SQLAlchemy statement compile / cache key (anywhere)", "_compile_w_cache (", None),
+    ("sqlite3 cursor execute (anywhere, incl. lock waits)", "do_execute (", None),
 )
 
 
-# The frame of the app's serialised write (inside its thread lock and flock, see webform.state.WebState.write).
-HOLDING_WRITER_LOCK = "WebState._write ("
+INTAKE = PROFILE_PARTS[-3][0]
+
+# The frame of the app's serialised write (inside its thread lock and flock, see webform.writer.Writer).
+HOLDING_WRITER_LOCK = "Writer._run_group ("
 
 
 class PySpy:
@@ -368,6 +365,8 @@ class PySpy:
                 n = int(count)
                 samples += n
                 if "Flask.wsgi_app (" not in stack:
+                    if "process_pending (" in stack:  # the intake thread's work, beside the requests
+                        hits[INTAKE] += n
                     continue
                 in_request += n
                 leaves[re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])] += n  # the innermost frame, no line
@@ -502,7 +501,7 @@ class AppDir:
     path: Path
     db: Path
     public_id: str
-    token: str
+    secret: str
     env: dict[str, str]
 
 
@@ -515,8 +514,6 @@ def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
     from crm_store.settings import company
     from crm_store.settings.seed import seed_all
     from crm_store.staff import users
-    from webform.public.spam import render_token
-
     tmp.mkdir(parents=True)
     env = {"CRM_DATA_DIR": str(tmp), "CRM_RATELIMIT_PER_IP": per_ip, "CRM_RATELIMIT_PER_FORM": per_form,
            "CRM_LOG_LEVEL": "WARNING", "CRM_RATELIMIT_STORAGE_URL": "memory://"}
@@ -537,8 +534,8 @@ def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
             public_id = form.public_id
     finally:
         engine.dispose()
-    token = render_token(config.secret_key, public_id)  # writes the data dir's secret key, which the server reads
-    return AppDir(tmp, Path(config.database_url.removeprefix("sqlite:///")), public_id, token, env)
+    secret = config.secret_key  # generated into the data dir here, where the server reads it
+    return AppDir(tmp, Path(config.database_url.removeprefix("sqlite:///")), public_id, secret, env)
 
 
 def app_counts(db: Path) -> dict[str, Any]:
@@ -660,7 +657,8 @@ def run_app(base: Path, name: str, args: argparse.Namespace, per_ip: str, rate: 
     seconds = seconds or args.seconds
     app = make_app_dir(base / name, per_ip, UNLIMITED)
     server = Server("webform.asgi:app", app.env, base / f"{name}.log", args.workers)
-    spec = LoadSpec(f"{server.base}/api/forms/{app.public_id}/submissions", app.token, f"{name[0]}{seed}",
+    spec = LoadSpec(f"{server.base}/api/forms/{app.public_id}/submissions", app.secret, app.public_id,
+                    f"{name[0]}{seed}",
                     connections, seconds, args.warmup, rate, seed=seed)
     how = (f"closed loop, {connections} connection{'s' if connections > 1 else ''}" if rate is None
            else f"open loop at {rate:,.0f}/s, ≤ {connections} connections")
@@ -692,7 +690,7 @@ def run_baseline(base: Path, args: argparse.Namespace, seed: int) -> dict[str, A
     webform_baseline.create_schema(db)
     server = Server("bench.webform_baseline:asgi", {webform_baseline.ENV: str(db)}, base / "baseline.log",
                     args.workers)
-    spec = LoadSpec(f"{server.base}/api/forms/baseline/submissions", "none", f"b{seed}", args.connections,
+    spec = LoadSpec(f"{server.base}/api/forms/baseline/submissions", "none", "none", f"b{seed}", args.connections,
                     args.seconds, args.warmup, None, seed=seed)
     log(f"baseline: bare Flask insert on {server.base}, closed loop, {args.connections} connections, "
         f"{args.warmup:g} s warm-up + {args.seconds:g} s")
@@ -721,7 +719,7 @@ def source_state() -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    return describe(('gunicorn', 'flask', 'flask-limiter', 'limits', 'sqlalchemy', 'aiohttp'))
+    return describe(('gunicorn', 'uvicorn', 'flask', 'limits', 'sqlalchemy', 'aiohttp'))
 
 
 # -- report ----------------------------------------------------------------------------------------

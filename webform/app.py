@@ -38,9 +38,6 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
         JSON_SORT_KEYS=False,
         TEMPLATES_AUTO_RELOAD=False,
         RATELIMIT_STORAGE_URI=ratelimit_storage(config.ratelimit_storage_url),
-        RATELIMIT_STRATEGY="moving-window",  # the last N seconds: no burst at a window's boundary
-        RATELIMIT_HEADERS_ENABLED=False,  # the 429 answer sets Retry-After itself
-        RATELIMIT_KEY_PREFIX="leadline",
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's default JSON provider has it
     leadline.init_app(app, config, engine or make_engine(config.database_url, lock_wait_ms=WRITE_WAIT_MS))
@@ -56,7 +53,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
 
 
 def ratelimit_storage(url: str) -> str:
-    """The Flask-Limiter storage of a `CRM_RATELIMIT_STORAGE_URL`: `memory://` is our lean `local://`."""
+    """The `limits` storage of a `CRM_RATELIMIT_STORAGE_URL`: `memory://` is our lean `local://`."""
     return "local://" if url.startswith("memory://") else url
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -13,7 +11,6 @@ from werkzeug.exceptions import HTTPException
 
 from crm_store.languages import N_
 
-from .extensions import limiter
 from .writer import DatabaseBusy
 
 log = logging.getLogger("leadline.web")
@@ -57,7 +54,7 @@ def http_error(exc: HTTPException) -> ResponseReturnValue:
     """Answer an HTTP error with its page, or JSON on the API."""
     code = exc.code or 500
     title, message = WORDING.get(code, (ERROR_TITLE, ERROR))
-    headers = _retry_after() if code == 429 else {}
+    headers = {"Retry-After": str(getattr(exc, "seconds", 60))} if code == 429 else {}
     if wants_json():
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=gettext(message)), code, headers
     return _page(title, message), code, headers
@@ -82,15 +79,3 @@ def crash(exc: Exception) -> ResponseReturnValue:
 
 def _page(title: str, message: str) -> str:
     return render_template("error.html", title=gettext(title), message=gettext(message))
-
-
-def _retry_after() -> dict[str, str]:
-    """Seconds until the breached window resets, at least 1 (never the `0` a rounding down would give)."""
-    seconds = 60
-    try:
-        current = limiter.current_limit
-        if current is not None:
-            seconds = math.ceil(current.reset_at - time.time())
-    except Exception:  # noqa: BLE001 - a missing figure falls back to a minute
-        log.debug("no rate-limit window for Retry-After", exc_info=True)
-    return {"Retry-After": str(max(1, seconds))}

@@ -1,5 +1,6 @@
-"""A lean in-process counter store for Flask-Limiter (`local://`, used for the default `memory://`).
+"""Rate limits on the capture path: `Limiter` checks a view's moving windows, `LocalStorage` counts them.
 
+`LocalStorage` is a lean in-process counter store (`local://`, used for the default `memory://`).
 The `limits` library's own memory storage starts a timer thread to expire keys, about once per
 request under load, which cost more than the rest of a web-form submission. This store expires
 lazily instead, swept when the table grows. It keeps fixed-window counters and moving windows
@@ -10,14 +11,24 @@ share them.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, cast
 
-from limits.storage import MovingWindowSupport, Storage
+from flask import Flask, current_app
+from limits import RateLimitItem, parse_many
+from limits.storage import MovingWindowSupport, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 SWEEP_EVERY = 10_000  # keys before expired ones are dropped
+EXTENSION = "leadline.limits"
+PREFIX = "leadline"  # of every key, so a shared Redis tells our counters from others'
+View = Callable[..., Any]
 
 
 class LocalStorage(Storage, MovingWindowSupport):
@@ -101,3 +112,51 @@ class LocalStorage(Storage, MovingWindowSupport):
         # a window whose newest entry is older than a day can go (no limit here is longer)
         for key in [k for k, w in self._windows.items() if not w or w[-1] <= now - 86400]:
             del self._windows[key]
+
+
+class Limited(TooManyRequests):
+    """A request over a rate limit: answered 429 with the seconds until the window lets one more in."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after=retry_after)
+        self.seconds = retry_after
+
+
+class Limiter:
+    """Rate limits for views: moving windows counted in the app's own storage (`local://` or Redis).
+
+    A lean stand-in for Flask-Limiter on the capture path: a limit costs one `hit` on the storage, with
+    no per-request bookkeeping beyond it (Flask-Limiter's cost more than the rest of a refused request).
+    Built unbound; `init_app` gives each app counters of its own, from `RATELIMIT_STORAGE_URI`.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        """Bind to `app`: open its storage (each app counts on its own)."""
+        storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
+        app.extensions[EXTENSION] = MovingWindowRateLimiter(storage)
+
+    def limit(self, rate: Callable[[], str], key: Callable[[], str]) -> Callable[[View], View]:
+        """Limit a view to `rate()` (e.g. "20/minute"; ";" between several) requests per `key()`."""
+
+        def decorate(view: View) -> View:
+            @wraps(view)
+            def limited(*args: Any, **kwargs: Any) -> Any:
+                self.hit(rate(), key())
+                return view(*args, **kwargs)
+
+            return cast(View, limited)
+
+        return decorate
+
+    def hit(self, rate: str, key: str) -> None:
+        """Count one request against every window of `rate`; raise Limited when one is full."""
+        strategy: MovingWindowRateLimiter = current_app.extensions[EXTENSION]
+        for item in _parsed(rate):
+            if not strategy.hit(item, PREFIX, key):
+                reset = strategy.get_window_stats(item, PREFIX, key).reset_time
+                raise Limited(max(1, math.ceil(reset - time.time())))
+
+
+@lru_cache(maxsize=64)
+def _parsed(rate: str) -> list[RateLimitItem]:
+    return parse_many(rate)

@@ -18,11 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm_store import languages
+from crm_store.capture import forms as webforms
 from crm_store.capture import quarantine
 from crm_store.config import Config
 from crm_store.db import schema
 from crm_store.db.engine import read_only, session_factory
 from crm_store.errors import CrmError
+from crm_store.models import WebForm
 from crm_store.records.validation import Validator
 from crm_store.settings import company
 
@@ -51,6 +53,7 @@ class WebState:
     form_classes: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     form_origins: dict[str, tuple[float, tuple[str, ...]]] = field(default_factory=dict)
     intake: Intake | None = None  # set by `crm serve`: submissions are processed in the background
+    forms: dict[str, tuple[tuple[int, Any], WebForm]] = field(default_factory=dict)
     _pruned_at: float | None = None
 
     @classmethod
@@ -61,6 +64,23 @@ class WebState:
         lock_path = f"{database}.writers" if database and database != ":memory:" else None
         sessions = session_factory(engine)
         return cls(config, engine, sessions, session_factory(read_only(engine)), proxies, Writer(sessions, lock_path))
+
+    def live_form(self, session: Session, public_id: str) -> WebForm | None:
+        """The enabled form behind a public id: a copy kept while the form is unchanged, checked each time."""
+        version = webforms.live_version(session, public_id)
+        if version is None:
+            return None
+        hit = self.forms.get(public_id)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        form = webforms.live_form(session, public_id)
+        if form is None:
+            return None
+        session.expunge(form)  # a detached copy with every column loaded, read by the request threads
+        if len(self.forms) > 1000:
+            self.forms.clear()
+        self.forms[public_id] = (version, form)
+        return form
 
     def company_settings(self, session: Session) -> dict[str, Any]:
         """Company settings, re-read at most every few seconds."""
@@ -77,9 +97,9 @@ class WebState:
             hit = self._cached[name] = (now, load())
         return hit[1]
 
-    def write(self, work: Callable[[Session], T]) -> T:
+    def write(self, work: Callable[[Session], T], *, atomic: bool = False) -> T:
         """Run `work` in a committed transaction (see `webform.writer`); return once it is durable."""
-        return self.writer.run(work)
+        return self.writer.run(work, atomic=atomic)
 
     def maybe_prune(self, every: float = 3600.0) -> None:
         """Forget old visitors' IP addresses (`ip_retention_days`), at most once an hour per worker."""

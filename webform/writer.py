@@ -53,6 +53,7 @@ class DatabaseBusy(Exception):
 class _Job(Generic[T]):
     work: Callable[[Session], T]
     deadline: float
+    atomic: bool = False  # all or nothing by itself: written without a savepoint of its own
     done: bool = False
     value: Any = None
     error: BaseException | None = None
@@ -75,12 +76,16 @@ class Writer:
     _leading: bool = False
     _fd: int | None = None
 
-    def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work(session)` and commit; return its result once it is durable, or raise DatabaseBusy."""
+    def run(self, work: Callable[[Session], T], *, atomic: bool = False) -> T:
+        """Run `work(session)` and commit; return its result once it is durable, or raise DatabaseBusy.
+
+        `atomic` work either writes all it writes or nothing (single statements that change nothing when
+        they fail, as SQLite's are), so in a group it needs no savepoint of its own.
+        """
         deadline = time.monotonic() + self.wait
         if self.lock_path is None:
             return self._transaction(work, deadline)
-        job: _Job[T] = _Job(work, deadline)
+        job: _Job[T] = _Job(work, deadline, atomic)
         with self._cond:
             self._pending.append(job)
             while True:
@@ -136,17 +141,20 @@ class Writer:
             try:
                 for job in group:
                     job.value, job.error = None, None
-                    savepoint = session.begin_nested()
+                    savepoint = None if job.atomic else session.begin_nested()
                     try:
                         job.value = job.work(session)
-                        savepoint.commit()
+                        if savepoint is not None:
+                            savepoint.commit()
                     except (OperationalError, DBAPIError) as exc:
                         if retryable(exc):
                             raise
-                        savepoint.rollback()
+                        if savepoint is not None:
+                            savepoint.rollback()
                         job.error = exc
                     except Exception as exc:  # noqa: BLE001 - this job's own failure, kept for its caller
-                        savepoint.rollback()
+                        if savepoint is not None:
+                            savepoint.rollback()
                         job.error = exc
                 session.commit()
                 break

@@ -144,6 +144,9 @@ def find_form(session: Session, ref: str) -> WebForm:
 
 
 _LIVE_FORM = select(WebForm).where(WebForm.public_id == bindparam("public_id"), WebForm.enabled)
+_LIVE_VERSION = select(WebForm.id, WebForm.updated_at).where(
+    WebForm.public_id == bindparam("public_id"), WebForm.enabled
+)
 
 
 def live_form(session: Session, public_id: str) -> WebForm | None:
@@ -151,6 +154,14 @@ def live_form(session: Session, public_id: str) -> WebForm | None:
     if not public_id or len(public_id) > 64:
         return None
     return session.scalar(_LIVE_FORM, {"public_id": public_id})
+
+
+def live_version(session: Session, public_id: str) -> tuple[int, Any] | None:
+    """The id and last change of the enabled form behind a public id (a cheap check of a copy), or None."""
+    if not public_id or len(public_id) > 64:
+        return None
+    found = session.execute(_LIVE_VERSION, {"public_id": public_id}).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def listing() -> Select[WebForm]:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import UnsupportedMediaType
 
 from crm_store import languages, links
-from crm_store.capture import forms as webforms
 from crm_store.capture import submissions as capture
 from crm_store.errors import ValidationError
 from crm_store.models import WebForm
@@ -99,9 +98,10 @@ def _form_key() -> str:
 
 
 # Submissions are limited per visitor address and per form (the deployment's settings, read per request).
-per_ip = limiter.limit(_per_ip_limit, key_func=_ip_key, methods=["POST"])
-per_form = limiter.limit(_per_form_limit, key_func=_form_key, methods=["POST"])
-token_issue = limiter.limit(_token_limit, key_func=_token_key)
+# The address is counted first, so one flooding client spends its own allowance and not the form's.
+per_ip = limiter.limit(_per_ip_limit, _ip_key)
+per_form = limiter.limit(_per_form_limit, _form_key)
+token_issue = limiter.limit(_token_limit, _token_key)
 
 
 @bp.get(links.ROUTES["hosted_form"])
@@ -115,8 +115,8 @@ def hosted_form(public_id: str) -> Response:
 
 
 @bp.post(links.ROUTES["hosted_form"])
-@per_form
 @per_ip
+@per_form
 def submit_hosted_form(public_id: str) -> ResponseReturnValue:
     """Take the hosted form: on to the thanks page, or the form again with the errors beside the fields."""
     data = request.form.to_dict()
@@ -169,8 +169,8 @@ def form_api_preflight(public_id: str) -> Response:
 
 
 @bp.post(links.ROUTES["form_api"])
-@per_form
 @per_ip
+@per_form
 def form_api(public_id: str) -> ResponseReturnValue:
     """Take a submission as JSON: 201 with its id, or 422 with the errors by field."""
     if request.mimetype != "application/json":
@@ -202,7 +202,7 @@ def _read_for_check(public_id: str) -> tuple[WebForm, dict[str, Any], Validator]
 
 
 def _form(session: Session, public_id: str) -> WebForm:
-    form = webforms.live_form(session, public_id)
+    form = state().live_form(session, public_id)
     if form is None:
         abort(404)
     g.form_origins = tuple(form.allowed_origins)  # a snapshot: the row expires when a transaction ends
@@ -247,7 +247,7 @@ def _submit(public_id: str, data: Mapping[str, Any]) -> Accepted | Rejected:
     app_state = state()
     try:
         if app_state.intake is not None:  # `crm serve`: stored and answered now, processed by the intake
-            receipt = app_state.write(lambda s: capture.accept(s, inbound))
+            receipt = app_state.write(lambda s: capture.accept(s, inbound), atomic=True)
             app_state.intake.wake()
         else:  # processed at once, in the same transaction
             receipt = app_state.write(lambda s: capture.receive(s, inbound))
