@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -164,9 +165,9 @@ class Config:
     trusted_proxies: tuple[str, ...]
     web_workers: int
 
-    @property
+    @cached_property
     def secret_key(self) -> str:
-        """Return CRM_SECRET_KEY, or the key generated once into the data dir."""
+        """Return CRM_SECRET_KEY, or the key generated once into the data dir (read once per Config)."""
         if self.secret_key_env:
             return self.secret_key_env
         return _stored_secret_key(self.data_dir)

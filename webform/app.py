@@ -21,6 +21,7 @@ from .state import page_language, state
 
 log = logging.getLogger("leadline.web")
 MAX_BODY = 64 * 1024  # a generous inquiry is a few kilobytes
+POOL_SIZE = 20  # connections kept open: one per app thread (webform.asgi.THREADS), the intake's and spare ones
 WRITE_WAIT_MS = 2000  # one statement's wait for a lock; the writer retries within its own bounded wait
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -40,7 +41,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
         RATELIMIT_STORAGE_URI=ratelimit_storage(config.ratelimit_storage_url),
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's default JSON provider has it
-    leadline.init_app(app, config, engine or make_engine(config.database_url, lock_wait_ms=WRITE_WAIT_MS))
+    leadline.init_app(app, config, engine or _engine(config))
     limiter.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=page_language)
@@ -50,6 +51,12 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     app.after_request(security_headers)
     app.context_processor(page_tag)
     return app
+
+
+def _engine(config: Config) -> Engine:
+    """The app's engine: short lock waits, and a pool as large as the threads that use it (a connection
+    opened beyond the pool is closed after its request, and opening one costs more than the request)."""
+    return make_engine(config.database_url, lock_wait_ms=WRITE_WAIT_MS, pool_size=POOL_SIZE, max_overflow=4)
 
 
 def ratelimit_storage(url: str) -> str:
