@@ -67,7 +67,7 @@ class WebState:
 
     def live_form(self, session: Session, public_id: str) -> WebForm | None:
         """The enabled form behind a public id: a copy kept while the form is unchanged, checked each time."""
-        version = webforms.live_version(session, public_id)
+        version = webforms.live_version(self.engine, public_id)
         if version is None:
             return None
         hit = self.forms.get(public_id)

@@ -9,7 +9,6 @@ reads JSON as well as posted fields, and the public pages carry a signed render 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -35,14 +34,17 @@ NAME_FIELDS = frozenset({"first_name", "last_name", "company", "designation", "s
 _LINK = re.compile(r"(https?://|www\.|<[a-z/!]|\[url|&lt;|\.(com|net|org|ru|cn|xyz|top)\b/)", re.IGNORECASE)
 _URL = re.compile(r"(https?://)?[^\s<>\"']+\.[^\s<>\"']+")
 _WEB = re.compile(r"https?://", re.IGNORECASE)
+# Unicode's control characters (category Cc) are exactly U+0000-U+001F and U+007F-U+009F.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t and \n
 _SCHEME = re.compile(r"[a-z][a-z0-9+\-.]*:", re.IGNORECASE)  # javascript:, ftp:, mailto:, … (or host: of host:port)
 
 
 def strip_controls(value: str, *, multiline: bool) -> str:
     """Remove control characters; keep line breaks and tabs only where several lines are allowed."""
-    value = value.replace("\r\n", "\n").replace("\r", "\n") if multiline else value
-    keep = {"\n", "\t"} if multiline else set()
-    return "".join(c for c in value if c in keep or unicodedata.category(c) != "Cc")
+    if multiline:
+        return _CONTROLS_BUT_LINES.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROLS.sub("", value)
 
 
 def web_address(value: str) -> str | None:
