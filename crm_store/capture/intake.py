@@ -78,12 +78,19 @@ class _NewLead:
     owner: Any = None
 
 
-def process_pending(session: Session, limit: int = 200) -> int:
-    """Turn up to `limit` pending submissions into leads (or inquiries on known records); return how many."""
+def process_pending(
+    session: Session, limit: int = 200, *, validator: Validator | None = None, settings: dict[str, Any] | None = None
+) -> int:
+    """Turn up to `limit` pending submissions into leads (or inquiries on known records); return how many.
+
+    A caller that keeps the validation context and the company settings (the web app does, for a few
+    seconds) passes them, and a batch then costs no reads of them.
+    """
     rows = list(session.scalars(pending(limit)))
     if not rows:
         return 0
-    batch = _Batch(session, Validator.for_session(session), company.all_settings(session))
+    validator = validator or Validator.for_session(session)
+    batch = _Batch(session, validator, settings if settings is not None else company.all_settings(session))
     known = _known_emails(session, {row.email.lower() for row in rows if row.email})
     fresh, later = [], []
     for row in rows:
