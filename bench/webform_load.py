@@ -1,18 +1,20 @@
-"""Web-form load benchmark: the capture API under gunicorn with SQLite, against a bare-Flask baseline.
+"""Web-form load benchmark: the capture API under gunicorn on SQLite and on PostgreSQL, against a bare-Flask baseline.
 
-Runs one after another, each on a fresh throw-away data dir under /tmp and its own gunicorn
+`--database` picks the databases (default `both`: SQLite first, then PostgreSQL). For each, one after
+another, each run on a fresh throw-away data dir under /tmp and its own gunicorn
 (`webform.cli.gunicorn_argv`: 2 uvicorn worker processes handing the app whole requests, unless told otherwise):
 
 0. **serial** (`--serial-seconds`, default 5) — the product with one connection: a request's service
    time without contention, the ceiling of anything that serialises whole requests.
-1. **throughput** — the product (`webform.wsgi:app`), rate limits set far above the offered load
+1. **throughput** — the product (`webform.asgi:app`), rate limits set far above the offered load
    (CRM_RATELIMIT_PER_IP / _PER_FORM = 1000000/minute). A closed loop of N keep-alive connections
    (default 16) posts to `POST /api/forms/<id>/submissions` as the embed script does (JSON, an
    allowed Origin, a render token, a fresh `_submission` key): ~80 % valid new visitors (201, new
    lead), ~10 % invalid (a bad email, 422) and ~10 % a new submission from an email already
    accepted (201, added to that lead). `form_min_fill_seconds` is 0 so no submission is quarantined.
 2. **baseline** — `bench.webform_baseline`: one Flask route that inserts the body as text into one
-   SQLite table (WAL, same pragmas), no validation; the same gunicorn settings, requests and mix.
+   table of the same database (SQLite: WAL, same pragmas; PostgreSQL: one psycopg connection per
+   thread, autocommit), no validation; the same gunicorn settings, requests and mix.
 3. **overload** — the product again, with the per-IP limit set so the server admits about 2/3 of
    the capacity C measured in run 1 (`ceil(2/3 × C / workers)/second`: the in-process store counts
    per worker; one-second windows keep admission steady within a 60 s run, where a per-minute
@@ -20,27 +22,35 @@ Runs one after another, each on a fresh throw-away data dir under /tmp and its o
    requests/s from up to 64 connections. It shows how fast the 429s are and that every 2xx is
    still stored. `--overload-admit 1` admits all of C.
 
+SQLite is a file in each run's data dir. PostgreSQL is a throw-away server started the way the tests
+start it (`tests.pg_server.PostgresServer`: initdb into /tmp, trust auth on a loopback port, fsync=off),
+with a fresh database per run named by CRM_DATABASE_URL (the baseline's by BENCH_BASELINE_URL); it is
+stopped and deleted at the end. Without a PostgreSQL installation `--database both` says so and runs
+SQLite only; `--database postgresql` fails.
+
 The load comes from a separate process (one asyncio loop, aiohttp, keep-alive connections) on
 loopback. The machine's cores are shared: the generator's CPU is reported beside the server's, and
-so is the CPU other processes took during the window. A latency runs from the moment the generator
-starts a request to the last byte of the answer (in the open loop that includes waiting for a free
-connection; how late the generator itself started requests is reported as its lag).
-After each run the server is stopped and the rows are counted in SQLite: web_submissions must
+so is the CPU other processes took during the window (PostgreSQL's own processes count there). A
+latency runs from the moment the generator starts a request to the last byte of the answer (in the
+open loop that includes waiting for a free connection; how late the generator itself started requests
+is reported as its lag).
+After each run the server is stopped and the rows are counted in its database: web_submissions must
 equal the 201 answers (and split new_lead / added_to_lead as the valid / duplicate 201s), leads
 the new-lead 201s; the baseline's rows must equal its 201s.
 
-`--py-spy [PATH]` records the throughput run's workers with py-spy (wall clock, idle threads too; not a
+`--py-spy [PATH]` records the throughput runs' workers with py-spy (wall clock, idle threads too; not a
 project dependency: `pip install --target /tmp/tools py-spy`) and reports which parts of a request
 the samples fall in.
 
-Goal (issue): ≥ 500 accepted/s (stretch 1,000), p99 < 100 ms, nothing lost. Vtiger 8.2 did 65
-leads/s with a p99 of 171 ms at 8 connections. Run `python -m bench.webform_load --help`;
-`--quick` makes each run 10 s.
+Goal (issue): ≥ 650 accepted/s (10× Vtiger; stretch 1,000), p99 < 100 ms, nothing lost, on each
+database. Vtiger 8.2 did 65 leads/s with a p99 of 171 ms at 8 connections. Run
+`python -m bench.webform_load --help`; `--quick` makes each run 10 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -50,20 +60,26 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.machine import describe
 from webform.asgi import THREADS
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tests.pg_server import PostgresServer
 
 GOAL_ACCEPTED_PER_S = 650  # 10× Vtiger 8.2's 65/s
 STRETCH_ACCEPTED_PER_S = 1000
@@ -494,19 +510,121 @@ class Server:
         }
 
 
+# -- the databases ---------------------------------------------------------------------------------
+
+DATABASES = ("sqlite", "postgresql")
+LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+PG_LOG_LINE = re.compile(r"\b(ERROR|FATAL|PANIC):\s+(.*)")
+
+
+class Postgres:
+    """A throw-away PostgreSQL server started the way the tests start it, and a fresh database per run on it."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self.databases = 0
+
+    @classmethod
+    def start(cls) -> Postgres:
+        """Start `tests.pg_server.PostgresServer`; RuntimeError saying why when PostgreSQL is missing or fails."""
+        try:  # the tests' helper: importable because `python -m bench.…` runs from the repository root
+            from tests.pg_server import PostgresServer
+        except ImportError as exc:
+            raise RuntimeError(f"tests/pg_server.py cannot be imported ({exc}): run from the repository root") from exc
+        server = PostgresServer()  # RuntimeError with the install hint when PostgreSQL is not installed
+        try:
+            server.start()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            detail = getattr(exc, "stderr", b"") or b""
+            with contextlib.suppress(OSError, subprocess.CalledProcessError):
+                server.stop()
+            why = f"{exc} {detail.decode(errors='replace')}".strip()
+            raise RuntimeError(f"the PostgreSQL server did not start: {why}") from exc
+        return cls(server)
+
+    def _admin(self) -> Engine:
+        from sqlalchemy import create_engine
+
+        return create_engine(self.server.url("postgres"), isolation_level="AUTOCOMMIT")
+
+    def create_database(self, run: str) -> str:
+        """CREATE DATABASE for one run (as tests/conftest.py does); its SQLAlchemy URL."""
+        from sqlalchemy import text
+
+        self.databases += 1
+        name = f"bench_{self.databases}_{re.sub(r'[^a-z0-9]+', '_', run.lower())}"
+        admin = self._admin()
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        return self.server.url(name)
+
+    def version(self) -> str:
+        from sqlalchemy import text
+
+        admin = self._admin()
+        try:
+            with admin.connect() as conn:
+                return str(conn.execute(text("SHOW server_version")).scalar_one())
+        finally:
+            admin.dispose()
+
+    def log_summary(self) -> dict[str, Any]:
+        """ERROR, FATAL and PANIC lines of the server's log so far: how many, and the first few messages."""
+        try:
+            text = (self.server.root / "log").read_text(errors="replace")
+        except OSError:
+            return {}
+        found = [m.group(1, 2) for m in map(PG_LOG_LINE.search, text.splitlines()) if m]
+        return {"error_lines": sum(1 for level, _ in found if level == "ERROR"),
+                "fatal_or_panic_lines": sum(1 for level, _ in found if level != "ERROR"),
+                "first": [f"{level}: {msg}" for level, msg in found[:5]]}
+
+    def stop(self, keep_log: Path | None = None) -> None:
+        """Stop the server and delete its files (copying its log to `keep_log` first when asked)."""
+        if keep_log is not None:
+            with contextlib.suppress(OSError):
+                shutil.copyfile(self.server.root / "log", keep_log)
+        self.server.stop()
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The database one set of runs stores into: each data dir's SQLite file, or databases on a PostgreSQL server."""
+
+    name: str  # "sqlite" or "postgresql"
+    pg: Postgres | None = None
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name]
+
+    def database_url(self, run: str) -> str | None:
+        """CRM_DATABASE_URL for a run: None for the data dir's SQLite file, else a fresh PostgreSQL database."""
+        return None if self.pg is None else self.pg.create_database(run)
+
+
+SQLITE = Backend("sqlite")
+
+
 # -- the product's data dir ----------------------------------------------------------------------
 
 @dataclass
 class AppDir:
     path: Path
-    db: Path
+    database_url: str
     public_id: str
     secret: str
     env: dict[str, str]
 
 
-def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
-    """A fresh data dir: `crm init`, two reps, the bench form (round robin, an allowed origin), no min fill time."""
+def make_app_dir(tmp: Path, per_ip: str, per_form: str, database_url: str | None = None) -> AppDir:
+    """A fresh data dir: `crm init`, two reps, the bench form (round robin, an allowed origin), no min fill time.
+
+    The database is the data dir's SQLite file, or `database_url` (an empty PostgreSQL database) when given.
+    """
     from crm_store.capture import forms as webforms
     from crm_store.config import load_config
     from crm_store.db.engine import make_engine, session_factory
@@ -519,6 +637,8 @@ def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
            "CRM_LOG_LEVEL": "WARNING", "CRM_RATELIMIT_STORAGE_URL": "memory://"}
     for name in ("CRM_DATABASE_URL", "CRM_SECRET_KEY", "CRM_SMTP_URL", "CRM_TRUSTED_PROXIES", "CRM_WEB_WORKERS"):
         env[name] = ""  # the benchmark's own settings, whatever the caller's environment says
+    if database_url:
+        env["CRM_DATABASE_URL"] = database_url
     config = load_config(env)
     engine = make_engine(config.database_url)
     try:
@@ -535,26 +655,39 @@ def make_app_dir(tmp: Path, per_ip: str, per_form: str) -> AppDir:
     finally:
         engine.dispose()
     secret = config.secret_key  # generated into the data dir here, where the server reads it
-    return AppDir(tmp, Path(config.database_url.removeprefix("sqlite:///")), public_id, secret, env)
+    return AppDir(tmp, config.database_url, public_id, secret, env)
 
 
-def app_counts(db: Path) -> dict[str, Any]:
-    conn = sqlite3.connect(db)
+def app_counts(database_url: str) -> dict[str, Any]:
+    """What the product stored (read after its server stopped): rows per table, submissions by outcome, size."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
     try:
-        one = lambda q: conn.execute(q).fetchone()[0]  # noqa: E731
-        return {
-            "web_submissions": one("SELECT count(*) FROM web_submissions"),
-            "by_outcome": dict(
-                conn.execute("SELECT outcome, count(*) FROM web_submissions GROUP BY outcome").fetchall()
-            ),
-            "leads": one("SELECT count(*) FROM leads"),
-            "notes": one("SELECT count(*) FROM notes"),
-            "activities": one("SELECT count(*) FROM activities"),
-            "outbox": one("SELECT count(*) FROM outbox"),
-            "database_bytes": sum(p.stat().st_size for p in db.parent.glob(db.name + "*")),
-        }
+        with engine.connect() as conn:
+            def one(q: str) -> int:
+                return int(conn.execute(text(q)).scalar_one())
+
+            return {
+                "web_submissions": one("SELECT count(*) FROM web_submissions"),
+                "by_outcome": {outcome: n for outcome, n in conn.execute(
+                    text("SELECT outcome, count(*) FROM web_submissions GROUP BY outcome"))},
+                "leads": one("SELECT count(*) FROM leads"),
+                "notes": one("SELECT count(*) FROM notes"),
+                "activities": one("SELECT count(*) FROM activities"),
+                "outbox": one("SELECT count(*) FROM outbox"),
+                "database_bytes": _database_bytes(database_url, one),
+            }
     finally:
-        conn.close()
+        engine.dispose()
+
+
+def _database_bytes(database_url: str, one: Callable[[str], int]) -> int:
+    """The SQLite file with its WAL and shared memory, or PostgreSQL's size of the database."""
+    if database_url.startswith("sqlite:///"):
+        db = Path(database_url.removeprefix("sqlite:///"))
+        return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    return one("SELECT pg_database_size(current_database())")
 
 
 # -- statistics and checks -----------------------------------------------------------------------
@@ -644,7 +777,10 @@ def check_baseline(summary: dict[str, Any], rows: int) -> dict[str, Any]:
     return {name: {"got": got, "expected": want, "ok": got == want} for name, (got, want) in checks.items()}
 
 
-# -- the three runs --------------------------------------------------------------------------------
+# -- the runs ----------------------------------------------------------------------------------------
+
+RUNS = ("serial", "throughput", "baseline", "overload")
+
 
 def cpu_share(result: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
     n = max(1, result["requests"])
@@ -653,16 +789,17 @@ def cpu_share(result: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_app(base: Path, name: str, args: argparse.Namespace, per_ip: str, rate: float | None,
-            connections: int, seed: int, seconds: float | None = None, profiler: PySpy | None = None) -> dict[str, Any]:
+            connections: int, seed: int, seconds: float | None = None, profiler: PySpy | None = None,
+            backend: Backend = SQLITE) -> dict[str, Any]:
     seconds = seconds or args.seconds
-    app = make_app_dir(base / name, per_ip, UNLIMITED)
+    app = make_app_dir(base / name, per_ip, UNLIMITED, backend.database_url(name))
     server = Server("webform.asgi:app", app.env, base / f"{name}.log", args.workers)
     spec = LoadSpec(f"{server.base}/api/forms/{app.public_id}/submissions", app.secret, app.public_id,
                     f"{name[0]}{seed}",
                     connections, seconds, args.warmup, rate, seed=seed)
     how = (f"closed loop, {connections} connection{'s' if connections > 1 else ''}" if rate is None
            else f"open loop at {rate:,.0f}/s, ≤ {connections} connections")
-    log(f"{name}: product on {server.base} (per-IP limit {per_ip}, {args.workers} workers), "
+    log(f"{name}: product on {backend.label} on {server.base} (per-IP limit {per_ip}, {args.workers} workers), "
         f"{how}, {args.warmup:g} s warm-up + {seconds:g} s{' (py-spy recording the workers)' if profiler else ''}")
     with server:
         req, usage = run_load(spec, server, profiler)
@@ -675,35 +812,146 @@ def run_app(base: Path, name: str, args: argparse.Namespace, per_ip: str, rate: 
         result["offered_rate_target"] = round(rate, 1)
         window = req.indices(True)
         result["generator_lag_ms"] = latency_ms([req.lags[i] for i in window])
-    counts = app_counts(app.db)
+    counts = app_counts(app.database_url)
     result["stored"] = counts
     result["checks"] = check_app(result, counts)
     return result
 
 
-def run_baseline(base: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    from bench import webform_baseline
+def baseline_store(path: Path, backend: Backend) -> tuple[dict[str, str], Callable[[], int]]:
+    """The baseline's one-table database, created: the server's environment naming it, and its row count."""
+    from bench import webform_baseline as wb
 
+    if backend.pg is None:
+        db = path / "baseline.db"
+        wb.create_schema(db)
+        return {wb.ENV: str(db), wb.URL_ENV: ""}, lambda: wb.count_rows(db)
+    url = wb.pg_conninfo(backend.pg.create_database("baseline"))
+    wb.pg_create_schema(url)
+    return {wb.URL_ENV: url, wb.ENV: ""}, lambda: wb.pg_count_rows(url)
+
+
+def run_baseline(base: Path, args: argparse.Namespace, seed: int, backend: Backend = SQLITE) -> dict[str, Any]:
     path = base / "baseline"
     path.mkdir()
-    db = path / "baseline.db"
-    webform_baseline.create_schema(db)
-    server = Server("bench.webform_baseline:asgi", {webform_baseline.ENV: str(db)}, base / "baseline.log",
-                    args.workers)
+    env, count_rows = baseline_store(path, backend)
+    server = Server("bench.webform_baseline:asgi", env, base / "baseline.log", args.workers)
     spec = LoadSpec(f"{server.base}/api/forms/baseline/submissions", "none", "none", f"b{seed}", args.connections,
                     args.seconds, args.warmup, None, seed=seed)
-    log(f"baseline: bare Flask insert on {server.base}, closed loop, {args.connections} connections, "
-        f"{args.warmup:g} s warm-up + {args.seconds:g} s")
+    log(f"baseline: bare Flask insert into {backend.label} on {server.base}, closed loop, {args.connections} "
+        f"connections, {args.warmup:g} s warm-up + {args.seconds:g} s")
     with server:
         req, usage = run_load(spec, server)
     result = summarise(req, args.seconds)
     result["cpu"] = cpu_share(result, usage)
     result["server_log"] = server.log_summary()
     result["connections"] = args.connections
-    rows = webform_baseline.count_rows(db)
+    rows = count_rows()
     result["stored"] = {"rows": rows}
     result["checks"] = check_baseline(result, rows)
     return result
+
+
+def run_overload(base: Path, args: argparse.Namespace, backend: Backend, section: dict[str, Any]) -> None:
+    """The overload run against the capacity the throughput run measured, into `section`."""
+    capacity = section["throughput"]["accepted_per_s"]
+    section["capacity_per_s"] = capacity
+    section["overload_factor"] = args.overload_factor
+    section["overload_admit_share"] = args.overload_admit
+    limit = args.overload_limit or f"{max(1, math.ceil(args.overload_admit * capacity / args.workers))}/second"
+    section["overload"] = run_app(base, "overload", args, limit, args.overload_factor * capacity,
+                                  args.overload_connections, args.seed + 2, backend=backend)
+    o = section["overload"]
+    section["overload_429_share"] = round(o["status"].get("429", 0) / max(1, o["requests"]), 4)
+    log(f"  overload: {o['requests_per_s']:,.0f} requests/s, statuses {o['status']}, "
+        f"429 p99 {_ms(o['latency_by_status_ms'].get('429', {}).get('p99'))} ms")
+
+
+def goals(section: dict[str, Any]) -> dict[str, bool]:
+    """The issue's goals on one database's runs."""
+    t = section["throughput"]
+    return {
+        "accepted_per_s": t["accepted_per_s"] >= GOAL_ACCEPTED_PER_S,
+        "stretch": t["accepted_per_s"] >= STRETCH_ACCEPTED_PER_S,
+        "p99": (t["latency_ms"]["p99"] or 0) < GOAL_P99_MS,
+        "nothing_lost": all(c["ok"] for k in RUNS if k in section for c in section[k]["checks"].values()),
+    }
+
+
+def run_backend(base: Path, args: argparse.Namespace, backend: Backend, profiler: PySpy | None) -> dict[str, Any]:
+    """Every run on one database (serial, throughput, baseline, overload; the skipped ones left out)."""
+    base.mkdir(parents=True, exist_ok=True)
+    section: dict[str, Any] = {"database": backend.name}
+    log(f"== {backend.label} ==")
+    if args.serial_seconds:
+        section["serial"] = run_app(base, "serial", args, UNLIMITED, None, 1, args.seed + 3, args.serial_seconds,
+                                    backend=backend)
+        sr = section["serial"]
+        log(f"  one connection: {sr['accepted_per_s']:,.0f} accepted/s, p50 {_ms(sr['latency_ms']['p50'])} ms, "
+            f"p99 {_ms(sr['latency_ms']['p99'])} ms")
+    section["throughput"] = run_app(base, "throughput", args, UNLIMITED, None, args.connections, args.seed,
+                                    profiler=profiler, backend=backend)
+    t = section["throughput"]
+    if profiler is not None:
+        section["profile"] = profiler.summary()
+    log(f"  product: {t['accepted_per_s']:,.0f} accepted/s, p50 {_ms(t['latency_ms']['p50'])} ms, "
+        f"p99 {_ms(t['latency_ms']['p99'])} ms, statuses {t['status']}")
+    if not args.skip_baseline:
+        section["baseline"] = run_baseline(base, args, args.seed + 1, backend)
+        b = section["baseline"]
+        log(f"  baseline: {b['accepted_per_s']:,.0f} accepted/s, p50 {_ms(b['latency_ms']['p50'])} ms, "
+            f"p99 {_ms(b['latency_ms']['p99'])} ms")
+        section["ratio_accepted"] = round(t["accepted_per_s"] / b["accepted_per_s"], 3)
+        section["ratio_requests"] = round(t["requests_per_s"] / b["requests_per_s"], 3)
+    if not args.skip_overload:
+        run_overload(base, args, backend, section)
+    section["goals"] = goals(section)
+    return section
+
+
+def run_postgresql(base: Path, args: argparse.Namespace, profiler: PySpy | None) -> dict[str, Any]:
+    """Start a throw-away PostgreSQL server, run everything on it, stop it; {"skipped": why} if it cannot start."""
+    try:
+        pg = Postgres.start()
+    except RuntimeError as exc:
+        return {"database": "postgresql", "skipped": str(exc)}
+    try:
+        version = pg.version()
+        section = run_backend(base, args, Backend("postgresql", pg), profiler)
+        section["server_version"] = version
+        section["postgresql_log"] = pg.log_summary()
+        return section
+    finally:
+        pg.stop(keep_log=base / "postgresql.log" if args.keep else None)
+
+
+def run_database(name: str, base: Path, args: argparse.Namespace, profiler: PySpy | None) -> dict[str, Any]:
+    """One database's runs; a failure is recorded (and logged) so the other database's results are still reported."""
+    try:
+        if name == "sqlite":
+            return run_backend(base, args, SQLITE, profiler)
+        return run_postgresql(base, args, profiler)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported, and the exit status says so
+        if not isinstance(exc, SystemExit):
+            log(traceback.format_exc())
+        log(f"{LABELS[name]}: FAILED: {exc}")
+        return {"database": name, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_databases(base: Path, args: argparse.Namespace, py_spy: str | None) -> dict[str, dict[str, Any]]:
+    """Every run on each database asked for, SQLite first; a database that failed or was skipped says why."""
+    wanted = DATABASES if args.database == "both" else (args.database,)
+    sections: dict[str, dict[str, Any]] = {}
+    for name in wanted:
+        profiler = None
+        if py_spy is not None:
+            folder = "webform_load_py-spy" + ("" if name == "sqlite" else f"-{name}")
+            profiler = PySpy(py_spy, args.json.parent / folder)
+        sections[name] = run_database(name, base / name, args, profiler)
+        if "skipped" in sections[name]:
+            log(f"{LABELS[name]} not run: {sections[name]['skipped']}"
+                + ("; SQLite results only" if args.database == "both" else ""))
+    return sections
 
 
 def source_state() -> dict[str, Any]:
@@ -733,10 +981,13 @@ def _statuses(counts: dict[str, int]) -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    t, b, o, sr = r["throughput"], r.get("baseline"), r.get("overload"), r.get("serial")
     m = r["machine"]
+    sections = r["databases"]
+    ran = {name: x for name, x in sections.items() if "throughput" in x}
+    pg_version = (sections.get("postgresql", {}).get("server_version") or "").split(" ")[0]  # "15.18 (Debian …)"
     lines = [
-        f"## Web-form load: {m['cpus']} CPUs ({m['cpu_model']}), Python {m['python']}, SQLite {m['sqlite_library']}, "
+        f"## Web-form load: {m['cpus']} CPUs ({m['cpu_model']}), Python {m['python']}, SQLite {m['sqlite_library']}"
+        + (f", PostgreSQL {pg_version}" if pg_version else "") + ", "
         f"gunicorn {m['gunicorn']} with {r['workers']} uvicorn workers (whole requests, {THREADS} app threads each)",
         "",
         f"Source: {(r['source']['commit'] or 'unknown')[:12]}"
@@ -745,21 +996,19 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"{r['seconds']:g} s measured per run after {r['warmup']:g} s of warm-up. The load generator (one process, "
         "asyncio + aiohttp, keep-alive connections, loopback) shares the machine's cores with the server; "
-        "\"other CPU\" is what neither used during the window (other work on the machine).",
+        "\"other CPU\" is what neither used during the window (other work on the machine"
+        + (", PostgreSQL's processes included" if "postgresql" in ran else "") + ").",
+    ]
+    if "postgresql" in ran:
+        lines += ["", "PostgreSQL: a throw-away server on loopback started as the tests start it "
+                  "(`tests/pg_server.py`: trust auth, fsync=off, full_page_writes=off), a fresh database per run."]
+    lines += [
         "",
         "| run | conns | requests/s | accepted (2xx)/s | p50 ms | p95 ms | p99 ms | 2xx p99 ms | statuses | "
         "server CPU ms/req | generator CPU ms/req | other CPU s | machine busy |",
         "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|",
     ]
-    runs = []
-    if sr:
-        runs.append(("product, one connection (service time)", sr))
-    runs.append(("**product** (`webform.wsgi:app`)", t))
-    if b:
-        runs.append(("**baseline** (bare Flask insert)", b))
-    if o:
-        runs.append((f"overload ({r['overload_factor']:g}× C offered, open loop)", o))
-    for name, x in runs:
+    for name, x in _all_runs(ran):
         lat, acc, cpu = x["latency_ms"], x["accepted_latency_ms"], x["cpu"]
         lines.append(
             f"| {name} | {x['connections']} | {x['requests_per_s']:,.0f} | {x['accepted_per_s']:,.0f} | "
@@ -768,73 +1017,135 @@ def markdown(r: dict[str, Any]) -> str:
             f"{cpu['server_cpu_ms_per_request']:.2f} | {cpu['generator_cpu_ms_per_request']:.2f} | "
             f"{cpu['other_processes_cpu_seconds']:,.1f} of {cpu['machine_cpu_seconds_available']:,.0f} | "
             f"{cpu['machine_busy_share']:.0%} |")
-    lines += ["", "Product latency by kind of submission (ms):", "",
-              "| kind | requests | statuses | p50 | p95 | p99 |", "|---|--:|---|--:|--:|--:|"]
+    lines.append("")
+    for name, x in sections.items():
+        if "skipped" in x:
+            lines.append(f"**{LABELS[name]} not run**: {x['skipped']}")
+        elif "error" in x:
+            lines.append(f"**{LABELS[name]} FAILED**: {x['error']}")
+    ratios = [f"{LABELS[n]} {y['ratio_accepted']:.3f} ({y['throughput']['accepted_per_s']:,.0f} ÷ "
+              f"{y['baseline']['accepted_per_s']:,.0f})" for n, y in ran.items() if "ratio_accepted" in y]
+    if ratios:
+        lines.append(f"Ratio product ÷ baseline on accepted/s, same database, same run: {'; '.join(ratios)}.")
+    lines.append(f"Vtiger {VTIGER['version']} for reference: {VTIGER['leads_per_s']} leads/s, "
+                 f"p99 {VTIGER['p99_ms']} ms at {VTIGER['connections']} connections.")
+    for name, x in ran.items():
+        lines += ["", f"### {LABELS[name]}", "", *_section_markdown(r, name, x)]
+    return "\n".join(lines)
+
+
+def _runs(db: str, x: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(row label, run) of one database's runs, in the order they ran."""
+    label = LABELS[db]
+    names = {
+        "serial": f"product on {label}, one connection (service time)",
+        "throughput": f"**product** on {label} (`webform.asgi:app`)",
+        "baseline": f"**baseline** on {label} (bare Flask insert)",
+        "overload": f"overload on {label} ({x.get('overload_factor', 0):g}× C offered, open loop)",
+    }
+    return [(names[k], x[k]) for k in RUNS if k in x]
+
+
+def _all_runs(ran: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [row for db, x in ran.items() for row in _runs(db, x)]
+
+
+def _section_markdown(r: dict[str, Any], db: str, x: dict[str, Any]) -> list[str]:
+    """One database's details: latency by kind, the ratio, the stored-row checks, overload, profile, goals."""
+    label = LABELS[db]
+    t, b, o = x["throughput"], x.get("baseline"), x.get("overload")
+    lines = [f"Product latency by kind of submission on {label} (ms):", "",
+             "| kind | requests | statuses | p50 | p95 | p99 |", "|---|--:|---|--:|--:|--:|"]
     for kind, k in t["by_kind"].items():
         lines.append(f"| {kind} | {k['requests']:,} | {_statuses(k['status'])} | {_ms(k['latency_ms']['p50'])} | "
                      f"{_ms(k['latency_ms']['p95'])} | {_ms(k['latency_ms']['p99'])} |")
     lines.append("")
     if b:
-        lines.append(f"Ratio product ÷ baseline: {r['ratio_accepted']:.3f} on accepted/s "
+        lines.append(f"Ratio product ÷ baseline on {label}: {x['ratio_accepted']:.3f} on accepted/s "
                      f"({t['accepted_per_s']:,.0f} ÷ {b['accepted_per_s']:,.0f}), "
-                     f"{r['ratio_requests']:.3f} on all answers/s.")
-    lines.append(f"Vtiger {VTIGER['version']} for reference: {VTIGER['leads_per_s']} leads/s, "
-                 f"p99 {VTIGER['p99_ms']} ms at {VTIGER['connections']} connections.")
-    lines += ["", "Stored, counted after the server stopped (the counts include the warm-up and the requests in "
-              "flight at the end):", ""]
-    for name, x in runs:
-        checks = x["checks"]
+                     f"{x['ratio_requests']:.3f} on all answers/s.")
+    lines += ["", f"Stored in {label}, counted after the server stopped (the counts include the warm-up and the "
+              "requests in flight at the end):", ""]
+    for name, run in _runs(db, x):
+        checks = run["checks"]
         bad = [k for k, v in checks.items() if not v["ok"]]
         detail = "; ".join(f"{k}: {v['got']:,} vs {v['expected']:,}" for k, v in checks.items())
         lines.append(f"- {name}: {'all checks pass' if not bad else 'FAILED ' + ', '.join(bad)} — {detail}")
+    logs = _log_problems(x)
+    if logs:
+        lines += ["", f"Server logs on {label}: {logs}."]
     if o:
-        l429 = o["latency_by_status_ms"].get("429", {})
-        lines += ["", (
-            f"Overload: CRM_RATELIMIT_PER_IP={o['per_ip_limit']}, counted per worker: "
-            f"{r['workers']} workers admit about {r['overload_admit_share']:.2f} × C "
-            f"(C = {r['capacity_per_s']:,.0f}/s measured above); "
-            f"{o['offered_rate_target']:,.0f} requests/s offered, {o['requests_per_s']:,.0f}/s "
-            f"sent (generator lag p99 {_ms(o['generator_lag_ms']['p99'])} ms). "
-            f"429 share {r['overload_429_share']:.1%}; "
-            f"429 latency p50 {_ms(l429.get('p50'))} ms, p95 {_ms(l429.get('p95'))} ms, "
-            f"p99 {_ms(l429.get('p99'))} ms; "
-            f"2xx {o['accepted_per_s']:,.0f}/s with p50 {_ms(o['accepted_latency_ms']['p50'])} ms, "
-            f"p99 {_ms(o['accepted_latency_ms']['p99'])} ms; "
-            f"Retry-After on the 429s: {o.get('retry_after_values', {})}.")]
-    if r.get("profile"):
-        pr = r["profile"]
-        lines += ["", "Where a product request's time goes "
-                  f"(throughput run, py-spy at {pr['rate_hz']} Hz on every worker, "
-                  f"wall clock, {pr['samples_in_request']:,} samples inside a request, "
-                  f"{pr['samples_holding_writer_lock']:,} of them holding the app's writer lock):", "",
-                  "| part | samples | share of request time | share of the time holding the writer lock |",
-                  "|---|--:|--:|--:|"]
-
-        def lock_share(p: dict[str, Any]) -> str:
-            held = p["share_of_writer_lock_held"]
-            return "–" if held is None else format(held, ".1%")
-
-        lines += [f"| {p['part']} | {p['samples']:,} | {(p['share'] or 0):.1%} | {lock_share(p)} |"
-                  for p in pr["parts"]]
-        lines += ["", "Innermost frames of those samples (where the threads actually were):", "",
-                  "| frame | samples | share |", "|---|--:|--:|"]
-        lines += [f"| `{f['frame']}` | {f['samples']:,} | {f['share']:.1%} |" for f in pr["top_leaf_frames"]]
-    g = r["goals"]
+        lines += ["", _overload_markdown(r, x)]
+    if x.get("profile"):
+        lines += ["", *_profile_markdown(x["profile"])]
+    g = x["goals"]
     lines += ["", (
-        f"Goals: ≥ {GOAL_ACCEPTED_PER_S} accepted/s {'met' if g['accepted_per_s'] else 'NOT met'} "
+        f"Goals on {label}: ≥ {GOAL_ACCEPTED_PER_S} accepted/s {'met' if g['accepted_per_s'] else 'NOT met'} "
         f"({t['accepted_per_s']:,.0f}/s; "
         f"stretch {STRETCH_ACCEPTED_PER_S:,} {'met' if g['stretch'] else 'not met'}); "
         f"p99 < {GOAL_P99_MS} ms {'met' if g['p99'] else 'NOT met'} ({_ms(t['latency_ms']['p99'])} ms); "
         f"nothing lost {'met' if g['nothing_lost'] else 'NOT met'}.")]
-    return "\n".join(lines)
+    return lines
+
+
+def _log_problems(x: dict[str, Any]) -> str:
+    """Tracebacks, error lines and timeouts in the gunicorn logs (and PostgreSQL's), or "" when there are none."""
+    found = [f"{run}: " + ", ".join(f"{k} {v:,}" for k, v in x[run]["server_log"].items() if v)
+             for run in RUNS if run in x and any(x[run].get("server_log", {}).values())]
+    pg = x.get("postgresql_log") or {}
+    if pg.get("error_lines") or pg.get("fatal_or_panic_lines"):
+        found.append(f"PostgreSQL log: {pg['error_lines']:,} ERROR, {pg['fatal_or_panic_lines']:,} FATAL/PANIC lines "
+                     f"(first: {' | '.join(pg['first'])})")
+    return "; ".join(found)
+
+
+def _overload_markdown(r: dict[str, Any], x: dict[str, Any]) -> str:
+    o = x["overload"]
+    l429 = o["latency_by_status_ms"].get("429", {})
+    return (
+        f"Overload: CRM_RATELIMIT_PER_IP={o['per_ip_limit']}, counted per worker: "
+        f"{r['workers']} workers admit about {x['overload_admit_share']:.2f} × C "
+        f"(C = {x['capacity_per_s']:,.0f}/s measured above); "
+        f"{o['offered_rate_target']:,.0f} requests/s offered, {o['requests_per_s']:,.0f}/s "
+        f"sent (generator lag p99 {_ms(o['generator_lag_ms']['p99'])} ms). "
+        f"429 share {x['overload_429_share']:.1%}; "
+        f"429 latency p50 {_ms(l429.get('p50'))} ms, p95 {_ms(l429.get('p95'))} ms, "
+        f"p99 {_ms(l429.get('p99'))} ms; "
+        f"2xx {o['accepted_per_s']:,.0f}/s with p50 {_ms(o['accepted_latency_ms']['p50'])} ms, "
+        f"p99 {_ms(o['accepted_latency_ms']['p99'])} ms; "
+        f"Retry-After on the 429s: {o.get('retry_after_values', {})}.")
+
+
+def _profile_markdown(pr: dict[str, Any]) -> list[str]:
+    lines = ["Where a product request's time goes "
+             f"(throughput run, py-spy at {pr['rate_hz']} Hz on every worker, "
+             f"wall clock, {pr['samples_in_request']:,} samples inside a request, "
+             f"{pr['samples_holding_writer_lock']:,} of them holding the app's writer lock):", "",
+             "| part | samples | share of request time | share of the time holding the writer lock |",
+             "|---|--:|--:|--:|"]
+
+    def lock_share(p: dict[str, Any]) -> str:
+        held = p["share_of_writer_lock_held"]
+        return "–" if held is None else format(held, ".1%")
+
+    lines += [f"| {p['part']} | {p['samples']:,} | {(p['share'] or 0):.1%} | {lock_share(p)} |"
+              for p in pr["parts"]]
+    lines += ["", "Innermost frames of those samples (where the threads actually were):", "",
+              "| frame | samples | share |", "|---|--:|--:|"]
+    lines += [f"| `{f['frame']}` | {f['samples']:,} | {f['share']:.1%} |" for f in pr["top_leaf_frames"]]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.webform_load",
-        description="Accepted submissions/s and latency of the web-form capture API under gunicorn with SQLite, "
-                    "against a bare Flask endpoint that inserts one row, plus an overload run against the rate limit.",
+        description="Accepted submissions/s and latency of the web-form capture API under gunicorn on SQLite and "
+                    "on PostgreSQL, each against a bare Flask endpoint that inserts one row into the same database, "
+                    "plus an overload run against the rate limit.",
     )
+    parser.add_argument("--database", choices=(*DATABASES, "both"), default="both",
+                        help="which database to run on (default both: SQLite, then a throw-away PostgreSQL server; "
+                             "without PostgreSQL installed, both runs SQLite only)")
     parser.add_argument("--seconds", type=float, default=60, help="measured seconds per run (default 60)")
     parser.add_argument("--quick", action="store_true", help="10 s runs (for development)")
     parser.add_argument("--warmup", type=float, default=2,
@@ -855,7 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of a one-connection run first: the service time of a request without "
                              "contention (default 5; 0 skips)")
     parser.add_argument("--py-spy", nargs="?", const="", metavar="PATH",
-                        help="record the throughput run's workers with py-spy (PATH, or py-spy on PATH; not a project "
+                        help="record the throughput runs' workers with py-spy (PATH, or py-spy on PATH; not a project "
                              "dependency) and report where the request time goes")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-overload", action="store_true")
@@ -868,8 +1179,13 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = 10
     if args.seconds <= 0 or args.connections < 1 or args.warmup < 0 or args.overload_factor <= 0:
         parser.error("--seconds, --connections and --overload-factor must be positive, --warmup at least 0")
+    exe = None
+    if args.py_spy is not None:
+        exe = args.py_spy or shutil.which("py-spy")
+        if not exe:
+            parser.error("--py-spy: no py-spy on PATH; install it apart (pip install --target /tmp/tools py-spy) "
+                         "and pass its path")
 
-    base = Path(tempfile.mkdtemp(prefix="leadline-webload-"))
     result: dict[str, Any] = {
         "benchmark": "webform_load",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -885,65 +1201,30 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": list(os.getloadavg()),
         "note": "load generator and server share the machine's cores",
     }
-    profiler = None
-    if args.py_spy is not None:
-        exe = args.py_spy or shutil.which("py-spy")
-        if not exe:
-            parser.error("--py-spy: no py-spy on PATH; install it apart (pip install --target /tmp/tools py-spy) "
-                         "and pass its path")
-        profiler = PySpy(exe, (args.json.parent / "webform_load_py-spy"))
+    base = Path(tempfile.mkdtemp(prefix="leadline-webload-"))
     try:
-        if args.serial_seconds:
-            result["serial"] = run_app(base, "serial", args, UNLIMITED, None, 1, args.seed + 3, args.serial_seconds)
-            sr = result["serial"]
-            log(f"  one connection: {sr['accepted_per_s']:,.0f} accepted/s, p50 {_ms(sr['latency_ms']['p50'])} ms, "
-                f"p99 {_ms(sr['latency_ms']['p99'])} ms")
-        result["throughput"] = run_app(base, "throughput", args, UNLIMITED, None, args.connections, args.seed,
-                                       profiler=profiler)
-        t = result["throughput"]
-        if profiler is not None:
-            result["profile"] = profiler.summary()
-        log(f"  product: {t['accepted_per_s']:,.0f} accepted/s, p50 {_ms(t['latency_ms']['p50'])} ms, "
-            f"p99 {_ms(t['latency_ms']['p99'])} ms, statuses {t['status']}")
-        if not args.skip_baseline:
-            result["baseline"] = run_baseline(base, args, args.seed + 1)
-            b = result["baseline"]
-            log(f"  baseline: {b['accepted_per_s']:,.0f} accepted/s, p50 {_ms(b['latency_ms']['p50'])} ms, "
-                f"p99 {_ms(b['latency_ms']['p99'])} ms")
-            result["ratio_accepted"] = round(t["accepted_per_s"] / b["accepted_per_s"], 3)
-            result["ratio_requests"] = round(t["requests_per_s"] / b["requests_per_s"], 3)
-        if not args.skip_overload:
-            capacity = t["accepted_per_s"]
-            result["capacity_per_s"] = capacity
-            result["overload_factor"] = args.overload_factor
-            result["overload_admit_share"] = args.overload_admit
-            limit = args.overload_limit or f"{max(1, math.ceil(args.overload_admit * capacity / args.workers))}/second"
-            result["overload"] = run_app(base, "overload", args, limit, args.overload_factor * capacity,
-                                         args.overload_connections, args.seed + 2)
-            o = result["overload"]
-            result["overload_429_share"] = round(o["status"].get("429", 0) / max(1, o["requests"]), 4)
-            log(f"  overload: {o['requests_per_s']:,.0f} requests/s, statuses {o['status']}, "
-                f"429 p99 {_ms(o['latency_by_status_ms'].get('429', {}).get('p99'))} ms")
+        result["databases"] = run_databases(base, args, exe)
     finally:
         if args.keep:
             log(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
 
-    t = result["throughput"]
-    runs = [result[k] for k in ("serial", "throughput", "baseline", "overload") if k in result]
+    sections = result["databases"]
+    pg_skipped = sections.get("postgresql", {}).get("skipped")
+    if pg_skipped and args.database == "postgresql":
+        raise SystemExit(f"--database postgresql: {pg_skipped}")
+    ran = [x for x in sections.values() if "goals" in x]
     result["load_average_at_end"] = list(os.getloadavg())
-    result["goals"] = {
-        "accepted_per_s": t["accepted_per_s"] >= GOAL_ACCEPTED_PER_S,
-        "stretch": t["accepted_per_s"] >= STRETCH_ACCEPTED_PER_S,
-        "p99": (t["latency_ms"]["p99"] or 0) < GOAL_P99_MS,
-        "nothing_lost": all(c["ok"] for x in runs for c in x["checks"].values()),
-    }
+    result["nothing_lost"] = bool(ran) and all(x["goals"]["nothing_lost"] for x in ran)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(markdown(result))
     log(f"results written to {args.json}")
-    return 0 if result["goals"]["nothing_lost"] else 1
+    if pg_skipped:
+        log(f"NOTE: PostgreSQL was not benchmarked: {pg_skipped}")
+    failed = any("error" in x for x in sections.values())
+    return 0 if result["nothing_lost"] and not failed else 1
 
 
 if __name__ == "__main__":
