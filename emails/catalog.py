@@ -137,6 +137,15 @@ CONTEXT: dict[str, dict[str, str]] = {
         "company_email": "The company's email address (company_email) for the signature, or None.",
         "company_address": "The company's postal address (company_address) for the signature, or None.",
     },
+    "quarantine_summary": {
+        **_GREETING,
+        "period": "The company days it covers: 2025-03-13, or 2025-03-10 – 2025-03-13.",
+        "total": "How many submissions were held in that period, in all (int, at least 1).",
+        "forms": "Forms {name, count, reasons} most held first; reasons {reason, count}, most held first.",
+        "newest": "The newest held submissions {received_at, form_name, email, reason, submission}, newest first; "
+                  "received_at formatted in the recipient's zone, email may be None, submission is the public id "
+                  "that `crm forms quarantine release` takes.",
+    },
     "scheduled_report": {
         **_GREETING,
         "report_name": "Name of the report.",
@@ -284,6 +293,36 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "company_phone": "02-2345-6789 分機 210",
         "company_email": "service@goodfortune.com.tw",
         "company_address": "106 台北市大安區敦化南路二段 99 號 8 樓",
+    },
+    "quarantine_summary": {
+        "recipient_name": "系統管理員",
+        "period": "2025-03-13",
+        "total": 12,
+        "forms": [
+            {"name": "網站詢價表單", "count": 9, "reasons": [
+                {"reason": "honeypot filled in", "count": 6},
+                {"reason": "filled in 1.2 s (minimum 3 s)", "count": 3},
+            ]},
+            {"name": "Trade show sign-up", "count": 3, "reasons": [
+                {"reason": "render token used before", "count": 2},
+                {"reason": "could not be processed: industry: 'Mining' is not one of the choices", "count": 1},
+            ]},
+        ],
+        "newest": [
+            {"received_at": "2025-03-13 23:41 CST", "form_name": "網站詢價表單", "email": "deals@cheap-seo.example",
+             "reason": "honeypot filled in", "submission": "Hq3Zr8TxW1mKc0aPbLn5s2dE"},
+            {"received_at": "2025-03-13 17:05 CST", "form_name": "Trade show sign-up",
+             "email": "chen.wei@sunrise-textiles.example", "reason": "render token used before",
+             "submission": "k9Vd2LpQ7sXa4RtYb0NcGw3F"},
+            {"received_at": "2025-03-13 14:22 CST", "form_name": "網站詢價表單",
+             "email": "meiling.lin@morninglight.example", "reason": "filled in 1.2 s (minimum 3 s)",
+             "submission": "Zt6Wq1Ne8JmRc5UyHs0KaLb4"},
+            {"received_at": "2025-03-13 09:10 CST", "form_name": "網站詢價表單", "email": None,
+             "reason": "honeypot filled in", "submission": "Pf2Xs7Ab9DkEw3QnTz1VmCy8"},
+            {"received_at": "2025-03-13 08:47 CST", "form_name": "Trade show sign-up", "email": "wang.da@example.com",
+             "reason": "could not be processed: industry: 'Mining' is not one of the choices",
+             "submission": "Bn4Gh8Kr2SeTy6WcLx0MaPq5"},
+        ],
     },
     "scheduled_report": {
         "recipient_name": "張經理",

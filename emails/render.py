@@ -56,6 +56,7 @@ KNOWN_TEMPLATES: tuple[str, ...] = (
     "event_reminder",
     "visitor_auto_reply",
     "scheduled_report",
+    "quarantine_summary",
 )
 ADDED_KEYS = frozenset({"base_url", "company_name", "language", "link", "email_subject", "email_reason"})
 # Headers render() owns; `headers=` may add others (Reply-To, List-Unsubscribe, ...).

@@ -6,7 +6,8 @@ pending, oldest first, so round-robin turns and duplicate checks have a single c
 exact. A worker that stores a submission wakes its own thread; the holder also looks every `poll`
 seconds, so a lead is visible and its owner's notice queued well within a second of the 201. If the
 holder dies, another worker takes the lock within a second. On shutdown the holder drains what is
-pending; at start, whatever a stopped server left pending is processed first.
+pending; at start, whatever a stopped server left pending is processed first. The holder also queues the
+admins' daily quarantine summary (`crm_store.capture.quarantine_summary`), looking once an hour whether it is due.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
-from crm_store.capture import intake
+from crm_store.capture import intake, quarantine_summary
 
 from .writer import DatabaseBusy
 
@@ -31,6 +33,7 @@ BATCH = 200  # submissions per transaction at most: a batch holds SQLite's write
 POLL = 0.05  # seconds between looks at the intake when nothing woke the thread
 RETRY = 1.0  # seconds between attempts to take the lock, or after a failed batch
 LOCK_KEY = 0x1EAD_1A7E  # PostgreSQL advisory-lock key of the intake (any constant, the same everywhere)
+SUMMARY_EVERY = 3600.0  # seconds between looks at whether the admins' daily quarantine summary is due
 
 
 class IntakeLock:
@@ -83,6 +86,7 @@ class Intake:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="intake", daemon=True)
+        self._summarised_at: float | None = None
 
     def start(self) -> None:
         """Start processing (in the background)."""
@@ -117,10 +121,25 @@ class Intake:
                 log.exception("processing web submissions failed; trying again shortly")
                 self._stopping.wait(RETRY)
                 continue
+            self._summarise()
             if done < self.batch:
                 self._wake.wait(self.poll)
                 self._wake.clear()
         self._drain()
+
+    def _summarise(self) -> None:
+        """Queue the admins' quarantine summary of the day if it is due, looking at most once an hour."""
+        now = time.monotonic()
+        if self._summarised_at is not None and now - self._summarised_at < SUMMARY_EVERY:
+            return
+        self._summarised_at = now
+        try:
+            admins = self.state.write(quarantine_summary.queue_summary)
+        except Exception:  # noqa: BLE001 - the summary waits for the next look; the intake goes on
+            log.exception("queuing the quarantine summary failed; trying again in an hour")
+            return
+        if admins:
+            log.info("queued the quarantine summary for %d admin(s)", len(admins))
 
     def _drain(self) -> None:
         if not self.lock.held:

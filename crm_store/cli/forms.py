@@ -10,6 +10,7 @@ import click
 from crm_store.cli.params import language_choice
 
 if TYPE_CHECKING:
+    from crm_store.capture.quarantine_summary import Summary
     from crm_store.models import WebForm
 
 
@@ -246,6 +247,38 @@ def quarantine_discard(submission: str) -> None:
         click.echo(f"Discarded {row.public_id}.")
 
 
+@quarantine_group.command("summary")
+@click.option("--dry-run", is_flag=True, help="Print the summary and who would get it; queue nothing.")
+def quarantine_summary(dry_run: bool) -> None:
+    """Queue today's quarantine summary email for every active admin.
+
+    It covers the submissions still held that arrived since the day of the previous summary (yesterday,
+    the first time) up to the start of today, in the company's time zone. The web app queues it by itself
+    once a day; running this again the same day queues nothing new, and nothing is sent when nothing was
+    held.
+    """
+    from crm_store.capture import quarantine_summary as summaries
+    from crm_store.db.engine import session_scope
+
+    with session_scope() as session:
+        summary = summaries.summarise(session)
+        admins = [admin.email for admin in session.scalars(summaries.admins())]
+        if not summary.total:
+            click.echo(f"Nothing was quarantined on {summary.period}; no summary to send.")
+            return
+        if dry_run:
+            _print_summary(summary)
+            click.echo(f"Dry run: it would be queued for {len(admins)} admin(s): {', '.join(admins) or 'none'}.")
+            return
+        queued = summaries.queue_summary(session)
+    if not admins:
+        click.echo("There is no active admin to send it to; add one with "
+                   "`crm users add EMAIL --name NAME --role admin`.")
+    else:
+        click.echo(f"Queued the quarantine summary of {summary.period} ({summary.total} held) for "
+                   f"{len(queued)} admin(s); {len(admins) - len(queued)} had it already.")
+
+
 @forms.command("prune")
 def prune() -> None:
     """Forget visitors' IP addresses older than the `ip_retention_days` company setting."""
@@ -255,6 +288,21 @@ def prune() -> None:
     with session_scope() as session:
         n = quarantine.prune_ips(session)
     click.echo(f"Cleared the IP address of {n} submission(s).")
+
+
+def _print_summary(summary: Summary) -> None:
+    """Print a quarantine summary: the counts per form and reason, then the newest held submissions."""
+    click.echo(f"Quarantined on {summary.period}: {summary.total} submission(s).")
+    click.echo(f"{'FORM':<28} {'REASON':<44} {'HELD':>5}")
+    for form, reasons in summary.counts.items():
+        for reason, n in reasons.items():
+            click.echo(f"{form[:28]:<28} {reason[:44]:<44} {n:>5}")
+    click.echo("Newest:")
+    click.echo(f"{'ID':<26} {'RECEIVED (UTC)':<17} {'FORM':<20} {'EMAIL':<32} REASON")
+    for h in summary.newest:
+        click.echo(f"{h.public_id:<26} {h.received_at:%Y-%m-%d %H:%M} {h.form_name[:20]:<20} "
+                   f"{str(h.email or '')[:32]:<32} {h.reason}")
+    click.echo("Release one with `crm forms quarantine release SUBMISSION`.")
 
 
 def _urls(form: WebForm) -> None:
