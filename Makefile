@@ -36,11 +36,11 @@ demo: install
 	$(BIN)/crm mail send
 	$(BIN)/crm mail status
 	@echo ""
-	@echo "Web form 'Website inquiry': open http://127.0.0.1:8000/forms/$$($(BIN)/crm forms show 'Website inquiry' --public-id)"
+	@echo "Web form 'Website inquiry': open $${CRM_BASE_URL:-http://127.0.0.1:8000}/forms/$$($(BIN)/crm forms show 'Website inquiry' --public-id)"
 	@echo "Embed it on a page served from http://localhost:8080 by pasting:"
 	@$(BIN)/crm forms show "Website inquiry" --snippet
 	@echo ""
-	@echo "Starting the services (web app on http://127.0.0.1:8000, mail worker); Ctrl-C stops them."
+	@echo "Starting the services (web app on $${CRM_BASE_URL:-http://127.0.0.1:8000}, mail worker); Ctrl-C stops them."
 	$(BIN)/crm up
 
 lint: install-dev

@@ -148,6 +148,23 @@ def web_workers(text: str, _read: Mapping[str, Any]) -> int:
     return int(value)
 
 
+@setting("CRM_WEB_HOST", "`127.0.0.1`",
+         "Address `crm serve` and `crm up` listen on (`0.0.0.0` for every interface, behind a firewall or proxy).")
+def web_host(text: str, _read: Mapping[str, Any]) -> str:
+    value = text or "127.0.0.1"
+    if not re.fullmatch(r"[A-Za-z0-9.:\-\[\]]+", value):
+        raise ValueError(f"{value!r} is not an address or host name")
+    return value
+
+
+@setting("CRM_WEB_PORT", "`8000`", "Port `crm serve` and `crm up` listen on.")
+def web_port(text: str, _read: Mapping[str, Any]) -> int:
+    value = text or "8000"
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise ValueError(f"{value!r} is not a port number from 1 to 65535")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Config:
     """The deployment settings in force for one call (see `SETTINGS` for each one's variable and default)."""
@@ -164,6 +181,8 @@ class Config:
     ratelimit_per_form: str
     trusted_proxies: tuple[str, ...]
     web_workers: int
+    web_host: str
+    web_port: int
 
     @cached_property
     def secret_key(self) -> str:

@@ -38,11 +38,20 @@ def test_settings_are_read_at_call_time(tmp_path: Path) -> None:
         ({"CRM_LOG_LEVEL": "loud"}, "CRM_LOG_LEVEL"),
         ({"CRM_BASE_URL": "crm.example.com"}, "CRM_BASE_URL"),
         ({"CRM_DATABASE_URL": "leadline.db"}, "CRM_DATABASE_URL"),
+        ({"CRM_WEB_PORT": "0"}, "CRM_WEB_PORT"),
+        ({"CRM_WEB_PORT": "http"}, "CRM_WEB_PORT"),
+        ({"CRM_WEB_HOST": "crm host; rm -rf"}, "CRM_WEB_HOST"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(CrmError, match=named):
         load_config(env)
+
+
+def test_web_address_comes_from_the_environment() -> None:
+    config = load_config({"CRM_WEB_HOST": "0.0.0.0", "CRM_WEB_PORT": "8080"})
+    assert (config.web_host, config.web_port) == ("0.0.0.0", 8080)
+    assert (load_config({}).web_host, load_config({}).web_port) == ("127.0.0.1", 8000)
 
 
 def test_secret_key_is_generated_once_and_private(tmp_path: Path) -> None:

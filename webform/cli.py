@@ -16,16 +16,15 @@ def gunicorn_argv(host: str, port: int, workers: int, app: str = APP) -> list[st
         sys.executable, "-m", "gunicorn", app,
         "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "webform.asgi.Worker",
         "--backlog", "2048", "--timeout", "30", "--graceful-timeout", "20", "--keep-alive", "5",
+        "--no-control-socket",  # gunicorn's control socket is one path per user, shared by every instance
     ]
 
 
 @click.command("serve")
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for every interface)."
-)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--host", help="Address to listen on, 0.0.0.0 for every interface [default: CRM_WEB_HOST, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on [default: CRM_WEB_PORT, 8000].")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default: CRM_WEB_WORKERS, 2].")
-def serve(host: str, port: int, workers: int | None) -> None:
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web app: hosted forms, embed.js, the JSON API and /healthz.
 
     Rate limits are counted per worker process unless CRM_RATELIMIT_STORAGE_URL points at Redis.
@@ -33,6 +32,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     from crm_store.config import load_config
 
     config = load_config()
+    host, port = host or config.web_host, port or config.web_port
     argv = gunicorn_argv(host, port, workers or config.web_workers)
     click.echo(f"Serving on http://{host}:{port} ({workers or config.web_workers} workers); Ctrl-C stops.")
     sys.stdout.flush()

@@ -6,7 +6,9 @@ group (a callable returning the command line), so this module imports none of th
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -18,6 +20,9 @@ from importlib.metadata import entry_points
 log = logging.getLogger("leadline.up")
 MAX_BACKOFF = 30.0
 HEALTHY_AFTER = 60.0
+# Seconds a service has to stop after SIGTERM before its whole process group is killed: longer than the
+# web server's own graceful shutdown (gunicorn --graceful-timeout 20 in webform/cli.py).
+STOP_GRACE = 30.0
 
 
 def declared_services() -> dict[str, list[str]]:
@@ -43,7 +48,8 @@ class Service:
 
     def start(self) -> None:
         """Start the process."""
-        self.process = subprocess.Popen(self.argv)
+        # its own process group: stopping it reaches its children too (a web server's workers)
+        self.process = subprocess.Popen(self.argv, start_new_session=True)
         self.started_at = time.monotonic()
         log.info("%s started (pid %s)", self.name, self.process.pid)
 
@@ -64,16 +70,24 @@ class Service:
         self.restart_at = now + self.backoff
         self.backoff = min(self.backoff * 2, MAX_BACKOFF)
 
-    def stop(self, grace: float = 10.0) -> None:
-        """Ask the process to stop; kill it after the grace period."""
-        if self.process is None or self.process.poll() is not None:
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM); it finishes its work first."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Ask the process to stop; after the grace period kill it and whatever it started."""
+        if self.process is None:
             return
-        self.process.terminate()
+        self.terminate()
         try:
             self.process.wait(grace)
         except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s; killing it", self.name, grace)
             self.process.kill()
             self.process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # anything of its group left behind
         log.info("%s stopped", self.name)
 
 
@@ -92,5 +106,7 @@ def run_services(services: dict[str, list[str]], stop: threading.Event | None = 
             for service in running:
                 service.check(now)
     finally:
+        for service in running:  # all at once: each drains its own work
+            service.terminate()
         for service in running:
             service.stop()
