@@ -43,12 +43,11 @@ def _free_port() -> int:
 class Served:
     """`crm serve --workers 2` on a free loopback port, stopped (SIGTERM) at the end."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, per_ip: str = "100000/minute", workers: int = 2) -> None:
         self.port = _free_port()
-        self.env = {**os.environ, **env, "CRM_RATELIMIT_PER_IP": "100000/minute",
-                    "CRM_RATELIMIT_PER_FORM": "100000/minute"}
+        self.env = {**os.environ, **env, "CRM_RATELIMIT_PER_IP": per_ip, "CRM_RATELIMIT_PER_FORM": "100000/minute"}
         self.log = log
-        argv = [sys.executable, "-m", "crm_store", "serve", "--port", str(self.port), "--workers", "2"]
+        argv = [sys.executable, "-m", "crm_store", "serve", "--port", str(self.port), "--workers", str(workers)]
         with log.open("ab") as out:
             self.proc = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         self._wait_healthy()
@@ -73,9 +72,23 @@ class Served:
         finally:
             conn.close()
 
-    def workers(self) -> list[int]:
+    def children(self) -> list[int]:
+        """Every process gunicorn's master started: the workers and the intake."""
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         return [int(c) for c in children]
+
+    def workers(self) -> list[int]:
+        return [pid for pid in self.children() if pid != self.intake()]
+
+    def intake(self) -> int | None:
+        """The intake's own process (`python -m webform.intake`), if it runs."""
+        for pid in self.children():
+            try:
+                if b"webform.intake" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+            except FileNotFoundError:
+                continue
+        return None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -224,6 +237,48 @@ def test_a_stalled_database_answers_503_with_retry_after_never_hangs(served: Ser
     visitor = Visitor(served, web_form)
     assert visitor.submit("after@example.com")[0] == 201  # and writes again once the lock is gone
     visitor.close()
+
+
+def test_a_client_over_its_limit_is_refused_at_once_while_every_app_thread_waits(
+        env: dict[str, str], web_form: Any, database_url: str, tmp_path: Path) -> None:
+    """The server counts limits before a request waits for an app thread: a 429 never queues behind writes."""
+    # one worker: its counts are exact (each process counts on its own) and 40 waiting visitors fill its threads
+    server = Served({**env, "CRM_TRUSTED_PROXIES": "127.0.0.1"}, tmp_path / "serve.log", per_ip="1/minute", workers=1)
+    path = f"/api/forms/{web_form.public_id}/submissions"
+
+    def post(address: str) -> tuple[int, float, str | None]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        body = json.dumps({"last_name": "Wu", "email": f"wu@{address}.example.com", "_submission": uuid.uuid4().hex})
+        started = time.monotonic()
+        try:
+            conn.request("POST", path, body, {"Content-Type": "application/json", "X-Forwarded-For": address,
+                                              "X-Form-Key": web_form.integration_key})
+            answer = conn.getresponse()
+            answer.read()
+            return answer.status, time.monotonic() - started, answer.getheader("Retry-After")
+        finally:
+            conn.close()
+
+    try:
+        assert [post("198.51.100.250")[0] for _ in range(3)] == [201, 429, 429]
+        with database_stalled(database_url):
+            # 40 visitors from 40 addresses, each admitted: every app thread waits for the write
+            stalled: list[tuple[int, float, str | None]] = []
+            threads = [threading.Thread(target=lambda i=i: stalled.append(post(f"198.51.100.{i}"))) for i in range(40)]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.5)
+            assert not stalled  # still waiting for the database
+            refused = [post("198.51.100.250") for _ in range(4)]  # that address used its submission a minute
+            assert not stalled or all(status == 503 for status, _, _ in stalled)
+            for thread in threads:
+                thread.join(30)
+        assert [status for status, _, _ in refused] == [429] * 4
+        assert max(waited for _, waited, _ in refused) < 1.0, refused  # not the 5 s the admitted ones wait
+        assert all(int(after or 0) >= 1 for _, _, after in refused)
+        assert sorted({status for status, _, _ in stalled}) == [503] and len(stalled) == 40, server.log.read_text()
+    finally:
+        server.stop()
 
 
 def test_32_simultaneous_submissions_of_one_email_make_one_lead(served: Served, web_form: Any,

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from uvicorn_worker import UvicornWorker
@@ -29,17 +31,23 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 THREADS = 16  # threads per worker process running the app: what waits on the database, not on clients
+REFUSAL_THREADS = 2  # threads answering requests over a rate limit, apart from the admitted ones
+Admit = Callable[[dict[str, Any]], "int | None"]
 BODY_SECONDS = 30.0  # a body that takes longer to arrive is answered 408 and the connection closed
 
 
 class WholeRequests:
     """An ASGI app that runs a WSGI app on complete requests, in a pool of threads."""
 
-    def __init__(self, wsgi: WSGIApp, *, max_body: int, threads: int = THREADS,
+    def __init__(self, wsgi: WSGIApp, *, max_body: int, threads: int = THREADS, admit: Admit | None = None,
                  on_startup: Callable[[], None] | None = None, on_shutdown: Callable[[], None] | None = None) -> None:
         self.wsgi = wsgi
         self.max_body = max_body
         self.threads = ThreadPoolExecutor(threads, thread_name_prefix="web")
+        # `admit(environ)` counts a request against its rate limits in the event loop: one over a limit is
+        # answered by threads of its own, never queued behind admitted requests waiting for the database.
+        self.admit = admit
+        self.refusals = ThreadPoolExecutor(REFUSAL_THREADS, thread_name_prefix="web-429")
         self.on_startup, self.on_shutdown = on_startup, on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,7 +67,9 @@ class WholeRequests:
             return
         environ = wsgi_environ(scope, body)
         loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(self.threads, run_wsgi, self.wsgi, environ)
+        refused = self.admit is not None and self.admit(environ) is not None
+        pool = self.refusals if refused else self.threads
+        status, headers, content = await loop.run_in_executor(pool, run_wsgi, self.wsgi, environ)
         await _answer(send, status, headers, content)
 
     async def _body(self, receive: Receive) -> bytes | None:
@@ -87,6 +97,7 @@ class WholeRequests:
                 if self.on_shutdown is not None:
                     await loop.run_in_executor(None, self.on_shutdown)
                 self.threads.shutdown(wait=True)
+                self.refusals.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -162,13 +173,16 @@ def _product() -> WholeRequests:
     """The web app with its intake: submissions stored and answered at once, processed in the background."""
     from crm_store.config import load_config
     from webform.app import MAX_BODY, create_app
-    from webform.intake import Intake
+    from webform.extensions import limiter
+    from webform.intake import PROCESS_ENV, STANDBY, Intake
 
     logging.basicConfig(level=load_config().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     state = app.extensions["leadline"]
-    state.intake = intake = Intake(state)
-    return WholeRequests(app, max_body=MAX_BODY, on_startup=intake.start, on_shutdown=intake.stop)
+    # with the intake in a process of its own (`crm serve`), this worker's thread stands by for it
+    state.intake = intake = Intake(state, standby=STANDBY if os.environ.get(PROCESS_ENV) == "1" else 0.0)
+    return WholeRequests(app, max_body=MAX_BODY, admit=partial(limiter.admit, app),
+                         on_startup=intake.start, on_shutdown=intake.stop)
 
 
 def __getattr__(name: str) -> Any:

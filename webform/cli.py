@@ -17,6 +17,7 @@ def gunicorn_argv(host: str, port: int, workers: int, app: str = APP) -> list[st
         "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "webform.asgi.Worker",
         "--backlog", "2048", "--timeout", "30", "--graceful-timeout", "20", "--keep-alive", "5",
         "--no-control-socket",  # gunicorn's control socket is one path per user, shared by every instance
+        *(["--config", "python:webform.serve_hooks"] if app == APP else []),  # the intake's own process
     ]
 
 

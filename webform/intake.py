@@ -1,11 +1,12 @@
 """The intake: a submission is answered 201 once it is stored, then turned into a lead here, in batches.
 
-Every worker process of `crm serve` runs one `Intake` thread, and one of them at a time holds the intake
-lock (a file lock beside the SQLite file; an advisory lock on PostgreSQL): that one processes what is
-pending, oldest first, so round-robin turns and duplicate checks have a single consumer and come out
-exact. A worker that stores a submission wakes its own thread; the holder also looks every `poll`
-seconds, so a lead is visible and its owner's notice queued well within a second of the 201. If the
-holder dies, another worker takes the lock within a second. On shutdown the holder drains what is
+`crm serve` runs the intake in a process of its own (`python -m webform.intake`, started by gunicorn's
+master), and every worker process runs one `Intake` thread standing by. One of them at a time holds the
+intake lock (a file lock beside the SQLite file; an advisory lock on PostgreSQL): that one processes what
+is pending, oldest first, so round-robin turns and duplicate checks have a single consumer and come out
+exact. The holder looks every `poll` seconds (a worker's own thread, when it holds the lock, is also
+woken by each submission it stores), so a lead is visible and its owner's notice queued well within a
+second of the 201. If the holder dies, another takes the lock within a second. On shutdown the holder drains what is
 pending; at start, whatever a stopped server left pending is processed first. The holder also queues the
 admins' daily quarantine summary (`crm_store.capture.quarantine_summary`), looking once an hour whether it is due.
 """
@@ -39,6 +40,11 @@ RETRY = 1.0  # seconds between attempts to take the lock, or after a failed batc
 LOCK_KEY = 0x1EAD_1A7E  # PostgreSQL advisory-lock key of the intake (any constant, the same everywhere)
 DRAIN_WAIT = 10.0  # seconds a stopping worker waits for the lock to process what the holder left pending
 SUMMARY_EVERY = 3600.0  # seconds between looks at whether the admins' daily quarantine summary is due
+# Set (to "1") by `crm serve` when the intake runs in a process of its own: the workers' threads stand by,
+# first trying the lock after STANDBY seconds, so that process takes it as it starts.
+PROCESS_ENV = "LEADLINE_INTAKE_PROCESS"
+STANDBY = 5.0
+READY_WAIT = 60.0  # seconds the intake process takes at most to say it is ready
 
 
 class IntakeLock:
@@ -85,11 +91,14 @@ class IntakeLock:
 class Intake:
     """The thread that processes pending submissions while this process holds the intake lock."""
 
-    def __init__(self, state: WebState, *, batch: int = BATCH, poll: float = POLL, gather: float = GATHER) -> None:
+    def __init__(self, state: WebState, *, batch: int = BATCH, poll: float = POLL, gather: float = GATHER,
+                 standby: float = 0.0) -> None:
         self.state, self.batch, self.poll, self.gather = state, batch, poll, gather
+        self.standby = standby  # seconds before the first try for the lock
         self.lock = IntakeLock(state)
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self.ready = threading.Event()  # set once it first tried the lock (and processed a batch if it got it)
         self._thread = threading.Thread(target=self._run, name="intake", daemon=True)
         self._summarised_at: float | None = None
 
@@ -115,8 +124,10 @@ class Intake:
         ))
 
     def _run(self) -> None:
+        self._stopping.wait(self.standby)
         while not self._stopping.is_set():
             if not self.lock.acquire():
+                self.ready.set()
                 self._stopping.wait(RETRY)
                 continue
             try:
@@ -129,6 +140,7 @@ class Intake:
                 log.exception("processing web submissions failed; trying again shortly")
                 self._stopping.wait(RETRY)
                 continue
+            self.ready.set()
             self._summarise()
             if done < self.batch:
                 if self._wake.wait(self.poll):  # woken by a submission: let the ones behind it in too
@@ -177,3 +189,35 @@ class Intake:
             log.exception("draining web submissions failed; the rest is processed at the next start")
         finally:
             self.lock.release()
+
+
+def main() -> None:
+    """`python -m webform.intake`: the intake in a process of its own, as `crm serve` runs it beside its workers.
+
+    In a process of its own the intake does not share a worker's interpreter lock with that worker's
+    request threads: under load it gets its share of the machine and keeps up with what is accepted. It
+    takes the intake lock (the workers' own intake threads stand by and take over within a second if it
+    dies), looks every `POLL` seconds, drains what is pending when told to stop (SIGTERM, SIGINT) and
+    stops by itself when the server that started it is gone.
+    """
+    import signal
+
+    from crm_store.config import load_config
+    from webform.app import create_app
+
+    logging.basicConfig(level=load_config().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = create_app().extensions["leadline"]
+    state.intake = process = Intake(state)
+    stopping, parent = threading.Event(), os.getppid()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    process.start()
+    process.ready.wait(READY_WAIT)
+    print("ready", flush=True)  # to the server waiting for it (stdout); the log goes to stderr
+    while not stopping.wait(1.0) and os.getppid() == parent:
+        pass
+    process.stop()
+
+
+if __name__ == "__main__":
+    main()

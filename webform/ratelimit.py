@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any, cast
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse_many
 from limits.storage import MovingWindowSupport, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -27,6 +27,10 @@ from werkzeug.exceptions import TooManyRequests
 
 SWEEP_EVERY = 10_000  # keys before expired ones are dropped
 EXTENSION = "leadline.limits"
+# Set in a request's WSGI environ by `Limiter.admit` (the server counted the request before the app ran):
+COUNTED = "leadline.limits.counted"  # True: admitted, the view does not count it again
+LIMITED = "leadline.limits.limited"  # seconds until the window lets one more in: the view answers 429
+LIMITS = "__leadline_limits__"  # attribute of a limited view: its (rate, key) pairs, in the order checked
 PREFIX = "leadline"  # of every key, so a shared Redis tells our counters from others'
 View = Callable[..., Any]
 
@@ -136,17 +140,54 @@ class Limiter:
         app.extensions[EXTENSION] = MovingWindowRateLimiter(storage)
 
     def limit(self, rate: Callable[[], str], key: Callable[[], str]) -> Callable[[View], View]:
-        """Limit a view to `rate()` (e.g. "20/minute"; ";" between several) requests per `key()`."""
+        """Limit a view to `rate()` (e.g. "20/minute"; ";" between several) requests per `key()`.
+
+        Stacked limits are checked outermost first. A request the server already counted (`admit`) is
+        not counted again; one it found over a limit is answered 429 at once.
+        """
 
         def decorate(view: View) -> View:
             @wraps(view)
             def limited(*args: Any, **kwargs: Any) -> Any:
-                self.hit(rate(), key())
+                seconds = request.environ.get(LIMITED)
+                if seconds is not None:
+                    raise Limited(int(seconds))
+                if not request.environ.get(COUNTED):
+                    self.hit(rate(), key())
                 return view(*args, **kwargs)
 
+            setattr(limited, LIMITS, [(rate, key), *getattr(view, LIMITS, [])])
             return cast(View, limited)
 
         return decorate
+
+    def admit(self, app: Flask, environ: dict[str, Any]) -> int | None:
+        """Count a request against its view's limits before the app runs it: None, or the seconds to wait.
+
+        The server calls this in its event loop, so a request over a limit is told so without waiting for
+        one of the threads that run the app (they may all be busy with admitted work). The request is
+        marked in `environ` so that its view does not count it twice. Only counters in this process
+        (`local://`) are counted here: a shared store (Redis) is a network call, made in the app's threads.
+        """
+        if not isinstance(app.extensions[EXTENSION].storage, LocalStorage):
+            return None
+        try:
+            endpoint, _args = app.url_map.bind_to_environ(environ).match()
+        except Exception:  # noqa: BLE001 - not found, wrong method, a redirect: the app answers it
+            return None
+        view = app.view_functions.get(str(endpoint))
+        limits = getattr(view, LIMITS, None)
+        if not limits:
+            return None
+        with app.request_context(environ):
+            try:
+                for rate, key in limits:
+                    self.hit(rate(), key())
+            except Limited as exc:
+                environ[LIMITED] = exc.seconds
+                return exc.seconds
+        environ[COUNTED] = True
+        return None
 
     def hit(self, rate: str, key: str) -> None:
         """Count one request against every window of `rate`; raise Limited when one is full."""

@@ -92,9 +92,10 @@ class Writer:
                 while self._leading and not job.done:
                     if job not in self._pending:  # in the group being written: its leader tells when done
                         self._cond.wait()
-                    elif not self._cond.wait(max(job.deadline - time.monotonic(), 0)):
+                    elif not self._cond.wait(max(job.deadline - time.monotonic(), 0)) and job in self._pending:
                         self._pending.remove(job)  # still queued behind a stuck writer: give up waiting
                         raise DatabaseBusy("the database is busy")
+                    # (timed out just as a leader took it into its group: that group's answer is its answer)
                 if job.done:
                     return job.result()
                 self._leading = True
