@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -165,6 +166,15 @@ def web_port(text: str, _read: Mapping[str, Any]) -> int:
     return int(value)
 
 
+@setting("CRM_USER", "unset: changes are recorded as made by `cli`",
+         "Email of the active user the `crm` commands act as (`crm --as EMAIL` overrides it); "
+         "their changes are audited under their name.")
+def acting_user(text: str, _read: Mapping[str, Any]) -> str | None:
+    if text and "@" not in text:
+        raise ValueError(f"{text!r} is not an email address")
+    return text.lower() or None
+
+
 @dataclass(frozen=True)
 class Config:
     """The deployment settings in force for one call (see `SETTINGS` for each one's variable and default)."""
@@ -183,6 +193,7 @@ class Config:
     web_workers: int
     web_host: str
     web_port: int
+    acting_user: str | None
 
     @cached_property
     def secret_key(self) -> str:
@@ -225,12 +236,26 @@ assert [s.field for s in SETTINGS] == [f.name for f in fields(Config)], "SETTING
 
 
 def _stored_secret_key(data_dir: Path) -> str:
+    """The data dir's secret key, made on first use; processes starting together all get the one that won.
+
+    The key is written whole to a file of its own, then linked into place (`link` fails if another process
+    got there first): nobody reads a half-written key, and a loser reads the winner's.
+    """
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+    fd, draft = tempfile.mkstemp(dir=data_dir, prefix=".secret_key.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        os.unlink(draft)
     return key

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from crm_store.cli.output import Column, echo_table
 from crm_store.cli.params import LazyChoice, language_choice
 
 
@@ -40,12 +41,12 @@ def status(failed: bool, limit: int) -> None:
         counts = outbox.counts(session)
         click.echo("  ".join(f"{k}: {v}" for k, v in counts.items()))
         rows = list(session.scalars(outbox.listing(failed_only=failed, limit=limit)))
-        for row in rows:
-            when = (row.sent_at or row.next_attempt_at).strftime("%Y-%m-%d %H:%M")
-            click.echo(f"{row.id:>6}  {row.status:<10} {row.template:<20} {row.recipient:<32} {when} UTC  "
-                       f"tries {row.attempts}")
-            if failed and row.last_error:
-                click.echo(f"        {row.last_error}")
+    columns = [Column("ID", right=True), Column("STATUS"), Column("TEMPLATE"), Column("RECIPIENT"),
+               Column("WHEN (UTC)"), Column("TRIES", right=True), *([Column("SERVER'S REPLY")] if failed else [])]
+    if rows:
+        echo_table(columns, [(row.id, row.status, row.template, row.recipient,
+                              f"{row.sent_at or row.next_attempt_at:%Y-%m-%d %H:%M}", row.attempts,
+                              *([row.last_error] if failed else [])) for row in rows])
 
 
 @mail.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -18,7 +19,7 @@ import aiosmtplib
 from .relay import Relay
 from .wire import Wire
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("leadline.mail.delivery")  # under "leadline": CRM_LOG_LEVEL applies
 
 Kind = Literal["sent", "transient", "permanent"]
 # Our name in EHLO; a fixed one spares a reverse DNS lookup per connection.
@@ -51,6 +52,7 @@ async def _connect(relay: Relay) -> aiosmtplib.SMTP:
         except BaseException:
             _drop(client)
             raise
+    log.debug("connected to %s", relay.describe())
     return client
 
 
@@ -70,6 +72,15 @@ def _classify(exc: Exception) -> tuple[Kind, str, bool]:
     return "transient", f"{type(exc).__name__}: {exc}", False
 
 
+def _reason(exc: BaseException) -> str:
+    """Say why a connection failed, in words: asyncio says "Connect call failed" for a refused one."""
+    text = str(exc)
+    errno = getattr(exc.__cause__ or exc, "errno", None)
+    if isinstance(errno, int) and errno > 0 and os.strerror(errno).lower() not in text.lower():
+        text += f" ({os.strerror(errno)})"
+    return text
+
+
 async def _send_over_one_connection(
     relay: Relay, queue: asyncio.Queue[tuple[int, Wire]], outcomes: dict[int, Outcome]
 ) -> None:
@@ -81,7 +92,9 @@ async def _send_over_one_connection(
                 try:
                     client = await _connect(relay)
                 except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                    outcomes[key] = Outcome(key, "transient", f"cannot connect to {relay.host}:{relay.port}: {exc}")
+                    detail = f"cannot connect to {relay.host}:{relay.port}: {_reason(exc)}"
+                    outcomes[key] = Outcome(key, "transient", detail)
+                    log.debug("outbox %s: %s", key, outcomes[key].detail)
                     return  # the other connections (or the next pass) take the rest
             try:
                 await client.sendmail(message.sender, [message.recipient], message.data)
@@ -90,9 +103,11 @@ async def _send_over_one_connection(
                 kind, detail, usable = _classify(exc)
                 outcomes[key] = Outcome(key, kind, detail)
                 client = await _reset_or_drop(client, usable)
+            log.debug("outbox %s: %s %s", key, outcomes[key].kind, outcomes[key].detail)
     finally:
         if client is not None:
             await _quit(client)
+            log.debug("closed the connection to %s", relay.describe())
 
 
 async def _reset_or_drop(client: aiosmtplib.SMTP, usable: bool) -> aiosmtplib.SMTP | None:

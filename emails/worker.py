@@ -16,6 +16,7 @@ from crm_store.config import Config
 from crm_store.db.engine import make_engine, session_factory
 from crm_store.mail import outbox
 from crm_store.models import OutboxMessage
+from crm_store.records.documents import documents_dir
 from crm_store.settings import company
 from crm_store.staff.tokens import sign_placeholders
 
@@ -40,13 +41,26 @@ def message_domain(config: Config) -> str:
     return urlsplit(config.base_url).hostname or outbox.DEFAULT_DOMAIN
 
 
+def attachment_path(data_dir: Path, reference: str) -> Path:
+    """Return the file an attachment reference names; refuse one outside the documents store or not a file.
+
+    The data dir also holds the secret key, the database and other people's mail, so a reference must
+    resolve (links followed) into the documents store, and be a regular file: reading a FIFO would hang.
+    """
+    store = documents_dir(data_dir).resolve()
+    path = (data_dir / reference).resolve()
+    if store not in path.parents:
+        raise ValueError(f"attachment {reference!r} is outside the documents store")
+    if not path.is_file():
+        raise ValueError(f"attachment {reference!r} is not a stored file")
+    return path
+
+
 def _attachments(config: Config, row: OutboxMessage) -> list[Attachment]:
     found = []
     for ref in row.attachments:
-        path = (config.data_dir / ref["path"]).resolve()
-        if config.data_dir.resolve() not in path.parents:
-            raise ValueError(f"attachment {ref['path']!r} is outside the data dir")
-        found.append(Attachment(ref["filename"], ref["content_type"], Path(path).read_bytes(), ref.get("inline_cid")))
+        content = attachment_path(config.data_dir, ref["path"]).read_bytes()
+        found.append(Attachment(ref["filename"], ref["content_type"], content, ref.get("inline_cid")))
     return found
 
 

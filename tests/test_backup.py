@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sqlite3
 import subprocess
 import tarfile
 import uuid
@@ -22,13 +23,15 @@ from crm_store.cli import backup as backup_cli
 from crm_store.config import load_config
 from crm_store.db.engine import make_engine
 from crm_store.db.schema import alembic_config, head_revision
-from crm_store.models import Base, Document
+from crm_store.models import Base, Document, Erasure, Lead
 from crm_store.ops import backup
+from crm_store.records import erasures
 from crm_store.records import lifecycle as records
 from crm_store.records.documents import add_document, open_document
 from crm_store.staff.users import add_user
 
 PDF = "%PDF-1.4\n報價單 NT$120,000\n%%EOF\n".encode()
+SQLITE_ONLY = pytest.mark.parametrize("template", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -132,7 +135,11 @@ def test_backup_then_restore_gives_the_same_crm(
 
     target_url = request.getfixturevalue("empty_target")
     target_dir = Path(load_config().data_dir)
-    assert "Restored the backup" in cli("restore", str(archive)).output
+    restored = cli("restore", str(archive)).output
+    assert "Restored the backup" in restored
+    tables = len(before_counts) + 1  # and alembic_version
+    assert f"Verified the restored database: its {tables} tables hold the rows the manifest lists." in restored
+    assert "restore with --erasures-from the database it replaces" in restored
     assert _counts(target_url) == before_counts
     assert _contents(target_url) == before_rows
     assert open_document(target_dir, crm_data).path.read_bytes() == PDF
@@ -150,6 +157,7 @@ def test_manifest_lists_every_file_with_its_hash(crm_data: Document, cli, backen
     assert manifest["format_version"] == 1 and manifest["database"] == backend
     assert manifest["alembic_revision"] == head_revision() and manifest["app_version"]
     assert manifest["created_at"].endswith("+00:00")
+    assert manifest["tables"] == {**_counts(load_config().database_url), "alembic_version": 1}
     db_member = "database/leadline.db" if backend == "sqlite" else "database/leadline.dump"
     doc_member = f"documents/{crm_data.sha256[:2]}/{crm_data.sha256}"
     assert sorted(members) == sorted([db_member, doc_member, "secret_key"])
@@ -292,3 +300,142 @@ def test_backup_needs_a_database(cli, tmp_path: Path, monkeypatch: pytest.Monkey
         f"error: there is no database at {tmp_path}/new/leadline.db to back up; run `crm init` first\n"
     )
     assert not (tmp_path / "new" / "leadline.db").exists()
+
+
+# -- a restored database is sound: no stale side files replayed into it, checked before it is called done ----
+
+
+def _side_file(tmp_path: Path, suffix: str) -> bytes:
+    """What SQLite leaves beside a database that a process was writing when it died: a hot journal, a WAL."""
+    path = tmp_path / "crashed" / "leadline.db"
+    path.parent.mkdir()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(f"pragma journal_mode={'delete' if suffix == '-journal' else 'wal'}")
+    db.execute("create table leads (id integer primary key, last_name text)")
+    db.executemany("insert into leads (last_name) values (?)", [(f"lead {i}" * 40,) for i in range(200)])
+    db.execute("begin")
+    db.execute("update leads set last_name = 'changed'")
+    content = path.with_name(path.name + suffix).read_bytes()
+    db.execute("rollback")
+    db.close()
+    return content
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(("suffix", "kind"), [
+    ("-journal", "rollback journal"), ("-wal", "write-ahead log"), ("-shm", "shared-memory index"),
+])
+def test_restore_refuses_a_data_dir_holding_a_side_file_of_the_database(
+    crm_data: Document, cli, tmp_path: Path, request: pytest.FixtureRequest, suffix: str, kind: str,  # noqa: ANN001
+) -> None:
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    target_url = request.getfixturevalue("empty_target")
+    data_dir = load_config().data_dir
+    data_dir.mkdir(parents=True)
+    stale = data_dir / f"leadline.db{suffix}"
+    stale.write_bytes(_side_file(tmp_path, suffix))  # left by a crashed CRM whose database was moved away
+    result = cli("restore", str(archive), ok=False)
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: {stale} is the {kind} of an earlier database: SQLite would replay it into the restored one and "
+        "corrupt it; move it away with the database it belongs to (or delete it), then restore again\n"
+    )
+    assert [p.name for p in data_dir.iterdir()] == [stale.name]  # nothing restored beside it
+    assert not Path(target_url.removeprefix("sqlite:///")).exists()
+
+
+def test_restore_checks_each_table_s_rows_against_the_manifest(
+    crm_data: Document, cli, tmp_path: Path, request: pytest.FixtureRequest,  # noqa: ANN001
+) -> None:
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    members = _members(archive)
+    manifest = json.loads(members["manifest.json"])
+    manifest["tables"]["leads"] = 2  # the database in the archive lacks a row the backup counted
+    members["manifest.json"] = json.dumps(manifest).encode()
+    _rewrite(archive, members)
+    target_url = request.getfixturevalue("empty_target")
+    result = cli("restore", str(archive), ok=False)
+    assert result.stderr == ("error: the restored database does not match the backup: leads has 1 rows, the "
+                             "manifest says 2; nothing restored\n")
+    assert "Restored" not in result.stdout
+    _nothing_restored(target_url, load_config().data_dir)
+
+
+@SQLITE_ONLY
+def test_restore_refuses_a_database_that_fails_its_integrity_check(
+    crm_data: Document, cli, tmp_path: Path, request: pytest.FixtureRequest,  # noqa: ANN001
+) -> None:
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    members = _members(archive)
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(members["database/leadline.db"])
+    db = sqlite3.connect(damaged)
+    page_size = db.execute("pragma page_size").fetchone()[0]
+    root = db.execute("select rootpage from sqlite_master where name = 'ix_leads_email'").fetchone()[0]
+    db.close()
+    content = bytearray(damaged.read_bytes())
+    content[(root - 1) * page_size:root * page_size] = bytes(page_size)  # an index page, zeroed
+    members["database/leadline.db"] = bytes(content)
+    manifest = json.loads(members["manifest.json"])  # a manifest written for the damaged file: the hashes agree
+    for entry in manifest["files"]:
+        if entry["path"] == "database/leadline.db":
+            entry["sha256"], entry["size"] = hashlib.sha256(content).hexdigest(), len(content)
+    members["manifest.json"] = json.dumps(manifest).encode()
+    _rewrite(archive, members)
+    target_url = request.getfixturevalue("empty_target")
+    result = cli("restore", str(archive), ok=False)
+    assert result.stderr.startswith("error: the restored database fails its integrity check (")
+    assert result.stderr.endswith("); nothing restored\n") and "Restored" not in result.stdout
+    _nothing_restored(target_url, load_config().data_dir)
+
+
+# -- the erasure log: people erased after a backup are erased again when it is restored ----------------------
+
+
+def test_restore_erases_again_who_was_erased_after_the_backup(
+    crm_data: Document, cli, session: Session, backend: str, database_url: str, tmp_path: Path,  # noqa: ANN001
+    request: pytest.FixtureRequest,
+) -> None:
+    lead = records.create_lead(session, {"last_name": "林", "first_name": "曉薇", "email": "Hua@Example.com",
+                                         "phone": "0912-000-111", "description": "請回電"})
+    session.commit()
+    archive = tmp_path / "before-the-erase.tar.gz"
+    cli("backup", str(archive))
+    cli("person", "erase", "hua@example.com", "--yes")
+    [logged] = session.scalars(select(Erasure)).all()
+    session.close()
+    old = database_url.removeprefix("sqlite:///") if backend == "sqlite" else database_url  # a path, or a URL
+
+    target_url = request.getfixturevalue("empty_target")
+    out = cli("restore", str(archive), "--erasures-from", old).output
+    assert "Re-applied 1 erasure(s) made after this backup: those people are erased again." in out
+    engine = make_engine(target_url)
+    try:
+        with Session(engine) as restored:
+            again = restored.scalars(select(Lead).where(Lead.lead_no == lead.lead_no)).one()
+            assert (again.last_name, again.first_name, again.email, again.phone, again.description) == (
+                "[erased]", None, None, None, None)
+            [entry] = restored.scalars(select(Erasure)).all()  # logged here too, for the next backup
+            assert (entry.email_hash, entry.erased_at) == (logged.email_hash, logged.erased_at)
+            assert entry.email_hash == erasures.email_hash(" HUA@example.com ")
+    finally:
+        engine.dispose()
+    if backend == "sqlite":  # and the restored file keeps no copy of them in a freed page
+        raw = Path(target_url.removeprefix("sqlite:///")).read_bytes().lower()
+        assert b"hua@example.com" not in raw and "曉薇".encode() not in raw and b"912000111" not in raw
+        assert json.dumps("曉薇").strip('"').encode() not in raw  # as JSON columns write it
+
+
+def test_an_unreadable_erasure_log_is_refused_before_anything_is_restored(
+    crm_data: Document, cli, tmp_path: Path, request: pytest.FixtureRequest,  # noqa: ANN001
+) -> None:
+    archive = tmp_path / "crm.tar.gz"
+    cli("backup", str(archive))
+    target_url = request.getfixturevalue("empty_target")
+    missing = tmp_path / "moved-away" / "leadline.db"
+    result = cli("restore", str(archive), "--erasures-from", str(missing), ok=False)
+    assert result.stderr == f"error: --erasures-from: there is no database at {missing}\n"
+    _nothing_restored(target_url, load_config().data_dir)

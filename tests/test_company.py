@@ -78,7 +78,7 @@ def test_cli_list_get_set(crm) -> None:  # noqa: ANN001
     assert crm("settings", "get", "time_zone").output.strip() == "Asia/Taipei"
     bad = crm("settings", "set", "sla_hours", "0", ok=False)
     assert bad.exit_code == 1
-    assert bad.stderr.strip() == "error: sla_hours: must be at least 1"
+    assert bad.stderr.strip() == "error: sla_hours: must be from 1 to 720"
     assert "Traceback" not in bad.output
 
 
@@ -146,3 +146,82 @@ def test_bad_company_contact_details_are_one_line_errors_naming_the_key(
 def test_company_contact_details_are_empty_by_default(session: Session) -> None:
     values = company.all_settings(session)
     assert [values[k] for k in ("company_email", "company_phone", "company_address", "company_tax_id")] == [""] * 4
+
+
+# -- what would break the settings' readers ----------------------------------------------------------
+
+WHOLE_NUMBERS = [d for d in company.DEFINITIONS if isinstance(d.parse, company.WholeNumber)]
+LINES = [d for d in company.DEFINITIONS if isinstance(d.parse, company.Line)]
+
+
+def test_every_whole_number_setting_declares_its_range() -> None:
+    numbers = [d.key for d in company.DEFINITIONS if type(d.default()) is int]
+    assert numbers and numbers == [d.key for d in WHOLE_NUMBERS]
+    for d in WHOLE_NUMBERS:
+        assert d.parse.low <= d.default() <= d.parse.high, d.key
+    assert company.BY_KEY["ip_retention_days"].parse == company.WholeNumber(1, 3650)
+
+
+@pytest.mark.parametrize("d", WHOLE_NUMBERS, ids=lambda d: d.key)
+def test_whole_numbers_keep_to_their_range_and_the_error_names_it(
+    session: Session, d: company.CompanySettingDef
+) -> None:
+    low, high = d.parse.low, d.parse.high
+    assert company.set_value(session, d.key, str(low)) == low
+    assert company.set_value(session, d.key, f" {high} ") == high
+    for raw in (str(high + 1), str(low - 1), "99999999", "9" * 5000, "1e3", "3.5"):
+        with pytest.raises(ValidationError) as err:
+            company.set_value(session, d.key, raw)
+        assert err.value.field == d.key
+        assert f"from {low} to {high}" in str(err.value), str(err.value)
+    assert company.get(session, d.key) == high
+
+
+def test_a_huge_retention_is_refused_and_pruning_still_works(crm) -> None:  # noqa: ANN001
+    bad = crm("settings", "set", "ip_retention_days", "99999999", ok=False)
+    assert bad.stderr == "error: ip_retention_days: must be from 1 to 3650\n"
+    assert crm("settings", "get", "ip_retention_days").output == "90\n"
+    assert crm("forms", "prune").output.startswith("Cleared the IP address of 0 submission(s)")
+
+
+def test_free_text_settings_are_declared_one_line() -> None:
+    """The others must match a pattern (a zone, a code, a choice…), which no control character does (see below)."""
+    free = {"company_name", "company_phone", "company_address", "company_tax_id", "unassigned_pool"}
+    assert {d.key for d in LINES} == free
+    assert company.BY_KEY["company_name"].parse == company.Line(200, required=True)
+
+
+BREAKERS = ["\n", "\r", "\r\n", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\u202e", "\u200b", "\ufeff"]
+
+
+@pytest.mark.parametrize("d", company.DEFINITIONS, ids=lambda d: d.key)
+def test_no_setting_takes_a_line_break_or_a_control_character(
+    session: Session, d: company.CompanySettingDef
+) -> None:
+    before = company.get(session, d.key)
+    for char in BREAKERS:
+        with pytest.raises(ValidationError) as err:
+            company.set_value(session, d.key, f"Good{char}Fortune")
+        assert err.value.field == d.key, repr(char)
+    assert company.get(session, d.key) == before
+
+
+@pytest.mark.parametrize("d", LINES, ids=lambda d: d.key)
+def test_text_settings_name_the_control_character(session: Session, d: company.CompanySettingDef) -> None:
+    with pytest.raises(ValidationError, match=r"must be one line without control characters \(found U\+000D\)"):
+        company.set_value(session, d.key, "Good Fortune\r\nBcc: all@example.com")
+
+
+def test_company_name_keeps_wide_spaces_and_joiners(session: Session) -> None:
+    assert company.set_value(session, "company_name", " 好運\u3000貿易有限公司 ") == "好運\u3000貿易有限公司"
+    assert company.set_value(session, "company_name", "Family \U0001f468\u200d\U0001f469 Ltd") == (
+        "Family \U0001f468\u200d\U0001f469 Ltd"
+    )
+    with pytest.raises(ValidationError, match="must be 1 to 200 characters"):
+        company.set_value(session, "company_name", "  ")
+
+
+def test_cli_refuses_a_company_name_with_a_line_break_in_one_line(crm) -> None:  # noqa: ANN001
+    bad = crm("settings", "set", "company_name", "Good Fortune\nBcc: all@example.com", ok=False)
+    assert bad.stderr == "error: company_name: must be one line without control characters (found U+000A)\n"
+    assert crm("settings", "get", "company_name").output == "My Company\n"

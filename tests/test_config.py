@@ -82,3 +82,19 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path: Path) -
         assert conn.execute(text("pragma foreign_keys")).scalar() == 1
         assert conn.execute(text("pragma busy_timeout")).scalar() >= 5000
     engine.dispose()
+
+
+def test_processes_starting_together_share_one_whole_secret_key(tmp_path: Path) -> None:
+    """`crm up` starts several processes on a fresh data dir at once: each gets the same, whole key."""
+    import subprocess
+    import sys
+
+    code = "from crm_store.config import load_config; print(load_config().secret_key)"
+    env = {"CRM_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(8)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    keys = {out.strip() for out, _ in outputs}
+    assert len(keys) == 1 and len(keys.pop()) >= 64
+    assert [f.name for f in (tmp_path / "data").iterdir()] == ["secret_key"]  # no draft left behind

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -25,11 +26,13 @@ from crm_store.records.documents import (
     content_disposition,
     documents_of,
     download_headers,
+    name_for_type,
     open_document,
     sanitize_filename,
     sniff_content_type,
 )
 from crm_store.staff.users import add_user
+from tests.fifo import run_beside
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -177,22 +180,55 @@ def test_same_content_is_stored_once(session: Session, data_dir: Path) -> None:
     assert first.created_by_id is None
 
 
-def test_a_lying_extension_does_not_change_the_type(session: Session, data_dir: Path) -> None:
+def test_a_lying_extension_does_not_change_the_type_and_is_replaced(session: Session, data_dir: Path) -> None:
     lead = records.create_lead(session, {"last_name": "Lee"})
     doc = add_document(session, data_dir, lead, PNG, filename="contract.pdf", actor=Actor.system("test"))
     assert doc.content_type == "image/png"
-    assert open_document(data_dir, doc).content_type == "image/png"
+    assert (doc.filename, doc.title) == ("contract.png", "contract.png")
+    assert open_document(data_dir, doc)[1:] == ("contract.png", "image/png")
 
 
-@pytest.mark.parametrize(("content", "name"), [(HTML, "page.html"), (ELF, "invoice.pdf"), (b"MZ\x90\x00", "setup.exe")])
+@pytest.mark.parametrize(
+    ("name", "content_type", "stored"),
+    [
+        ("contract.pdf", "image/png", "contract.png"),
+        ("logo", "image/png", "logo.png"),
+        ("Photo.JPEG", "image/jpeg", "Photo.JPEG"),
+        ("photo.png", "image/jpeg", "photo.jpg"),
+        ("scan.pdf", "image/gif", "scan.gif"),
+        ("quote.docx", "application/pdf", "quote.pdf"),
+        ("report.pdf", f"{OOXML}.wordprocessingml.document", "report.docx"),
+        ("sheet.docx", f"{OOXML}.spreadsheetml.sheet", "sheet.xlsx"),
+        ("old.xls", "application/msword", "old.doc"),
+        ("report.docx", "application/zip", "report.zip"),
+        ("book.odt", "application/zip", "book.odt"),
+        ("chart.png", "text/plain", "chart.txt"),
+        ("data.csv", "text/plain", "data.csv"),
+        ("notes.txt", "text/csv", "notes.txt"),
+        ("notes.md", "text/plain", "notes.md"),
+        ("passwd", "text/plain", "passwd"),
+        ("invoice.pdf", "application/octet-stream", "invoice.bin"),
+        ("setup.exe", "application/octet-stream", "setup.exe"),
+        ("mail.msg", "application/x-ole-storage", "mail.msg"),
+        ("q" * 300 + ".txt", "application/pdf", "q" * 196 + ".pdf"),
+    ],
+)
+def test_stored_names_end_in_an_extension_that_fits_the_bytes(name: str, content_type: str, stored: str) -> None:
+    assert name_for_type(name, content_type) == stored
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "stored"),
+    [(HTML, "page.html", "page.html"), (ELF, "invoice.pdf", "invoice.bin"), (b"MZ\x90\x00", "setup.exe", "setup.exe")],
+)
 def test_html_and_programs_are_never_served_as_html(
-    session: Session, data_dir: Path, content: bytes, name: str
+    session: Session, data_dir: Path, content: bytes, name: str, stored: str
 ) -> None:
     lead = records.create_lead(session, {"last_name": "Lee"})
     doc = add_document(session, data_dir, lead, content, filename=name, actor=Actor.system("test"))
     headers = download_headers(open_document(data_dir, doc))
     assert headers["Content-Type"] in ("text/plain", "application/octet-stream")
-    assert headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert headers["Content-Disposition"] == f'attachment; filename="{stored}"'
     assert headers["X-Content-Type-Options"] == "nosniff" and "sandbox" in headers["Content-Security-Policy"]
 
 
@@ -206,7 +242,7 @@ def test_a_tampered_content_type_is_served_as_octet_stream(session: Session, dat
 @pytest.mark.parametrize(
     ("given", "kept"),
     [("../../etc/passwd", "passwd"), ("a\x00b.txt", "ab.txt"), (".htaccess", "htaccess"),
-     ("報價單 2026.pdf", "報價單 2026.pdf")],
+     ("報價單 2026.txt", "報價單 2026.txt"), ("報價單 2026.pdf", "報價單 2026.txt")],
 )
 def test_stored_names_are_sanitised(session: Session, data_dir: Path, given: str, kept: str) -> None:
     lead = records.create_lead(session, {"last_name": "Lee"})
@@ -297,3 +333,80 @@ def test_cli_refuses_a_large_file_in_one_line(session: Session, cli, tmp_path: P
     assert result.stderr == "error: scan.tiff: the file is 26.0 MB; documents may be at most 25 MB\n"
     assert cli("documents", "list", lead.lead_no).output == f"{lead.lead_no} has no documents.\n"
     assert _count(session, Lead) == 1
+
+
+def _nothing_written(session: Session, data_dir: Path, counter_before: int) -> None:
+    session.rollback()
+    assert _count(session, Document) == 0 and _count(session, DocumentLink) == 0
+    assert _counter(session) == counter_before
+    assert _stored_files(data_dir) == []
+
+
+def _counter(session: Session) -> int:
+    row = session.get(RecordCounter, "documents")
+    value = row.next_value if row is not None else 1
+    session.rollback()  # end the read: on SQLite the CLI would wait on it
+    return value
+
+
+def test_a_symbolic_link_is_refused_naming_it(session: Session, data_dir: Path, tmp_path: Path) -> None:
+    lead = records.create_lead(session, {"last_name": "Lee"})
+    session.commit()
+    before = _counter(session)
+    real = tmp_path / "quote.pdf"
+    real.write_bytes(PDF)
+    link = tmp_path / "link.pdf"
+    link.symlink_to(real)
+    with pytest.raises(ValidationError, match=r"^file: link\.pdf is a symbolic link; attach a regular file$"):
+        add_document(session, data_dir, lead, link, filename=link.name, actor=Actor.system("test"))
+    _nothing_written(session, data_dir, before)
+    # A link to a folder, a device or a link that leads nowhere is a link too.
+    for target in (tmp_path, Path("/dev/null"), tmp_path / "gone.pdf"):
+        other = tmp_path / f"to-{target.name}"
+        other.symlink_to(target)
+        with pytest.raises(ValidationError, match="is a symbolic link"):
+            add_document(session, data_dir, lead, other, filename=other.name, actor=Actor.system("test"))
+    _nothing_written(session, data_dir, before)
+
+
+@pytest.mark.parametrize("kind", ["a folder", "a character device"])
+def test_anything_but_a_regular_file_is_refused(session: Session, data_dir: Path, tmp_path: Path, kind: str) -> None:
+    lead = records.create_lead(session, {"last_name": "Lee"})
+    session.commit()
+    before = _counter(session)
+    source = Path("/dev/null") if kind == "a character device" else tmp_path / "folder"
+    if kind == "a folder":
+        source.mkdir()
+    with pytest.raises(ValidationError, match=f"^file: {source.name} is {kind}; attach a regular file$"):
+        add_document(session, data_dir, lead, source, filename=source.name, actor=Actor.system("test"))
+    _nothing_written(session, data_dir, before)
+
+
+def test_cli_refuses_a_fifo_at_once(session: Session, data_dir: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """A FIFO passes for an existing file; reading it used to wait for a writer for ever."""
+    lead_no = records.create_lead(session, {"last_name": "Lee"}).lead_no
+    session.commit()
+    before = _counter(session)
+    fifo = tmp_path / "scan.pdf"
+    os.mkfifo(fifo)
+    result = run_beside(fifo, lambda: cli("documents", "add", lead_no, str(fifo), ok=False))
+    assert result.stderr == "error: file: scan.pdf is a FIFO (named pipe); attach a regular file\n"
+    _nothing_written(session, data_dir, before)
+
+
+def test_cli_refuses_a_symbolic_link_and_names_a_renamed_file(
+    session: Session, data_dir: Path, cli, tmp_path: Path  # noqa: ANN001
+) -> None:
+    lead_no = records.create_lead(session, {"last_name": "Lee"}).lead_no
+    session.commit()
+    before = _counter(session)
+    png = tmp_path / "contract.pdf"
+    png.write_bytes(PNG)
+    link = tmp_path / "shortcut.pdf"
+    link.symlink_to(png)
+    refused = cli("documents", "add", lead_no, str(link), ok=False)
+    assert refused.stderr == "error: file: shortcut.pdf is a symbolic link; attach a regular file\n"
+    _nothing_written(session, data_dir, before)
+    session.rollback()
+    added = cli("documents", "add", lead_no, str(png))
+    assert added.output == f"Added DOC1 contract.png (image/png, {len(PNG)} B) to {lead_no}.\n"

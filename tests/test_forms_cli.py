@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,16 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from crm_store.capture import forms as webforms
 from crm_store.capture import submissions as capture
 from crm_store.cli import main
+from crm_store.errors import ValidationError
 from crm_store.models import Lead, OutboxMessage, User, WebForm, WebFormAssignee, WebSubmission, utcnow
 from crm_store.records import lifecycle as records
 from crm_store.settings import company
 from crm_store.staff import users
 from tests.conftest import ALLOWED_ORIGIN
+from tests.fifo import run_beside
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -229,6 +233,73 @@ def test_bad_yaml_error_is_one_line(crm, session, tmp_path) -> None:
     path = write_yaml(tmp_path, "name: [unclosed\n")
     line = one_line_error(crm("forms", "add", "--from-file", path, ok=False))
     assert line.startswith("error: from_file: ") and "form.yaml" in line
+
+
+LAUGHS = "".join(
+    f"{level}: &{level} [{', '.join(['lol'] * 9) if level == 'a' else ', '.join([f'*{chr(ord(level) - 1)}'] * 9)}]\n"
+    for level in "abcdefghi"
+)  # 350 bytes; nine levels of nine aliases each expand to 9**9 strings
+
+
+def test_a_billion_laughs_is_refused_before_anything_expands(tmp_path) -> None:
+    assert len(LAUGHS.encode()) < 400
+    path = write_yaml(tmp_path, f"name: Laughs\n{LAUGHS}")
+    with pytest.raises(ValidationError) as err:
+        webforms.load_file(path)
+    assert str(err.value) == (
+        f"from_file: {path}: line 3, column 8: YAML aliases (*a) are not allowed; write the value out"
+    )
+
+
+@pytest.mark.parametrize("text", [
+    "name: Laughs\nconsent_text: &x I agree\nthank_you: *x\n",
+    "name: Laughs\n" + LAUGHS.split("f:")[0] + "consent_text: *e\n",  # 9**5 strings, 400 kB as text
+    "base: &base {notify_owner: true}\nname: Merge\n<<: *base\n",
+])
+def test_aliases_are_refused_in_one_line_and_nothing_is_written(crm, session, tmp_path, text) -> None:
+    path = write_yaml(tmp_path, text)
+    line = one_line_error(crm("forms", "add", "--from-file", path, ok=False))
+    assert line.startswith(f"error: from_file: {path}: line ") and "YAML aliases" in line, line
+    assert count(session, WebForm) == 0
+
+
+@pytest.mark.parametrize("shape", ["flow", "block"])
+def test_deep_nesting_is_a_one_line_error_not_a_traceback(crm, session, tmp_path, shape) -> None:
+    if shape == "flow":  # 5000 deep: the YAML composer itself recursed past Python's limit
+        text = "name: Deep\nconsent_text: " + "[" * 5000 + "]" * 5000 + "\n"
+    else:  # 200 deep, 40 kB: under the size limit
+        text = "name: Deep\nhidden:\n" + "".join(f"{'  ' * (i + 1)}k{i}:\n" for i in range(200))
+    path = write_yaml(tmp_path, text)
+    line = one_line_error(crm("forms", "add", "--from-file", path, ok=False))
+    assert line.startswith(f"error: from_file: {path}: line ") and line.endswith("nested deeper than 10 levels")
+    assert count(session, WebForm) == 0
+
+
+def test_the_nesting_a_definition_needs_loads(tmp_path) -> None:
+    definition = {"name": "Nested", "fields": [{"name": "industry", "choices": ["Retail"]}], "hidden": {}}
+    assert webforms.load_file(write_yaml(tmp_path, definition)) == definition
+
+
+def test_a_file_larger_than_a_definition_needs_is_refused(crm, session, reps, tmp_path) -> None:
+    path = write_yaml(tmp_path, "name: Big\n# " + "x" * 70_000 + "\n")
+    line = one_line_error(crm("forms", "add", "--from-file", path, ok=False))
+    assert line == f"error: from_file: {path}: is larger than 64 KB, more than any form definition needs"
+    assert count(session, WebForm) == 0
+
+
+def test_a_file_that_is_not_utf8_is_a_one_line_error(crm, session, tmp_path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: Café\n".encode("latin-1"))
+    line = one_line_error(crm("forms", "add", "--from-file", str(path), ok=False))
+    assert line == f"error: from_file: {path}: is not UTF-8 text (byte 10)"
+
+
+def test_a_fifo_is_refused_at_once(crm, session, tmp_path) -> None:
+    fifo = tmp_path / "form.yaml"
+    os.mkfifo(fifo)
+    result = run_beside(fifo, lambda: crm("forms", "add", "--from-file", str(fifo), ok=False))
+    assert one_line_error(result) == f"error: from_file: {fifo}: is not a regular file"
+    assert count(session, WebForm) == 0
 
 
 def test_duplicate_name_is_refused(crm, session, reps) -> None:

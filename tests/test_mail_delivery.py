@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import ssl
 from pathlib import Path
 
 import pytest
-import trustme
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from emails import delivery
 from emails.catalog import SAMPLES
 from emails.relay import parse_relay
 from emails.worker import _render, send_due
-from tests.smtp_server import RecordingHandler, SmtpServer
+from tests.smtp_server import RecordingHandler, SmtpServer, tls_pair
 
 LATER = dt.timedelta(minutes=2)
 
@@ -58,6 +59,8 @@ def test_batch_is_delivered_once_over_reused_connections(env, engine: Engine, se
     assert tally["sent"] == 30
     assert statuses(session) == {"sent": 30}
     assert len(handler.received) == 30
+    assert 1 <= handler.connections <= 3  # 30 messages over at most 3 connections: each one reused
+    assert handler.most_open <= 3
     assert handler.mails == 30
     assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(f"rep{i}@example.com" for i in range(30))
     ids = handler.message_ids()
@@ -67,6 +70,19 @@ def test_batch_is_delivered_once_over_reused_connections(env, engine: Engine, se
     assert first["From"].addresses[0].addr_spec == "sales@example.com"
     assert "業務" in str(first["To"])
     assert first.get_body(("plain",)) is not None and first.get_body(("html",)) is not None
+
+
+def test_connections_stay_within_the_default_bound_and_are_used_side_by_side(
+    env, engine: Engine, session: Session  # noqa: ANN001
+) -> None:
+    handler = RecordingHandler(data_delay=0.02)  # a slow server: an unbounded sender would open one per message
+    queue(session, 40)
+    with SmtpServer(handler) as server:
+        tally = send_due(config_for(env, f"smtp://127.0.0.1:{server.port}"), engine=engine)
+    assert tally["sent"] == 40 and len(set(handler.message_ids())) == 40
+    assert handler.connections <= 4  # CRM_SMTP_URL's concurrency defaults to 4
+    assert 2 <= handler.most_open <= 4  # more than one at a time, never more than the bound
+    assert handler.open_now == set()  # every connection was closed at the end
 
 
 def test_421_is_retried_with_backoff_then_delivered_once(env, engine: Engine, session: Session) -> None:  # noqa: ANN001
@@ -103,6 +119,7 @@ def test_dropped_connection_mid_batch_loses_and_duplicates_nothing(env, engine: 
     with SmtpServer(handler) as server:
         config = config_for(env, f"smtp://127.0.0.1:{server.port}?concurrency=1")
         first = send_due(config, engine=engine)
+        assert handler.connections == 2  # the dropped one and one more for the rest, not one per message
         second = send_due(config, engine=engine, now=now() + LATER)
     assert handler.connections_dropped == 1
     assert first["sent"] == 9 and first["retrying"] == 1  # the connection was re-opened for the rest
@@ -114,12 +131,7 @@ def test_dropped_connection_mid_batch_loses_and_duplicates_nothing(env, engine: 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
-    cafile = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(cafile))
-    return server_context, cafile
+    return tls_pair(tmp_path_factory.mktemp("ca"))
 
 
 def test_auth_after_starttls(env, engine: Engine, session: Session, tls) -> None:  # noqa: ANN001
@@ -132,13 +144,13 @@ def test_auth_after_starttls(env, engine: Engine, session: Session, tls) -> None
         assert handler.received == []
         good = config_for(env, f"smtp://crm:s3cr3t%20p%40ss@127.0.0.1:{server.port}?starttls=1&cafile={cafile}")
         assert send_due(good, engine=engine, now=now() + LATER)["sent"] == 3
-    assert len(handler.received) == 3
+    assert len(handler.received) == 3 and all(r.encrypted for r in handler.received)
     message = handler.received[0].message
     ics = next(part for part in message.iter_attachments() if part.get_content_type() == "text/calendar")
     text = ics.get_content() if isinstance(ics.get_content(), str) else ics.get_content().decode()
     assert "BEGIN:VEVENT" in text and "DTSTART:" in text and text.rstrip().endswith("END:VCALENDAR")
-    failed_before = session.scalar(select(OutboxMessage.last_error).where(OutboxMessage.attempts == 2).limit(1))
-    assert failed_before is None  # the error of the failed login was cleared when it was delivered
+    rows = session.scalars(select(OutboxMessage)).all()
+    assert [(r.status, r.attempts, r.last_error) for r in rows] == [("sent", 2, None)] * 3  # the login error cleared
 
 
 def test_password_is_never_shown(env) -> None:  # noqa: ANN001
@@ -172,6 +184,12 @@ def test_without_smtp_url_mail_goes_to_eml_files(env, engine: Engine, session: S
     config = config_for(env, None)
     assert send_due(config, engine=engine)["sent"] == 4
     files = sorted(config.outbox_dir.glob("*.eml"))
-    assert len(files) == 4
-    assert all(f.read_bytes().startswith(b"") and b"Message-ID:" in f.read_bytes() for f in files)
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [f.name for f in files] == [f"{r.id:08d}-test_message.eml" for r in rows]
+    for path, row in zip(files, rows, strict=True):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert message["Message-ID"] == row.message_id
+        assert message["To"].addresses[0].addr_spec == row.recipient
+        assert message["From"].addresses[0].addr_spec == "sales@example.com"
+        assert message.get_body(("plain",)).get_content().strip()
     assert not list(config.outbox_dir.glob("*.tmp"))

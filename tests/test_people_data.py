@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
@@ -116,3 +116,72 @@ def test_lifecycle_commands_on_the_demo(crm, session: Session) -> None:  # noqa:
     left = crm("users", "deactivate", "rep1@example.com", "--reassign-to", "rep2@example.com").output
     assert "Reassigned to rep2@example.com" in left
     assert session.scalar(select(func.count()).where(Activity.owner_id == rep.id, Activity.completed_at.is_(None))) == 0
+
+
+def test_a_later_module_declares_how_its_records_are_tied_to_a_person(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invoice-like module (here: opportunities, pointing at the contact) keeps its amounts and loses the person."""
+    from dataclasses import replace
+
+    from crm_store.models import Opportunity
+    from crm_store.records import registry
+
+    deals = registry.get("opportunities")
+    tied = registry.Personal(("description", "next_step"), ties=(registry.Tie("contacts", "contact_id", here=True),))
+    monkeypatch.setitem(registry._MODULES, "opportunities", replace(deals, personal=tied))
+    contact = records.create_contact(session, {"last_name": "林", "first_name": "小華", "email": "hua@example.com"})
+    deal = records.create_opportunity(session, {
+        "name": "林小華 order", "amount": "120000", "expected_close_date": "2027-01-31", "contact_id": contact.id,
+        "description": "Ships to 台北市信義路 5 號", "next_step": "Call 0912-000-111"})
+    other = records.create_opportunity(session, {"name": "Other order", "amount": "5", "next_step": "Call back",
+                                                 "expected_close_date": "2027-01-31"})
+    assert [d["name"] for d in person.export_person(session, "hua@example.com")["opportunities"]] == ["林小華 order"]
+    counts = person.erase_person(session, "hua@example.com", Actor.system("test"))
+    session.flush()
+    session.expire_all()
+    assert counts["opportunities"] == 1
+    kept = session.get_one(Opportunity, deal.id)
+    assert (kept.name, kept.amount, kept.description, kept.next_step) == ("[erased] order", 120000, None, None)
+    assert session.get_one(Opportunity, other.id).next_step == "Call back"
+    created = session.scalars(audit.history("opportunities", deal.id)).first()
+    assert created is not None and "小華" not in json.dumps(created.changes, ensure_ascii=False)
+
+
+def test_sqlite_built_without_secure_delete_is_vacuumed_after_an_erase(
+    session: Session, engine: Engine, backend: str, crm, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+) -> None:
+    """Rows changed before the erase left copies in freed pages on such a build: VACUUM rewrites the file."""
+    from crm_store.records import erasures
+
+    if backend != "sqlite":
+        assert erasures.wipe_freed(engine) is True  # PostgreSQL: the administrator's VACUUM (README)
+        return
+    monkeypatch.setattr(erasures, "zeroes_freed_space", lambda cursor: False)
+    lead = records.create_lead(session, {"last_name": "林", "email": "hua@example.com"})
+    staff = Actor.system("test")
+    notes = [activities.add_note(session, f"{n} 住在信義區 " + "x" * 10000, staff, lead_id=lead.id) for n in range(30)]
+    session.commit()
+    session.execute(delete(Note).where(Note.id.in_([n.id for n in notes])))  # freed, not overwritten, on such a build
+    session.commit()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA freelist_count").scalar_one() > 0
+    crm("person", "erase", "hua@example.com", "--yes")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA freelist_count").scalar_one() == 0
+
+
+def test_every_personal_declaration_names_real_columns() -> None:
+    from crm_store.records import registry
+
+    declared = {m.name: m.personal for m in registry.modules() if m.personal is not None}
+    assert set(declared) == {"leads", "accounts", "contacts"}
+    for name, part in declared.items():
+        module = registry.get(name)
+        columns = module.model.__table__.columns
+        assert any(f in columns for f in part.fields) and (part.title_key is None or part.title_key in columns), name
+        for tie in part.ties:
+            holder = module if tie.here else registry.get(tie.module)
+            assert tie.column in holder.model.__table__.columns, (name, tie)
+    accounts = registry.get("accounts").personal_data()
+    assert accounts is not None and {"email", "phone", "bill_city", "description"} <= set(accounts.fields)

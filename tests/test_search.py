@@ -8,8 +8,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 from crm_store.actor import Actor
 from crm_store.errors import ValidationError
@@ -30,7 +31,7 @@ def found(session: Session, term: str, **kw: Any) -> list[str]:
     return [r.number for r in query.search(session, term, **kw)]
 
 
-def explain(session: Session, stmt: Select[Any]) -> str:
+def explain(session: Session, stmt: ClauseElement) -> str:
     """The database's plan for a statement, one line per step."""
     conn = session.connection()
     compiled = stmt.compile(conn, compile_kwargs={"render_postcompile": True})
@@ -60,9 +61,30 @@ def test_terms_are_normalised(typed: str, text: str, digits: str | None, number:
     assert terms.Term.parse(typed) == terms.Term(text, digits, number)
 
 
-def test_one_character_is_too_short() -> None:
-    assert terms.Term.parse("王") is None
+def test_one_character_is_too_short_unless_it_is_chinese() -> None:
+    assert terms.Term.parse("a") is None
+    assert terms.Term.parse("7") is None
     assert terms.Term.parse("  ") is None
+    assert terms.Term.parse(" 王 ") == terms.Term("王")  # a family name
+    assert terms.text_grams("\n王\n王小明\nwang\n") >= {"王", "王小明", "小明", "wan"}  # a one-character name too
+    assert "w" not in terms.text_grams("\nw\n")
+
+
+def test_one_chinese_character_finds_the_names_and_words_it_begins(session: Session) -> None:
+    ming = add(session, "leads", last_name="王", first_name="小明")
+    alone = add(session, "leads", last_name="王")  # a name of one character
+    company = add(session, "accounts", name="王氏企業有限公司")
+    word = add(session, "leads", last_name="Chen", company="台北 王牌貿易")
+    add(session, "leads", last_name="老王")  # 王 ends the name: not a family name
+    add(session, "leads", last_name="汪", first_name="王明")  # in the middle of a name
+    add(session, "leads", last_name="Wang", company="三王")
+    session.flush()
+    hits = query.search(session, "王")
+    assert {r.number for r in hits} == {ming.lead_no, alone.lead_no, company.account_no, word.lead_no}
+    assert hits[0].number == alone.lead_no and hits[0].match == "exact"
+    assert {r.match for r in hits[1:]} == {"prefix"}
+    assert found(session, "王", modules=["accounts"]) == [company.account_no]
+    assert found(session, "x") == []
 
 
 def test_document_holds_both_name_orders_and_national_phone_digits() -> None:
@@ -82,13 +104,14 @@ def test_document_holds_both_name_orders_and_national_phone_digits() -> None:
 
 def test_two_character_chinese_names(session: Session) -> None:
     ming = add(session, "leads", last_name="王", first_name="小明")
-    add(session, "leads", last_name="王", first_name="大同")
+    datong = add(session, "leads", last_name="王", first_name="大同")
     li = add(session, "contacts", last_name="李", first_name="小明")
     whole = add(session, "leads", last_name="陳小明")  # the whole name typed into one field
     assert found(session, "王小") == [ming.lead_no]
     assert set(found(session, "小明")) == {ming.lead_no, li.contact_no, whole.lead_no}
     assert found(session, "王小明") == [ming.lead_no]
-    assert found(session, "王") == []  # one character: too short to search
+    assert set(found(session, "王")) == {ming.lead_no, datong.lead_no}  # one character: the family name
+    assert found(session, "明") == []  # one character that begins no name
 
 
 def test_latin_substrings_both_name_orders_and_company(session: Session) -> None:
@@ -326,14 +349,35 @@ def test_command_rebuilds_and_prints_a_table(crm, session: Session) -> None:  # 
     assert crm("search", "王小").output.startswith("No records match")  # not indexed yet
     assert "Indexed 3 records" in crm("search", "--rebuild").output
     out = crm("search", "王小").output.splitlines()
-    assert out[0].split() == ["number", "module", "name", "details", "match"]
-    assert out[1].split()[:4] == ["LEA1", "lead", "王小明", "台積電"] and out[1].endswith("prefix")
-    assert out[2].startswith("LEA2") and "A very long company name that will not …" in out[2]
-    assert out[2].endswith("prefix (closed)")
-    assert len({columns(line[: line.rindex("  ") + 2]) for line in out[:3]}) == 1  # the columns line up
+    assert out[0].split() == ["NUMBER", "MODULE", "NAME", "OWNER", "MATCH", "DETAILS"]
+    assert out[1].split()[:4] == ["LEA1", "lead", "王小明", "prefix"] and out[1].endswith("台積電")
+    assert out[2].startswith("LEA2") and out[2].endswith("A very long company name that will not fit")
+    assert "prefix (closed)" in out[2]
+    match_at = {columns(line[: line.index("prefix")]) for line in out[1:3]}
+    assert match_at == {columns(out[0][: out[0].index("MATCH")])}  # the columns line up
     assert out[-1] == "2 found."
     assert crm("search", "0912", "--module", "accounts").output.startswith("No records match")
     assert "ACC1" in crm("search", "wang", "--limit", "1").output
-    short = crm("search", "王", ok=False)
-    assert short.exit_code == 1 and "at least two characters" in short.output
+    assert "LEA1" in crm("search", "王").output  # one Chinese character: a family name
+    short = crm("search", "w", ok=False)
+    assert short.exit_code == 1
+    assert short.stderr == "error: term: type at least two characters, or one Chinese character (王)\n"
     assert crm("search", ok=False).exit_code == 2
+
+
+def test_command_shows_each_record_s_owner_and_keeps_emails_whole(crm, session: Session) -> None:  # noqa: ANN001
+    from crm_store.staff import users
+
+    lin = users.add_user(session, "lin@example.com", "林美玲", welcome=False)
+    email = "wang.xiaoming.of.the.taipei.office@example-trading-company.com.tw"
+    add(session, "leads", last_name="王", first_name="小明", company="台北貿易股份有限公司", email=email,
+        owner_id=lin.id)
+    add(session, "leads", last_name="王", first_name="大同")
+    session.commit()
+    header, *rows, count = crm("search", "王").output.splitlines()
+    owned, unowned = (next(line for line in rows if line.startswith(n)) for n in ("LEA1", "LEA2"))
+    assert count == "2 found."
+    assert owned.startswith("LEA1") and "林美玲" in owned and owned.endswith(f"台北貿易股份有限公司 · {email}")
+    owner_at = columns(header[: header.index("OWNER")])
+    assert columns(owned[: owned.index("林美玲")]) == owner_at
+    assert columns(unowned[: unowned.index("prefix")]) == columns(header[: header.index("MATCH")])

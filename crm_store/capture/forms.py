@@ -191,21 +191,10 @@ def listing() -> Select[WebForm]:
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a form definition from a YAML file; fail naming the file on bad YAML."""
-    import yaml
+    """Read a form definition from a YAML file (bounded: size, aliases, nesting); fail naming the file."""
+    from crm_store.capture import form_files
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValidationError("from_file", f"{path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ValidationError("from_file", f"{path}:{where} not valid YAML ({problem})") from None
-    if not isinstance(data, dict):
-        raise ValidationError("from_file", f"{path}: must hold a mapping of form keys")
-    return data
+    return form_files.load_file(path)
 
 
 def describe(session: Session, form: WebForm) -> dict[str, Any]:

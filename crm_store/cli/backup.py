@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,8 +10,15 @@ from typing import Any
 import click
 
 from crm_store.cli.documents import size
+from crm_store.cli.output import progress
+from crm_store.languages import N_
 
 PROGRESS_FROM_BYTES = 8 * 2**20  # smaller copies take a blink; a bar would only flicker
+VERIFIED = N_("Verified the restored database: its %(tables)s tables hold the rows the manifest lists.")
+VERIFIED_NO_COUNTS = N_("Verified the restored database (this backup lists no row counts to compare).")
+REAPPLIED = N_("Re-applied %(count)s erasure(s) made after this backup: those people are erased again.")
+NO_ERASURE_LOG = N_("People erased after this backup was taken are back in it: restore with --erasures-from "
+                    "the database it replaces to erase them again.")
 
 
 @click.command("backup")
@@ -33,25 +39,40 @@ def backup(file: Path | None) -> None:
 
 @click.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def restore(file: Path) -> None:
-    """Restore a backup into an empty data dir and an empty database; verify every file first."""
+@click.option("--erasures-from", metavar="DATABASE",
+              help="The database this backup replaces (a URL, or a SQLite file): erase again who was erased there.")
+def restore(file: Path, erasures_from: str | None) -> None:
+    """Restore a backup into an empty data dir and an empty database; verify every file first, the database after."""
     from crm_store.config import load_config
     from crm_store.ops import backup as backups
+    from crm_store.records.erasures import read_log
 
     config = load_config()
     backups.check_restorable(config)  # before the bar, so a refusal is the only thing printed
+    if erasures_from:
+        read_log(erasures_from)  # likewise: an unreadable log is refused before anything is written
     with _progress(file.stat().st_size, "Restoring") as advance:
-        manifest = backups.restore(config, file, advance)
+        done = backups.restore(config, file, advance, erasures_from)
+    manifest = done.manifest
     click.echo(f"Restored the backup of {manifest['created_at']} (Leadline {manifest['app_version']}, "
                f"{manifest['database']}, revision {manifest['alembic_revision']}): {len(manifest['files'])} files.")
+    click.echo(VERIFIED % {"tables": done.tables_checked} if done.tables_checked else VERIFIED_NO_COUNTS)
+    if done.erasures_reapplied is None:
+        click.echo(NO_ERASURE_LOG)
+    else:
+        click.echo(REAPPLIED % {"count": done.erasures_reapplied})
+    if not done.wal_emptied:
+        from crm_store.cli.person import WAL_BUSY
+
+        click.echo(WAL_BUSY, err=True)
     click.echo("Next: `crm init` upgrades the database if this Leadline is newer.")
 
 
 @contextmanager
 def _progress(length: int, label: str) -> Iterator[Callable[[int], Any]]:
-    """Yield a callback that advances a progress bar on stderr, shown only for large copies."""
+    """Yield a callback that advances a progress bar on stderr (lines, in a log), shown only for large copies."""
     if length < PROGRESS_FROM_BYTES:
         yield lambda _n: None
         return
-    with click.progressbar(length=length, label=label, width=36, file=sys.stderr) as bar:
+    with progress(length, label, unit=size) as bar:
         yield bar.update

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from crm_store.cli.output import Column, echo_table
 from crm_store.cli.params import language_choice
 
 if TYPE_CHECKING:
@@ -97,13 +98,14 @@ def forms() -> None:
 def add(name: str | None, from_file: str | None, **options: Any) -> None:
     """Add a web form called NAME (or named in --from-file) and print how to embed it."""
     from crm_store.capture import forms as webforms
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
 
     d = _definition(from_file, name=name, **options)
-    with session_scope() as session:
+    with transaction() as session:
         form = webforms.add_form(session, d)
-        click.echo(f"Added web form {form.name!r}.")
-        _urls(form)
+    # Said once saved: a reader that stops early (`| head`) cannot undo the form, nor hear of one never made.
+    click.echo(f"Added web form {form.name!r}.")
+    _urls(form)
 
 
 @forms.command("list")
@@ -118,15 +120,13 @@ def list_forms() -> None:
         if not rows:
             click.echo("No web forms yet; add one with `crm forms add NAME`.")
             return
-        click.echo(f"{'NAME':<28} {'PUBLIC ID':<34} {'STATE':<9} {'LANG':<8} {'OWNER':<24} "
-                   f"{'SUBMISSIONS':>11} {'QUARANTINE':>10}")
-        for form in rows:
-            total, held = counts.get(form.id, (0, 0))
-            state = "enabled" if form.enabled else "disabled"
-            click.echo(
-                f"{form.name[:28]:<28} {form.public_id:<34} {state:<9} {form.language:<8} "
-                f"{webforms.owner_label(session, form)[:24]:<24} {total:>11} {held:>10}"
-            )
+        columns = (Column("NAME", 28), Column("PUBLIC ID"), Column("STATE"), Column("LANG"), Column("OWNER"),
+                   Column("SUBMISSIONS", right=True), Column("QUARANTINE", right=True))
+        echo_table(columns, [
+            (form.name, form.public_id, "enabled" if form.enabled else "disabled", form.language,
+             webforms.owner_label(session, form), *counts.get(form.id, (0, 0)))
+            for form in rows
+        ])
 
 
 @forms.command("show", cls=IdCommand)
@@ -159,16 +159,16 @@ def show(form: str, snippet: bool, public_id: bool) -> None:
 def edit(form: str, name: str | None, enable: bool, from_file: str | None, **options: Any) -> None:
     """Change FORM (name or public id); keys not given stay as they are."""
     from crm_store.capture import forms as webforms
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
 
     d = _definition(from_file, name=name, **options)
     if enable:
         d["enabled"] = True
     if not d:
         raise click.UsageError("nothing to change; give options or --from-file")
-    with session_scope() as session:
+    with transaction() as session:
         row = webforms.edit_form(session, webforms.find_form(session, form), d)
-        click.echo(f"Updated web form {row.name!r}.")
+    click.echo(f"Updated web form {row.name!r}.")
 
 
 @forms.command("disable", cls=IdCommand)
@@ -176,12 +176,12 @@ def edit(form: str, name: str | None, enable: bool, from_file: str | None, **opt
 def disable(form: str) -> None:
     """Stop FORM accepting submissions; its page and API then answer 404."""
     from crm_store.capture import forms as webforms
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
 
-    with session_scope() as session:
+    with transaction() as session:
         row = webforms.find_form(session, form)
         webforms.disable_form(session, row)
-        click.echo(f"Disabled web form {row.name!r}; `crm forms edit {row.public_id} --enable` turns it back on.")
+    click.echo(f"Disabled web form {row.name!r}; `crm forms edit {row.public_id} --enable` turns it back on.")
 
 
 @forms.group("quarantine")
@@ -212,11 +212,12 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
         if not rows:
             click.echo("The quarantine is empty.")
             return
-        click.echo(f"{'ID':<26} {'RECEIVED (UTC)':<17} {'EMAIL':<32} {'NAME':<20} REASON")
-        for r in rows:
-            name = " ".join(str(r.clean.get(k) or "") for k in ("first_name", "last_name")).strip()
-            email = str(r.email or "")[:32]
-            click.echo(f"{r.public_id:<26} {r.received_at:%Y-%m-%d %H:%M} {email:<32} {name[:20]:<20} {r.spam_reason}")
+        columns = (Column("ID"), Column("RECEIVED (UTC)"), Column("EMAIL"), Column("NAME", 20), Column("REASON"))
+        echo_table(columns, [
+            (r.public_id, f"{r.received_at:%Y-%m-%d %H:%M}", r.email,
+             " ".join(str(r.clean.get(k) or "") for k in ("first_name", "last_name")).strip(), r.spam_reason)
+            for r in rows
+        ])
 
 
 @quarantine_group.command("release", cls=IdCommand)
@@ -224,10 +225,10 @@ def quarantine_list(form_ref: str | None, limit: int, as_json: bool) -> None:
 def quarantine_release(submission: str) -> None:
     """Let SUBMISSION through: it creates the lead (or adds to the known one) as if never held."""
     from crm_store.capture import quarantine
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
     from crm_store.models import Contact, Lead
 
-    with session_scope() as session:
+    with transaction() as session:
         receipt = quarantine.release(session, submission)
         what = {"new_lead": "created lead", "added_to_lead": "added to lead", "added_to_contact": "added to contact"}
         record = session.get(Lead, receipt.lead_id) if receipt.lead_id else session.get(Contact, receipt.contact_id)
@@ -240,9 +241,9 @@ def quarantine_release(submission: str) -> None:
 def quarantine_discard(submission: str) -> None:
     """Confirm SUBMISSION as spam; it leaves the quarantine list."""
     from crm_store.capture import quarantine
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
 
-    with session_scope() as session:
+    with transaction() as session:
         row = quarantine.discard(session, submission)
         click.echo(f"Discarded {row.public_id}.")
 
@@ -258,9 +259,9 @@ def quarantine_summary(dry_run: bool) -> None:
     held.
     """
     from crm_store.capture import quarantine_summary as summaries
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
 
-    with session_scope() as session:
+    with transaction() as session:
         summary = summaries.summarise(session)
         admins = [admin.email for admin in session.scalars(summaries.admins())]
         if not summary.total:
@@ -283,9 +284,9 @@ def quarantine_summary(dry_run: bool) -> None:
 def prune() -> None:
     """Forget visitors' IP addresses older than the `ip_retention_days` company setting."""
     from crm_store.capture import quarantine
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
 
-    with session_scope() as session:
+    with transaction() as session:
         n = quarantine.prune_ips(session)
     click.echo(f"Cleared the IP address of {n} submission(s).")
 
@@ -293,15 +294,12 @@ def prune() -> None:
 def _print_summary(summary: Summary) -> None:
     """Print a quarantine summary: the counts per form and reason, then the newest held submissions."""
     click.echo(f"Quarantined on {summary.period}: {summary.total} submission(s).")
-    click.echo(f"{'FORM':<28} {'REASON':<44} {'HELD':>5}")
-    for form, reasons in summary.counts.items():
-        for reason, n in reasons.items():
-            click.echo(f"{form[:28]:<28} {reason[:44]:<44} {n:>5}")
+    echo_table((Column("FORM", 28), Column("REASON", 44), Column("HELD", right=True)),
+               [(form, reason, n) for form, reasons in summary.counts.items() for reason, n in reasons.items()])
     click.echo("Newest:")
-    click.echo(f"{'ID':<26} {'RECEIVED (UTC)':<17} {'FORM':<20} {'EMAIL':<32} REASON")
-    for h in summary.newest:
-        click.echo(f"{h.public_id:<26} {h.received_at:%Y-%m-%d %H:%M} {h.form_name[:20]:<20} "
-                   f"{str(h.email or '')[:32]:<32} {h.reason}")
+    echo_table((Column("ID"), Column("RECEIVED (UTC)"), Column("FORM", 20), Column("EMAIL"), Column("REASON")),
+               [(h.public_id, f"{h.received_at:%Y-%m-%d %H:%M}", h.form_name, h.email, h.reason)
+                for h in summary.newest])
     click.echo("Release one with `crm forms quarantine release SUBMISSION`.")
 
 

@@ -20,8 +20,7 @@ def leads() -> None:
 def convert(lead_no: str, account: str | None, opportunity_name: str | None, amount: str | None,
             close_date: str | None) -> None:
     """Convert LEAD_NO into an account, a contact and optionally an opportunity."""
-    from crm_store.actor import Actor
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import actor, transaction
     from crm_store.errors import ValidationError
     from crm_store.pipeline import conversion
     from crm_store.records import lifecycle, registry
@@ -33,11 +32,11 @@ def convert(lead_no: str, account: str | None, opportunity_name: str | None, amo
         if not close_date:
             raise ValidationError("close_date", "an opportunity needs --close-date YYYY-MM-DD")
         opp = {"name": opportunity_name, "amount": amount, "expected_close_date": close_date}
-    with session_scope() as session:
+    with transaction() as session:
         lead = lifecycle.get_by_number(session, lead_no)
         if registry.of_record(lead).name != "leads":
             raise ValidationError("lead", f"{lead_no} is not a lead")
-        done = conversion.convert_lead(session, lead, Actor.system("cli"), account=account, opportunity=opp)
+        done = conversion.convert_lead(session, lead, actor(session), account=account, opportunity=opp)
         made = "created" if done.account_created else "matched"
         deal = f", opportunity {done.opportunity.opportunity_no}" if done.opportunity else ""
         click.echo(f"Converted {lead.lead_no}: account {done.account.account_no} ({made}), contact "

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import click
 
+from crm_store.cli.output import Column, echo_table
 from crm_store.cli.params import module_choice
 
 
 @click.command("duplicates")
 @click.argument("module", type=module_choice(duplicates=True))
 def duplicates(module: str) -> None:
-    """List groups of MODULE records sharing an email, a phone or (accounts) a company name."""
+    """List groups of MODULE records sharing an email, a phone or (accounts) a company name, and what matched."""
     from crm_store.db.engine import session_scope
     from crm_store.records import duplicates as finder
 
     with session_scope() as session:
         found = finder.groups(session, module)
-    for group in found:
-        click.echo("  ".join(f"{c.number} {c.label}" for c in group))
+    rows = []
+    for n, group in enumerate(found, 1):
+        shared = "; ".join(f"{field} {value}" for field, value in finder.matched(group))
+        rows += [(n if i == 0 else "", c.number, c.label, shared if i == 0 else "") for i, c in enumerate(group)]
+    if rows:
+        echo_table((Column("GROUP", right=True), Column("NUMBER"), Column("NAME", 40), Column("MATCHED ON")), rows)
     click.echo(f"{len(found)} group(s) of possible duplicates in {module}.")
 
 
@@ -28,13 +33,12 @@ def duplicates(module: str) -> None:
               help="Keep FIELD's value from another record, e.g. --take phone=LEA12 (repeatable).")
 def merge(survivor: str, others: tuple[str, ...], takes: tuple[str, ...]) -> None:
     """Merge 1–2 OTHER records into SURVIVOR; the others go to the recycle bin."""
-    from crm_store.actor import Actor
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import actor, transaction
     from crm_store.errors import ValidationError
     from crm_store.records import lifecycle, registry
     from crm_store.records import merge as merging
 
-    with session_scope() as session:
+    with transaction() as session:
         keep = lifecycle.get_by_number(session, survivor)
         rest = [lifecycle.get_by_number(session, n) for n in others]
         chosen = {}
@@ -46,7 +50,7 @@ def merge(survivor: str, others: tuple[str, ...], takes: tuple[str, ...]) -> Non
             chosen[field.strip()] = next(
                 (r for r in rest if getattr(r, registry.of_record(r).number_field) == wanted), None
             )
-        entry = merging.merge(session, keep, rest, Actor.system("cli"), chosen)
+        entry = merging.merge(session, keep, rest, actor(session), chosen)
         click.echo(f"Merged {', '.join(o.upper() for o in others)} into {survivor.upper()} (audit {entry.id}; "
                    f"`crm undo {entry.id}` reverses it).")
 
@@ -55,19 +59,19 @@ def merge(survivor: str, others: tuple[str, ...], takes: tuple[str, ...]) -> Non
 @click.argument("audit_id", type=int)
 def undo(audit_id: int) -> None:
     """Reverse the change recorded as AUDIT_ID (a merge, an update, an assignment, a delete)."""
-    from crm_store.actor import Actor
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import actor, transaction
     from crm_store.records import merge as merging
 
-    with session_scope() as session:
-        entry = merging.undo(session, audit_id, Actor.system("cli"))
+    with transaction() as session:
+        entry = merging.undo(session, audit_id, actor(session))
         click.echo(f"Undid audit entry {audit_id} on {entry.record_no} (recorded as {entry.id}).")
 
 
 @click.command("history")
 @click.argument("record_no")
 def history(record_no: str) -> None:
-    """Print a record's history: who changed what, and when."""
+    """Print a record's history: who changed what (users by name, ids as names), and when."""
+    from crm_store.cli.history import history_rows
     from crm_store.db.engine import session_scope
     from crm_store.records import audit, lifecycle, registry
     from crm_store.settings import company
@@ -75,15 +79,8 @@ def history(record_no: str) -> None:
     with session_scope() as session:
         record = lifecycle.get_by_number(session, record_no)
         tz = company.zone_for(session)
-        for entry, author in session.execute(audit.history_with_authors(registry.of_record(record).name, record.id)):
-            who = author or entry.automation or "?"
-            click.echo(f"{entry.id:>6}  {company.show_time(entry.at, tz)}  {entry.action:<8} {who}")
-            for field, change in entry.changes.items():
-                if isinstance(change, list) and len(change) == 2:
-                    click.echo(f"          {field}: {_show(change[0])} -> {_show(change[1])}")
-                else:
-                    click.echo(f"          {field}: {_show(change)}")
-
-
-def _show(value: object) -> str:
-    return "—" if value is None else str(value)
+        module = registry.of_record(record).name
+        entries = list(session.scalars(audit.history(module, record.id)))
+        rows = history_rows(session, module, entries, lambda at: company.show_time(at, tz))
+    echo_table((Column("AUDIT", right=True), Column("WHEN"), Column("ACTION"), Column("BY", 30), Column("CHANGE")),
+               rows)

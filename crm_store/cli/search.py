@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 import time
-import unicodedata
 from typing import TYPE_CHECKING
 
 import click
 
+from crm_store.cli.output import Column, echo_table, progress
 from crm_store.cli.params import module_choice
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from crm_store.search.query import SearchResult
 
-WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it matched)
+# The details (company · email or phone) come last and are never cut: half an address is a wrong one.
+COLUMNS = (Column("NUMBER"), Column("MODULE"), Column("NAME", 28), Column("OWNER", 20), Column("MATCH"),
+           Column("DETAILS", 48))
 
 
 @click.command("search")
@@ -25,9 +28,13 @@ WIDTHS = (10, 11, 28, 40)  # terminal columns of all but the last cell (how it m
 def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> None:
     """Find leads, accounts, contacts and opportunities by name, company, email, phone or number.
 
-    TERM is any part of two or more characters (王小, smith, @example.com); four or more digits
-    also match phone numbers (0912 345, +886 912 345 678); a record number (LEA12) matches exactly.
+    TERM is any part of two or more characters (王小, smith, @example.com), or one Chinese character
+    that begins a name, company or word (a family name: 王); four or more digits also match phone
+    numbers (0912 345, +886 912 345 678); a record number (LEA12) matches exactly.
+
+    Acting as a user (`crm --as EMAIL search …`, or CRM_USER), only the records they may see are searched.
     """
+    from crm_store.cli.work import acting_user
     from crm_store.db.engine import session_scope
     from crm_store.errors import ValidationError
     from crm_store.search.query import search as find
@@ -35,20 +42,20 @@ def search(term: str | None, limit: int, module: str | None, rebuild: bool) -> N
 
     if term is None and not rebuild:
         raise click.UsageError("give a TERM to search for, or --rebuild")
+    if term is not None and Term.parse(term) is None:
+        raise ValidationError("term", "type at least two characters, or one Chinese character (王)")
     if rebuild:
         _rebuild()
     if term is None:
         return
-    if Term.parse(term) is None:
-        raise ValidationError("term", "type at least two characters")
     with session_scope() as session:
-        results = find(session, term, limit=limit, modules=[module] if module else None)
+        user = acting_user(session)
+        results = find(session, term, limit=limit, modules=[module] if module else None, user=user)
+        owners = _owners(session, results)
     if not results:
         click.echo(f"No records match {term!r}.")
         return
-    click.echo(_row(("number", "module", "name", "details", "match")))
-    for result in results:
-        click.echo(_row(_cells(result)))
+    echo_table(COLUMNS, [_cells(result, owners.get((result.module, result.id), "")) for result in results])
     more = f" (there may be more: --limit {limit * 2})" if len(results) == limit else ""
     click.echo(f"{len(results)} found{more}.")
 
@@ -61,7 +68,7 @@ def _rebuild() -> None:
     started = time.perf_counter()
     with session_scope() as session:
         total = session.scalar(live_records()) or 0
-        with click.progressbar(length=total, label="Indexing records", width=36, file=sys.stderr) as bar:
+        with progress(total, "Indexing records") as bar:
 
             def tick(stage: str, n: int) -> None:
                 if stage == "grams":
@@ -73,25 +80,27 @@ def _rebuild() -> None:
                f"in {time.perf_counter() - started:.1f} s.")
 
 
-def _cells(result: SearchResult) -> tuple[str, ...]:
+def _owners(session: Session, results: list[SearchResult]) -> dict[tuple[str, int], str]:
+    """The full name of each found record's owner (records without one are left out)."""
+    from sqlalchemy import select
+
+    from crm_store.models import User
+    from crm_store.records import registry
+
+    owners: dict[tuple[str, int], str] = {}
+    for module in {r.module for r in results}:
+        model = registry.get(module).model
+        if not hasattr(model, "owner_id"):
+            continue
+        ids = [r.id for r in results if r.module == module]
+        stmt = select(model.id, User.name).join(User, User.id == model.owner_id).where(model.id.in_(ids))
+        owners |= {(module, record_id): name for record_id, name in session.execute(stmt)}
+    return owners
+
+
+def _cells(result: SearchResult, owner: str) -> tuple[str, ...]:
     from crm_store.records import registry
 
     state = "" if result.is_open else " (closed)"
-    return (result.number, registry.get(result.module).singular, result.title, result.subtitle, result.match + state)
-
-
-def _row(cells: tuple[str, ...]) -> str:
-    return "  ".join([*(_fit(c, w) for c, w in zip(cells, WIDTHS, strict=False)), cells[-1]])
-
-
-def _fit(value: str, width: int) -> str:
-    """Cut and pad to `width` terminal columns; Chinese characters take two."""
-    columns = [2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value]
-    used = sum(columns)
-    if used > width:
-        keep, used = 0, 1  # the ellipsis
-        while used + columns[keep] <= width:
-            used += columns[keep]
-            keep += 1
-        value = value[:keep] + "…"
-    return value + " " * (width - used)
+    return (result.number, registry.get(result.module).singular, result.title, owner, result.match + state,
+            result.subtitle)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from crm_store.cli.output import Column, echo_table
+
 
 @click.group()
 def settings() -> None:
@@ -21,9 +23,8 @@ def settings_list() -> None:
 
     with session_scope() as session:
         values = company.all_settings(session)
-    width = max(len(k) for k in values)
-    for d in company.DEFINITIONS:
-        click.echo(f"{d.key:<{width}}  {show(values[d.key]):<24}  {d.help}")
+    echo_table((Column("KEY"), Column("VALUE", 32), Column("WHAT IT IS")),
+               [(d.key, show(values[d.key]), d.help) for d in company.DEFINITIONS])
 
 
 @settings.command("get")
@@ -42,10 +43,10 @@ def settings_get(key: str) -> None:
 @click.argument("value")
 def settings_set(key: str, value: str) -> None:
     """Change a company setting; lists are comma-separated (holidays 2026-01-01,2026-02-16)."""
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
     from crm_store.settings import company
 
-    with session_scope() as session:
+    with transaction() as session:
         stored = company.set_value(session, key, value)
     click.echo(f"{key} = {show(stored)}")
 

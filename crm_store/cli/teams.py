@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 import click
+
+from crm_store.cli.output import Column, echo_table
 
 
 @click.group("teams")
@@ -21,10 +21,10 @@ def teams() -> None:
                    "higher weight) or least_loaded (to whoever has the fewest open leads).")
 def add(name: str, manager_email: str, strategy: str) -> None:
     """Add a team called NAME; give it members with `crm teams members NAME --add EMAIL`."""
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
     from crm_store.staff import teams as staff_teams
 
-    with session_scope() as session:
+    with transaction() as session:
         team = staff_teams.add_team(session, name, manager_email, strategy=strategy)
         manager = manager_email.strip().lower()
         click.echo(f"Added team {team.name!r} ({team.assignment_strategy}), managed by {manager}.")
@@ -45,15 +45,10 @@ def list_teams() -> None:
         for member, user in session.execute(staff_teams.members()):
             roster.setdefault(member.team_id, []).append(_member(user.email, member.weight, member.open_lead_cap,
                                                                  user.active))
-        widths = (
-            min(30, max(4, *(_width(team.name) for team, _ in rows))),
-            min(32, max(7, *(_width(manager or "") for _, manager in rows))),
-            12,
-        )
-        click.echo(_row(("NAME", "MANAGER", "STRATEGY", "MEMBERS"), widths))
-        for team, manager in rows:
-            members = ", ".join(roster.get(team.id, [])) or "(no members)"
-            click.echo(_row((team.name, manager or "", team.assignment_strategy, members), widths))
+        echo_table((Column("NAME", 30), Column("MANAGER"), Column("STRATEGY"), Column("MEMBERS")), [
+            (team.name, manager, team.assignment_strategy, ", ".join(roster.get(team.id, [])) or "(no members)")
+            for team, manager in rows
+        ])
 
 
 @teams.command("members")
@@ -67,14 +62,14 @@ def list_teams() -> None:
               help="With --add: most open leads the member may hold (1 or more); default no cap.")
 def members(name: str, add_email: str | None, remove_email: str | None, weight: int, cap: int | None) -> None:
     """Add a member to team NAME or remove one; adding a member again sets their weight and cap."""
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
     from crm_store.staff import teams as staff_teams
 
     if (add_email is None) == (remove_email is None):
         raise click.UsageError("give either --add EMAIL or --remove EMAIL")
     if remove_email is not None and (weight != 1 or cap is not None):
         raise click.UsageError("--weight and --cap go with --add")
-    with session_scope() as session:
+    with transaction() as session:
         team = staff_teams.find_team(session, name)
         if add_email is None:
             staff_teams.remove_member(session, team, str(remove_email))
@@ -90,24 +85,3 @@ def _member(email: str, weight: int, cap: int | None, active: bool) -> str:
     if not active:
         notes.append("inactive")
     return f"{email} ({', '.join(notes)})"
-
-
-def _row(cells: tuple[str, ...], widths: tuple[int, ...]) -> str:
-    return "  ".join([*(_fit(c, w) for c, w in zip(cells, widths, strict=False)), cells[-1]])
-
-
-def _width(value: str) -> int:
-    """Terminal columns of `value`; Chinese characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
-
-
-def _fit(value: str, width: int) -> str:
-    """Pad to `width` terminal columns, cutting with an ellipsis what does not fit."""
-    used = _width(value)
-    if used > width:
-        keep, used = 0, 1  # the ellipsis
-        while used + _width(value[keep]) <= width:
-            used += _width(value[keep])
-            keep += 1
-        value = value[:keep] + "…"
-    return value + " " * (width - used)

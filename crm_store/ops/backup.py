@@ -17,41 +17,58 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any, cast
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from crm_store.actor import Actor
 from crm_store.config import Config
-from crm_store.db.engine import make_engine
-from crm_store.db.schema import alembic_config, current_revision, head_revision
+from crm_store.db.engine import make_engine, session_factory
+from crm_store.db.schema import alembic_config, current_revision, head_revision, upgrade
 from crm_store.errors import CrmError
+from crm_store.languages import N_
 from crm_store.models import utcnow
+from crm_store.ops import restore_check
+from crm_store.records import erasures, privacy
 from crm_store.records.documents import documents_dir
 
 FORMAT, FORMAT_VERSION = "leadline-backup", 1
 MANIFEST, SECRET_KEY = "manifest.json", "secret_key"
 DATABASE_MEMBER = {"sqlite": "database/leadline.db", "postgresql": "database/leadline.dump"}
 _MEMBER = re.compile(r"manifest\.json|secret_key|database/leadline\.(db|dump)|documents/([0-9a-f]{2})/\2[0-9a-f]{62}")
+# What SQLite keeps beside a database: replayed into whatever database takes the name next.
+SIDE_FILES = {"-journal": N_("rollback journal"), "-wal": N_("write-ahead log"), "-shm": N_("shared-memory index")}
 Progress = Callable[[int], Any]
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The files of one backup (member name, source path), the database copy already taken."""
+    """The files of one backup (member name, source path), the database copy already taken, its row counts."""
 
     database: str
     revision: str | None
     files: list[tuple[str, Path]]
+    tables: dict[str, int] = field(default_factory=dict)  # table -> rows in the copy
 
     @property
     def total_bytes(self) -> int:
         """Return the size of every file to archive."""
         return sum(path.stat().st_size for _, path in self.files)
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a restore did: the backup's manifest, the tables whose row counts it checked, the erasures re-applied."""
+
+    manifest: dict[str, Any]
+    tables_checked: int
+    erasures_reapplied: int | None  # None: no erasure log was given
+    wal_emptied: bool = True
 
 
 def default_target(config: Config, label: str = "") -> Path:
@@ -81,7 +98,10 @@ def snapshot(config: Config, work_dir: Path) -> Iterator[Snapshot]:
         engine = make_engine(config.database_url)
         try:
             revision = current_revision(engine)
-            copy = _sqlite_copy(_sqlite_path(config), Path(tmp)) if kind == "sqlite" else _pg_dump(engine, Path(tmp))
+            if kind == "sqlite":
+                copy, tables = _sqlite_copy(_sqlite_path(config), Path(tmp))
+            else:
+                copy, tables = _pg_dump(engine, Path(tmp))
         finally:
             engine.dispose()
         # Listed after the database copy: a document's file is written before its row commits,
@@ -92,7 +112,7 @@ def snapshot(config: Config, work_dir: Path) -> Iterator[Snapshot]:
         ]
         if (config.data_dir / SECRET_KEY).is_file():
             files.append((SECRET_KEY, config.data_dir / SECRET_KEY))
-        yield Snapshot(kind, revision, files)
+        yield Snapshot(kind, revision, files, tables)
 
 
 def write_archive(snap: Snapshot, target: Path, progress: Progress | None = None) -> Path:
@@ -107,6 +127,7 @@ def write_archive(snap: Snapshot, target: Path, progress: Progress | None = None
                     "format": FORMAT, "format_version": FORMAT_VERSION,
                     "created_at": utcnow().isoformat(timespec="seconds"), "app_version": version("leadline"),
                     "alembic_revision": snap.revision, "database": snap.database, "files": entries,
+                    "tables": snap.tables,
                 }
                 data = json.dumps(manifest, indent=2).encode()
                 tar.addfile(_member(MANIFEST, len(data)), io.BytesIO(data))
@@ -142,12 +163,18 @@ def backup_before_migration(config: Config) -> Path | None:
 
 
 def check_restorable(config: Config) -> None:
-    """Refuse unless the data dir holds no database, documents or secret key and the database is empty."""
+    """Refuse unless the data dir holds no database, side files, documents or secret key and the database is empty."""
     db = [_sqlite_path(config)] if config.is_sqlite else []
-    found = [*db, *(p.with_name(p.name + "-wal") for p in db), config.data_dir / SECRET_KEY]
+    found = [*db, config.data_dir / SECRET_KEY]
     if present := [str(p) for p in [*found, *documents_dir(config.data_dir).glob("*")] if p.exists()][:3]:
         raise CrmError(f"restore needs an empty data dir and database; found {', '.join(present)}; "
                        "point CRM_DATA_DIR (and CRM_DATABASE_URL) at new ones")
+    for side, kind in ((p.with_name(p.name + suffix), kind) for p in db for suffix, kind in SIDE_FILES.items()):
+        if side.exists() or side.is_symlink():
+            raise CrmError(N_(
+                "%(file)s is the %(kind)s of an earlier database: SQLite would replay it into the restored one and "
+                "corrupt it; move it away with the database it belongs to (or delete it), then restore again"
+            ) % {"file": side, "kind": kind})
     if not config.is_sqlite:
         engine = make_engine(config.database_url)
         try:
@@ -159,9 +186,33 @@ def check_restorable(config: Config) -> None:
                            f"{len(tables)} tables; create a new database and point CRM_DATABASE_URL at it")
 
 
-def restore(config: Config, archive: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Verify every file of a backup, then restore it into an empty data dir and database."""
+def restore(
+    config: Config, archive: Path, progress: Progress | None = None, erasures_from: str | None = None
+) -> Restored:
+    """Verify every file of a backup, restore it into an empty data dir and database, and check the result.
+
+    With `erasures_from` (the database this one replaces, or a newer one), the people erased there after
+    the backup was taken are erased again.
+    """
     check_restorable(config)
+    log = erasures.read_log(erasures_from) if erasures_from else None  # unreadable: refused before any write
+    manifest = _restore_files(config, archive, progress)
+    expected = manifest.get("tables") or {}  # backups made before row counts were kept list none
+    try:
+        if config.is_sqlite:
+            checked = restore_check.check_sqlite(_sqlite_path(config), expected)
+        else:
+            checked = restore_check.check_postgresql(config.database_url, expected)
+    except BaseException:
+        _remove_restored(config)
+        raise
+    if log is None:
+        return Restored(manifest, checked, None)
+    reapplied, emptied = _reapply(config, log)
+    return Restored(manifest, checked, reapplied, emptied)
+
+
+def _restore_files(config: Config, archive: Path, progress: Progress | None) -> dict[str, Any]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=config.data_dir, prefix=".restore-"))
     try:
@@ -177,6 +228,39 @@ def restore(config: Config, archive: Path, progress: Progress | None = None) -> 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _remove_restored(config: Config) -> None:
+    """Take back a restore that failed its check: the files it placed, and the tables it made."""
+    shutil.rmtree(documents_dir(config.data_dir), ignore_errors=True)
+    (config.data_dir / SECRET_KEY).unlink(missing_ok=True)
+    if config.is_sqlite:
+        db = _sqlite_path(config)
+        for path in (db, *(db.with_name(db.name + suffix) for suffix in SIDE_FILES)):
+            path.unlink(missing_ok=True)
+        return
+    engine = make_engine(config.database_url)
+    try:
+        with engine.begin() as conn:
+            for name in inspect(conn).get_table_names():
+                conn.execute(text(f'drop table if exists "{name}" cascade'))
+    finally:
+        engine.dispose()
+
+
+def _reapply(config: Config, log: list[erasures.Entry]) -> tuple[int, bool]:
+    """Erase again the people erased after the backup was taken (the schema brought up to date first)."""
+    if not log:
+        return 0, True
+    engine = make_engine(config.database_url)
+    try:
+        if current_revision(engine) != head_revision():
+            upgrade(engine)
+        with session_factory(engine).begin() as session:
+            reapplied = privacy.reapply_erasures(session, log, Actor.system("restore"), config.data_dir)
+        return reapplied, erasures.wipe_freed(engine)
+    finally:
+        engine.dispose()
 
 
 def _extract_verified(archive: Path, staging: Path, progress: Progress | None) -> dict[str, Any]:
@@ -254,21 +338,29 @@ def _sqlite_path(config: Config) -> Path:
     return Path(make_url(config.database_url).database or "").resolve()
 
 
-def _sqlite_copy(db_path: Path, work_dir: Path) -> Path:
+def _sqlite_copy(db_path: Path, work_dir: Path) -> tuple[Path, dict[str, int]]:
     copy = work_dir / "leadline.db"
     source, target = sqlite3.connect(db_path, timeout=30), sqlite3.connect(copy)
     try:
         source.backup(target)  # the online backup API: a consistent copy while the CRM keeps running
+        counts = restore_check.sqlite_counts(target, restore_check.sqlite_tables(target))
     finally:
         target.close()
         source.close()
-    return copy
+    return copy, counts
 
 
-def _pg_dump(engine: Engine, work_dir: Path) -> Path:
+def _pg_dump(engine: Engine, work_dir: Path) -> tuple[Path, dict[str, int]]:
+    """Dump the database and count its rows in one snapshot (exported to pg_dump), so the counts match the dump."""
     dump = work_dir / "leadline.dump"
-    _run_pg("pg_dump", engine, ["--format=custom", "--no-owner", "--no-privileges", f"--file={dump}"])
-    return dump
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            snapshot = conn.scalar(text("select pg_export_snapshot()"))
+            counts = restore_check.table_counts(conn, sorted(inspect(conn).get_table_names()))
+            _run_pg("pg_dump", engine, ["--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                                        f"--file={dump}"])
+    return dump, counts
 
 
 def _run_pg(tool: str, engine: Engine, args: list[str]) -> None:

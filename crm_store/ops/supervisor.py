@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 log = logging.getLogger("leadline.up")
-MAX_BACKOFF = 30.0
-HEALTHY_AFTER = 60.0
+MAX_BACKOFF = 60.0  # seconds between restarts of a service that keeps crashing, at most
+HEALTHY_AFTER = 60.0  # seconds a service must run for its next crash to wait 1 s again
 # Seconds a service has to stop after SIGTERM before its whole process group is killed: longer than the
 # web server's own graceful shutdown (gunicorn --graceful-timeout 20 in webform/cli.py).
 STOP_GRACE = 30.0
@@ -36,7 +36,7 @@ def declared_services() -> dict[str, list[str]]:
 
 @dataclass
 class Service:
-    """A child process kept running with a growing pause between restarts."""
+    """A child process kept running: restarted 1, 2, 4 … up to 60 s after each crash, 1 s again after a good run."""
 
     name: str
     argv: list[str]
@@ -46,11 +46,11 @@ class Service:
     restart_at: float = 0.0
     restarts: int = field(default=0)
 
-    def start(self) -> None:
+    def start(self, now: float | None = None) -> None:
         """Start the process."""
         # its own process group: stopping it reaches its children too (a web server's workers)
         self.process = subprocess.Popen(self.argv, start_new_session=True)
-        self.started_at = time.monotonic()
+        self.started_at = time.monotonic() if now is None else now
         log.info("%s started (pid %s)", self.name, self.process.pid)
 
     def check(self, now: float) -> None:
@@ -58,14 +58,16 @@ class Service:
         if self.process is None:
             if now >= self.restart_at:
                 self.restarts += 1
-                self.start()
+                log.info("%s restarting (restart %d)", self.name, self.restarts)
+                self.start(now)
             return
         code = self.process.poll()
         if code is None:
-            if now - self.started_at > HEALTHY_AFTER:
-                self.backoff = 1.0
             return
+        if now - self.started_at >= HEALTHY_AFTER:  # it ran well for a while: this is a new failure
+            self.backoff = 1.0
         log.warning("%s exited with status %s; restarting in %.0f s", self.name, code, self.backoff)
+        _kill_group(self.process.pid)  # what it started and left behind would hold its port or its work
         self.process = None
         self.restart_at = now + self.backoff
         self.backoff = min(self.backoff * 2, MAX_BACKOFF)
@@ -86,9 +88,13 @@ class Service:
             log.warning("%s did not stop within %.0f s; killing it", self.name, grace)
             self.process.kill()
             self.process.wait()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # anything of its group left behind
+        _kill_group(self.process.pid)  # anything of its group left behind
         log.info("%s stopped", self.name)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def run_services(services: dict[str, list[str]], stop: threading.Event | None = None, tick: float = 0.5) -> None:
@@ -98,9 +104,9 @@ def run_services(services: dict[str, list[str]], stop: threading.Event | None = 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     running = [Service(name, argv) for name, argv in services.items()]
-    for service in running:
-        service.start()
     try:
+        for service in running:  # inside the try: one that cannot start stops those already started
+            service.start()
         while not stop.wait(tick):
             now = time.monotonic()
             for service in running:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import struct
 import tempfile
 import unicodedata
@@ -49,6 +50,21 @@ SNIFFED_TYPES = frozenset(
     {t for _, t in _SIGNATURES} | set(_OOXML.values()) | {t for _, t in _OLE_STREAMS}
     | {"image/webp", "application/zip", "application/x-ole-storage", "text/plain", "text/csv", OCTET_STREAM}
 )
+# The extensions that fit each type the bytes can show, the usual one first. Text and CSV are one family:
+# a one-column or semicolon-separated .csv reads as plain text.
+_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "image/gif": (".gif",), "image/webp": (".webp",),
+    _OOXML["wordprocessingml.document.main+xml"]: (".docx",), _OOXML["spreadsheetml.sheet.main+xml"]: (".xlsx",),
+    _OOXML["presentationml.presentation.main+xml"]: (".pptx",), "application/msword": (".doc",),
+    "application/vnd.ms-excel": (".xls",), "application/vnd.ms-powerpoint": (".ppt",),
+    "application/zip": (".zip",), "text/plain": (".txt", ".csv"), "text/csv": (".csv", ".txt"),
+}
+# Kinds of bytes that many formats share (.odt and .epub are zips, .md and .html text, .msg OLE): a name's
+# extension is kept unless it claims one of the types above.
+_GENERAL_TYPES = frozenset({"application/zip", "text/plain", "text/csv", "application/x-ole-storage", OCTET_STREAM})
+_CLAIMED = frozenset(e for extensions in _EXTENSIONS.values() for e in extensions)
+UNKNOWN_EXTENSION = ".bin"
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
@@ -128,6 +144,25 @@ def sanitize_filename(name: str) -> str:
     return (stem.rstrip(" .") or "document") + ending
 
 
+def name_for_type(filename: str, content_type: str) -> str:
+    """Return the safe file name with an extension that fits the type the bytes show.
+
+    An extension that fits is kept (.jpeg for a JPEG, .csv or .txt for text). Bytes of a specific type
+    (PDF, PNG, JPEG, GIF, WebP, Office) otherwise get their type's own extension: a PNG named contract.pdf
+    is stored as contract.png, one named logo as logo.png. Bytes of a general kind (text, a zip, OLE
+    storage, unrecognised) keep an extension that claims none of those types (.md, .odt, .msg, .exe) and
+    lose one that does: text named chart.png is stored as chart.txt, a zip named report.docx as
+    report.zip, and bytes nothing recognises under a name that claims a type (a program named invoice.pdf)
+    as invoice.bin. So no stored name promises a type its bytes are not.
+    """
+    name = sanitize_filename(filename)
+    stem, suffix = os.path.splitext(name)
+    fitting = _EXTENSIONS.get(content_type, ())
+    if suffix.lower() in fitting or (content_type in _GENERAL_TYPES and suffix.lower() not in _CLAIMED):
+        return name
+    return sanitize_filename(stem + (fitting[0] if fitting else UNKNOWN_EXTENSION))
+
+
 def content_disposition(filename: str) -> str:
     """Return a `Content-Disposition: attachment` value with an RFC 5987 `filename*` for non-ASCII names."""
     name = sanitize_filename(filename)
@@ -190,14 +225,20 @@ def add_document(
     session: Session, data_dir: Path, record: Any, source: bytes | Path, *,
     filename: str, title: str | None = None, actor: Actor,
 ) -> Document:
-    """Store a file and attach it to a lead, account, contact or opportunity as a new document."""
+    """Store a file and attach it to a lead, account, contact or opportunity as a new document.
+
+    A path must name a regular file, not a symbolic link (nor a FIFO, a device or a folder). The file is
+    typed by its bytes and named to match (see `name_for_type`): a PNG named contract.pdf is stored as
+    contract.png.
+    """
     column = _link_column(record)
-    name = sanitize_filename(filename)
-    content = _read_limited(source, name)
+    content = _read_limited(source, sanitize_filename(filename))
+    content_type = sniff_content_type(content)
+    name = name_for_type(filename, content_type)
     doc_title = _clean_title(title) or name
     document = Document(
         document_no=numbering.allocate(session, "documents")[0], title=doc_title, filename=name,
-        content_type=sniff_content_type(content), size=len(content), sha256=store_content(data_dir, content),
+        content_type=content_type, size=len(content), sha256=store_content(data_dir, content),
         owner_id=actor.user_id, created_by_id=actor.user_id,
     )
     session.add(document)
@@ -246,20 +287,41 @@ def _link_column(record: Any) -> str:
 
 
 def _read_limited(source: bytes | Path, name: str) -> bytes:
+    content = bytes(source) if isinstance(source, (bytes, bytearray)) else _read_file(source, name)
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise _too_large(name, len(content))
+    return content
+
+
+def _read_file(path: Path, name: str) -> bytes:
+    """Read a regular file, never through a symbolic link, and never wait on a FIFO or a device."""
     try:
-        size = len(source) if isinstance(source, (bytes, bytearray)) else source.stat().st_size
-        if size <= MAX_DOCUMENT_BYTES:
-            if isinstance(source, (bytes, bytearray)):
-                return bytes(source)
-            with source.open("rb") as f:
-                content = f.read(MAX_DOCUMENT_BYTES + 1)
-            size = len(content)
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValidationError("file", f"{path.name} is {_kind(mode)}; attach a regular file")
+        # O_NONBLOCK: should the path become a FIFO after the check, opening it does not wait for a writer.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        with os.fdopen(os.open(path, flags), "rb") as f:
+            opened = os.fstat(f.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                raise ValidationError("file", f"{path.name} is {_kind(opened.st_mode)}; attach a regular file")
+            if opened.st_size > MAX_DOCUMENT_BYTES:
+                raise _too_large(name, opened.st_size)
+            return f.read(MAX_DOCUMENT_BYTES + 1)
     except OSError as exc:
         raise CrmError(f"{name}: cannot be read ({exc.strerror})") from exc
-    if size > MAX_DOCUMENT_BYTES:
-        limit = MAX_DOCUMENT_BYTES // 2**20
-        raise DocumentTooLarge(f"{name}: the file is {size / 2**20:.1f} MB; documents may be at most {limit} MB")
-    return content
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((words for test, words in kinds if test(mode)), "not a regular file")
+
+
+def _too_large(name: str, size: int) -> DocumentTooLarge:
+    limit = MAX_DOCUMENT_BYTES // 2**20
+    return DocumentTooLarge(f"{name}: the file is {size / 2**20:.1f} MB; documents may be at most {limit} MB")
 
 
 def _clean_title(title: str | None) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,10 @@ def company_key(name: str | None) -> str | None:
                 changed = True
     key = text.replace(" ", "")
     return key or None
+
+
+# What a shared key says matched, by its kind (the part of the key before ":"), in the order it is told.
+MATCHED_FIELDS = {"email": "email", "phone": "phone", "company": "company name"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,14 @@ def groups(session: Session, module: str) -> list[list[Candidate]]:
     for i, c in enumerate(items):
         grouped.setdefault(find(i), []).append(c)
     return sorted((g for g in grouped.values() if len(g) > 1), key=lambda g: min(c.id for c in g))
+
+
+def matched(group: Sequence[Candidate]) -> list[tuple[str, str]]:
+    """What a group's records share, as (field, value): ("email", "amy@example.com"), ("phone", "+886…")."""
+    held = Counter(key for c in group for key in c.keys)
+    shared = [key.split(":", 1) for key, n in held.items() if n > 1]
+    order = list(MATCHED_FIELDS)
+    return [(MATCHED_FIELDS[kind], value) for kind, value in sorted(shared, key=lambda kv: (order.index(kv[0]), kv[1]))]
 
 
 def duplicates_of(session: Session, record: Any) -> list[Any]:

@@ -38,6 +38,46 @@ class DuplicateKeys:
     company_key: str | None = None  # a normalised company name column (accounts.name_key)
 
 
+# Every field of a person's own record (a lead, a contact) that says who they are or how to reach them.
+PERSON_FIELDS = (
+    "salutation", "first_name", "email", "secondary_email", "phone", "phone_e164", "mobile", "mobile_e164", "fax",
+    "home_phone", "other_phone", "assistant", "assistant_phone", "birthday", "designation", "title", "description",
+    "company", "street", "city", "state", "postal_code", "po_box", "mailing_street", "mailing_city", "mailing_state",
+    "mailing_postal_code", "mailing_po_box", "website", "email_key", "referrer", "landing_page", "gclid", "fbclid",
+)
+
+
+@dataclass(frozen=True)
+class Tie:
+    """How a module's record belongs to a person whose own record (a lead, a contact) is elsewhere.
+
+    By default `module.column` points at this module's record: leads.converted_account_id, the account
+    made from their lead. With `here`, this module's `column` points at a record of `module`: an
+    invoice's contact_id. `when` narrows the tie with a SQL condition over both models (the account
+    was created by that conversion, not matched to one that existed).
+    """
+
+    module: str
+    column: str
+    here: bool = False
+    when: Callable[[], Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A module's part in personal-data requests: which fields hold a person's data, and how a record is
+    tied to a person.
+
+    A person's own record (`Module.person`) is found by its email and loses every field listed; a tied
+    record loses the fields listed and keeps the rest (an invoice keeps its amounts), its title losing
+    only the person's name (an account named after them becomes "[erased]"; "Acme" stays).
+    """
+
+    fields: tuple[str, ...] = PERSON_FIELDS
+    ties: tuple[Tie, ...] = ()
+    title_key: str | None = None  # a column derived from the title (accounts.name_key): cleared when it changes
+
+
 @dataclass(frozen=True)
 class Module:
     """One kind of record: its model, number, names, rules and the roles it plays."""
@@ -57,6 +97,7 @@ class Module:
     searchable: Searchable | None = None
     duplicates: DuplicateKeys | None = None
     person: bool = False  # a person: found and erased by email in personal-data requests
+    personal: Personal | None = None  # where its records hold a person's data (a person's module: PERSON_FIELDS)
     link_column: str | None = None  # how activities, notes and documents point at it (lead_id)
     mergeable: bool = False
     # A SQL condition on the model for an open record (an open lead, an open deal); None: always open.
@@ -84,6 +125,12 @@ class Module:
     def reference_models(self) -> dict[str, Any]:
         """Field -> model of the references checked before a write."""
         return {f: _model(m) if isinstance(m, str) else m for f, m in self.references.items()}
+
+    def personal_data(self) -> Personal | None:
+        """Its part in personal-data requests: declared, or every person field for a module of people."""
+        if self.personal is not None:
+            return self.personal
+        return Personal() if self.person else None
 
     def display_label(self, language: str, plural: bool = False) -> str:
         """The module's name in a language: "lead" / "潛在客戶"."""
@@ -177,6 +224,20 @@ def _converted_lead() -> Any:
     return Lead.converted_at.is_not(None)
 
 
+def _made_by_conversion() -> Any:
+    """The account was created by the lead's conversion (both carry its time), not matched to one that existed."""
+    from crm_store.models import Account, Lead
+
+    return Account.created_at == Lead.converted_at
+
+
+ACCOUNT_PERSONAL_FIELDS = (  # what conversion copies from a lead (crm_store/pipeline/conversion.py TO_ACCOUNT)
+    "email", "secondary_email", "phone", "phone_e164", "other_phone", "fax", "website", "description",
+    "bill_street", "bill_city", "bill_state", "bill_postal_code", "bill_po_box",
+    "ship_street", "ship_city", "ship_state", "ship_postal_code", "ship_po_box",
+)
+
+
 register(Module(
     "leads", "Lead", "LEA", "lead", N_("lead"), N_("leads"), title="last_name",
     required=("last_name",),
@@ -186,7 +247,8 @@ register(Module(
     searchable=Searchable("last_name", first_name="first_name", company="company",
                           emails=("email", "secondary_email"), phones=("phone_e164", "mobile_e164")),
     duplicates=DuplicateKeys(phones=("phone_e164", "mobile_e164")),
-    person=True, link_column="lead_id", mergeable=True, open_when=_open_lead, settled_when=_converted_lead,
+    person=True, personal=Personal(PERSON_FIELDS), link_column="lead_id", mergeable=True, open_when=_open_lead,
+    settled_when=_converted_lead,
 ))
 register(Module(
     "accounts", "Account", "ACC", "account", N_("account"), N_("accounts"), title="name",
@@ -195,6 +257,8 @@ register(Module(
     references={"parent_id": "Account"},
     searchable=Searchable("name", emails=("email", "secondary_email"), phones=("phone_e164",)),
     duplicates=DuplicateKeys(phones=("phone_e164",), company_key="name_key"),
+    personal=Personal(ACCOUNT_PERSONAL_FIELDS, ties=(Tie("leads", "converted_account_id", when=_made_by_conversion),),
+                      title_key="name_key"),
     link_column="account_id", mergeable=True,
 ))
 register(Module(
@@ -205,7 +269,8 @@ register(Module(
     searchable=Searchable("last_name", first_name="first_name", company_from="account_id",
                           emails=("email", "secondary_email"), phones=("phone_e164", "mobile_e164")),
     duplicates=DuplicateKeys(phones=("phone_e164", "mobile_e164")),
-    person=True, link_column="contact_id", mergeable=True,
+    person=True, personal=Personal(PERSON_FIELDS, ties=(Tie("leads", "converted_contact_id"),)),
+    link_column="contact_id", mergeable=True,
 ))
 register(Module(
     "opportunities", "Opportunity", "POT", "opportunity", N_("opportunity"), N_("opportunities"), title="name",

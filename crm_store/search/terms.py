@@ -56,9 +56,9 @@ class Term:
 
     @classmethod
     def parse(cls, raw: str) -> Term | None:
-        """Normalise a typed term; None when it is shorter than two characters."""
+        """Normalise a typed term; None when it is shorter than two characters (but one Chinese character will do)."""
         value = normalise(raw)
-        if len(value) < MIN_TERM:
+        if len(value) < MIN_TERM and not is_one_cjk(value):
             return None
         digits = None
         if PHONE_TERM.fullmatch(value):
@@ -70,9 +70,20 @@ class Term:
         return cls(value, digits, number)
 
 
+def is_one_cjk(value: str) -> bool:
+    """Whether a term is one Chinese (Japanese, Korean) character: a family name such as 王 is found by it."""
+    return len(value) == 1 and CJK.match(value) is not None
+
+
 def text_grams(body: str) -> set[str]:
-    """Every trigram of each piece, and each piece's last two characters."""
-    return {piece[i : i + 3] for piece in body.split(SEP) for i in range(len(piece) - 1)}
+    """Every trigram of each piece, each piece's last two characters, and a piece of one Chinese character.
+
+    A one-character term is answered by the grams it begins, as a two-character one is; a name that is a
+    single character (王) has no longer gram, so it is its own.
+    """
+    pieces = body.split(SEP)
+    return {piece[i : i + 3] for piece in pieces for i in range(len(piece) - 1)} | {
+        piece for piece in pieces if is_one_cjk(piece)}
 
 
 def phone_grams(phones: str) -> set[int]:
