@@ -1,7 +1,8 @@
 """Every URL the CRM hands out, from one map of routes.
 
 The web app registers its routes from `ROUTES`; emails, the CLI and the pages build links with `url()`,
-so no route is spelled twice. Patterns use Flask's `<name>` placeholders.
+so no route is spelled twice. Patterns use Flask's `<name>` placeholders; `<module:module>` is a module's
+url path (leads, accounts, contacts, opportunities), the web app's `module` converter.
 """
 
 from __future__ import annotations
@@ -12,10 +13,33 @@ from urllib.parse import quote
 
 ROUTES: dict[str, str] = {
     "home": "/",
-    "records": "/<module>",  # a module's list: module is the registry's url_path (leads, accounts, ...)
-    "record": "/<module>/<number>",
-    "set_password": "/auth/set-password/<token>",
-    "reset_password": "/auth/reset-password/<token>",
+    "records": "/<module:module>",  # a module's list: module is the registry's url_path (leads, accounts, ...)
+    "record": "/<module:module>/<number>",
+    "record_new": "/<module:module>/new",
+    "record_edit": "/<module:module>/<number>/edit",
+    "record_owner": "/<module:module>/<number>/owner",
+    "record_stage": "/<module:module>/<number>/stage",  # opportunities
+    "record_delete": "/<module:module>/<number>/delete",  # to the recycle bin, after a confirmation
+    "call_log": "/<module:module>/<number>/calls",
+    "follow_up": "/<module:module>/<number>/follow-ups",
+    "lead_take": "/leads/<number>/take",  # from the unassigned pool
+    "lead_convert": "/leads/<number>/convert",
+    "task_complete": "/tasks/<activity_id>/complete",
+    "reminder_dismiss": "/reminders/<note_id>/dismiss",
+    "set_password": "/auth/set-password/<token>",  # the welcome email's link: the first password
+    "reset_password": "/auth/reset-password/<token>",  # the password_reset email's one-time link
+    "sign_in": "/auth/sign-in",
+    "sign_out": "/auth/sign-out",
+    "forgot_password": "/auth/forgot-password",
+    "language": "/language",  # switch the pages' language (the user's own, or the visitor's before sign-in)
+    "profile": "/profile",
+    "change_password": "/profile/password",
+    "search": "/search",  # the header's search box
+    "search_suggest": "/search/suggest",  # results as you type: an HTML fragment
+    "users": "/users",  # admins: staff accounts
+    "user_add": "/users/new",
+    "user_deactivate": "/users/<user_id>/deactivate",
+    "user_welcome": "/users/<user_id>/welcome",  # send the welcome email again
     "report": "/reports/<name>",
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",

@@ -14,9 +14,10 @@ from crm_store import languages, links
 from crm_store.config import Config, load_config
 from crm_store.db.engine import make_engine, read_only
 
-from . import errors
+from . import errors, staff
 from .extensions import babel, csrf, leadline, limiter
 from .public.routes import bp as public_bp
+from .staff.access import is_staff_request
 from .state import page_language, state
 
 log = logging.getLogger("leadline.web")
@@ -26,6 +27,11 @@ WRITE_WAIT_MS = 2000  # one statement's wait for a lock; the writer retries with
 PAGE_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
+)
+# The back office: its own scripts (no inline script, no other origin), and fetches to itself.
+STAFF_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 
@@ -42,6 +48,7 @@ def create_app(config: Config | None = None, *, engine: Engine | None = None) ->
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's default JSON provider has it
     leadline.init_app(app, config, engine or _engine(config))
+    staff.init_app(app, https=config.base_url.startswith("https://"))  # before CSRF: the user is known to its page
     limiter.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=page_language)
@@ -76,11 +83,19 @@ def healthz() -> ResponseReturnValue:
 
 
 def security_headers(response: Response) -> Response:
-    """Add the headers every answer carries (a page keeps a policy of its own if it set one)."""
+    """Add the headers every answer carries (a page keeps a policy of its own if it set one).
+
+    Back-office pages are never framed nor kept in a shared cache, and run only the app's own scripts.
+    """
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    staff_page = is_staff_request()
     if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        response.headers.setdefault("Content-Security-Policy", STAFF_POLICY if staff_page else PAGE_POLICY)
+    if staff_page:
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

@@ -1,4 +1,8 @@
-"""Error answers: a page, or JSON on the API, in the language of the page; a 429 says when to retry."""
+"""Error answers: a page, or JSON on the API, in the language of the page; a 429 says when to retry.
+
+The public capture pages use `error.html`; the back office `staff/error.html`, in the staff layout. Neither
+tells more than the status: no path, no exception, nothing about what exists.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from crm_store.languages import N_
 
+from .staff.access import is_staff_request
 from .writer import DatabaseBusy
 
 log = logging.getLogger("leadline.web")
@@ -36,6 +42,23 @@ WORDING: dict[int, tuple[str, str]] = {
     415: (ERROR_TITLE, NOT_JSON),
     429: (TOO_MANY_TITLE, TOO_MANY),
 }
+# The back office's pages (signed in or not): the same for a page that does not exist and one the user may
+# not see, so a 404 tells nothing about what is there (other codes: ERROR_TITLE and STAFF_ERROR).
+PAGE_NOT_FOUND_TITLE = N_("Page not found")
+PAGE_NOT_FOUND = N_("This page does not exist, or you do not have access to it.")
+NO_ACCESS = N_("You do not have access to this page. Ask an administrator if you need it.")
+STAFF_ERROR = N_("The error has been noted. Please try again in a moment.")
+FORM_EXPIRED_TITLE = N_("This form has expired")
+FORM_EXPIRED = N_("Go back, reload the page and send the form again.")
+TOO_LARGE_PAGE = N_("What you sent is too large.")
+STAFF_BUSY = N_("Leadline is very busy right now. Please try again in a few seconds.")
+STAFF_WORDING: dict[int, tuple[str, str]] = {
+    400: (ERROR_TITLE, BAD_REQUEST),
+    403: (FORBIDDEN_TITLE, NO_ACCESS),
+    404: (PAGE_NOT_FOUND_TITLE, PAGE_NOT_FOUND),
+    405: (ERROR_TITLE, BAD_REQUEST),
+    413: (ERROR_TITLE, TOO_LARGE_PAGE),
+}
 
 
 def init_app(app: Flask) -> None:
@@ -57,6 +80,11 @@ def http_error(exc: HTTPException) -> ResponseReturnValue:
     headers = {"Retry-After": str(getattr(exc, "seconds", 60))} if code == 429 else {}
     if wants_json():
         return jsonify(error=exc.name.lower().replace(" ", "_"), message=gettext(message)), code, headers
+    if is_staff_request():
+        title, message = STAFF_WORDING.get(code, (ERROR_TITLE, STAFF_ERROR))
+        if isinstance(exc, CSRFError):
+            title, message = FORM_EXPIRED_TITLE, FORM_EXPIRED
+        return _staff_page(code, title, message), code, headers
     return _page(title, message), code, headers
 
 
@@ -66,6 +94,8 @@ def busy(exc: DatabaseBusy) -> ResponseReturnValue:
     headers = {"Retry-After": str(DatabaseBusy.retry_after)}
     if wants_json():
         return jsonify(error="busy", message=gettext(BUSY)), 503, headers
+    if is_staff_request():
+        return _staff_page(503, BUSY_TITLE, STAFF_BUSY), 503, headers
     return _page(BUSY_TITLE, BUSY), 503, headers
 
 
@@ -74,8 +104,19 @@ def crash(exc: Exception) -> ResponseReturnValue:
     log.exception("unhandled error on %s %s", request.method, request.path)
     if wants_json():
         return jsonify(error="internal_error", message=gettext(ERROR)), 500
+    if is_staff_request():
+        return _staff_page(500, ERROR_TITLE, STAFF_ERROR), 500
     return _page(ERROR_TITLE, ERROR), 500
 
 
 def _page(title: str, message: str) -> str:
     return render_template("error.html", title=gettext(title), message=gettext(message))
+
+
+def _staff_page(code: int, title: str, message: str) -> str:
+    """The error in the staff layout (with the navigation when signed in); the plain page if that fails too."""
+    try:
+        return render_template("staff/error.html", code=code, title=gettext(title), message=gettext(message))
+    except Exception:  # noqa: BLE001 - the error page must not fail: what broke may be what the layout needs
+        log.exception("the staff error page failed; answered with the plain one")
+        return _page(title, message)

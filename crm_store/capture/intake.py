@@ -194,7 +194,7 @@ def _notices(batch: _Batch, todo: list[_NewLead], stored: list[dict[str, Any]]) 
             if clean.get("email") and form.auto_reply:
                 yield notices.outbox_row(notices.auto_reply(
                     clean, language=form.language, submission=lead.row.public_id, settings=batch.settings,
-                    owner=owner,
+                    owner=owner, record=("leads", values["id"]),
                 ))
         except ValidationError as exc:  # a message that cannot be sent must not cost the lead
             log.warning("no notice for web submission %s: %s", lead.row.public_id, exc)

@@ -45,6 +45,7 @@ class Notice:
     recipient_name: str | None = None
     reply_to: str | None = None
     to_staff: bool = False
+    record: tuple[str, int] | None = None  # (module, id) of the record it is about, for that record's timeline
 
 
 def queue(session: Session, notice: Notice) -> bool:
@@ -52,7 +53,7 @@ def queue(session: Session, notice: Notice) -> bool:
     return outbox.enqueue(
         session, notice.template, notice.recipient, key=notice.key, context=notice.context,
         language=notice.language, recipient_name=notice.recipient_name, reply_to=notice.reply_to,
-        to_staff=notice.to_staff,
+        to_staff=notice.to_staff, **_about(notice),
     )
 
 
@@ -60,8 +61,13 @@ def outbox_row(notice: Notice) -> dict[str, Any]:
     """The outbox row of a notice, for queuing many at once (`outbox.enqueue_many`)."""
     return outbox.message_values(
         notice.template, notice.recipient, key=notice.key, context=notice.context, language=notice.language,
-        recipient_name=notice.recipient_name, reply_to=notice.reply_to, to_staff=notice.to_staff,
+        recipient_name=notice.recipient_name, reply_to=notice.reply_to, to_staff=notice.to_staff, **_about(notice),
     )
+
+
+def _about(notice: Notice) -> dict[str, Any]:
+    module, record_id = notice.record if notice.record is not None else (None, None)
+    return {"record_module": module, "record_id": record_id}
 
 
 def new_web_lead(
@@ -80,7 +86,7 @@ def new_web_lead(
         "message": reach["message"],
         "form_name": form_name,
         "received_at": show_time(at, zone),
-    })
+    }, record=("leads", lead["id"]) if lead.get("id") is not None else None)
 
 
 def new_inquiry(
@@ -99,13 +105,17 @@ def new_inquiry(
         "contact_phone": reach["phone"],
         "received_at": show_time(at, zone),
         "message": reach["message"],
-    })
+    }, record=(str(ref["module"]), record.id))
 
 
 def auto_reply(
     clean: Mapping[str, Any], *, language: str, submission: str, settings: Mapping[str, Any], owner: Staff | None,
+    record: tuple[str, int] | None = None,
 ) -> Notice:
-    """The visitor's acknowledgement, signed by the company; their answer goes to the owner, else the company."""
+    """The visitor's acknowledgement, signed by the company; their answer goes to the owner, else the company.
+
+    `record` is the (module, id) of the lead or contact the submission made or reached.
+    """
     name = display_name(clean.get("first_name"), clean.get("last_name"))
     return Notice(
         "visitor_auto_reply", clean["email"], f"webform:reply:{submission}",
@@ -117,6 +127,7 @@ def auto_reply(
             "company_address": settings.get("company_address") or None,
         },
         language, recipient_name=name or None, reply_to=_answers_to(owner, settings.get("company_email")),
+        record=record,
     )
 
 
@@ -146,9 +157,11 @@ def _reach(clean: Mapping[str, Any], region: str) -> dict[str, Any]:
     }
 
 
-def _to_owner(owner: Staff, template: str, key: str, context: dict[str, Any]) -> Notice:
+def _to_owner(
+    owner: Staff, template: str, key: str, context: dict[str, Any], *, record: tuple[str, int] | None
+) -> Notice:
     return Notice(template, owner.email, key, {"recipient_name": owner.name, **context}, owner.language,
-                  recipient_name=owner.name, to_staff=True)
+                  recipient_name=owner.name, to_staff=True, record=record)
 
 
 def _answers_to(owner: Staff | None, company_email: str | None) -> str | None:

@@ -172,7 +172,8 @@ def process(
         lead_id, owner_id = lead["id"], lead["owner_id"]
         result = outcome or "new_lead"
     if email and form.auto_reply:
-        _auto_reply(session, form, clean, row["public_id"], settings, owner_id)
+        about = ("leads", lead_id) if lead_id is not None else ("contacts", contact_id) if contact_id else None
+        _auto_reply(session, form, clean, row["public_id"], settings, owner_id, about)
     session.execute(_RECORD_OUTCOME, {
         "row_id": row_id, "o_outcome": result, "o_lead": lead_id, "o_contact": contact_id, "o_at": at,
     })
@@ -298,12 +299,12 @@ def _add_inquiry(
 
 def _auto_reply(
     session: Session, form: WebForm, clean: dict[str, Any], public_id: str, settings: dict[str, Any] | None,
-    owner_id: int | None,
+    owner_id: int | None, about: tuple[str, int] | None = None,
 ) -> None:
     owner = session.get(User, owner_id) if owner_id is not None else None
     notices.queue(session, notices.auto_reply(
         clean, language=form.language, submission=public_id, owner=owner,
-        settings=settings if settings is not None else company.all_settings(session),
+        settings=settings if settings is not None else company.all_settings(session), record=about,
     ))
 
 

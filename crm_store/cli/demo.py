@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import click
 
+from crm_store.cli.output import Column, progress, table
 from crm_store.cli.params import LazyChoice
+from crm_store.languages import N_
+
+DEMO_PASSWORD = N_("Password of each of them: %(password)s (sign in at %(url)s)")
 
 
 def _sizes() -> list[str]:
@@ -24,23 +27,31 @@ def _sizes() -> list[str]:
 def demo(size: str, seed: int) -> None:
     """Create demo users and demo leads, accounts, contacts and opportunities."""
     from crm_store.db.engine import session_scope
-    from crm_store.ops.demo import SIZES, DemoAlreadyLoaded, load_demo
+    from crm_store.ops.demo import SIZES, DemoAlreadyLoaded, demo_password, load_demo
 
     plan = SIZES[size]
     total = plan.accounts + plan.contacts + plan.leads + plan.opportunities
     started = time.perf_counter()
     try:
-        with session_scope() as session, click.progressbar(length=total, label=f"Loading {size} demo", width=36,
-                                                           show_eta=True, file=sys.stderr) as bar:
-            counts = load_demo(session, size, seed=seed, progress=lambda _stage, n: bar.update(n))
+        with session_scope() as session, progress(total, f"Loading {size} demo", show_eta=True) as bar:
+            password = demo_password()
+            counts = load_demo(session, size, seed=seed, progress=lambda _stage, n: bar.update(n), password=password)
     except DemoAlreadyLoaded as exc:
         click.echo(f"Demo data is already loaded ({exc}); nothing to do. Use a fresh CRM_DATA_DIR for another load.")
         return
     elapsed = time.perf_counter() - started
     click.echo(f"Loaded the {size} demo in {elapsed:.1f} s:")
-    for table, count in counts.items():
-        click.echo(f"  {table:<15} {count:>10,}")
+    for line in table((Column("TABLE"), Column("ROWS", right=True)), [(t, f"{n:,}") for t, n in counts.items()]):
+        click.echo(f"  {line}")
     click.echo("Sign-ins: admin@example.com (admin), manager@example.com (manager), rep1..rep"
                f"{plan.reps}@example.com (reps).")
+    click.echo(_signing_in(password))
     click.echo("Next: `crm search 有限公司`, `crm search LEA12`, `crm users list`, `crm mail status`, "
                "`crm settings list`.")
+
+
+def _signing_in(password: str) -> str:
+    from crm_store import links
+    from crm_store.config import load_config
+
+    return DEMO_PASSWORD % {"password": password, "url": links.url(load_config().base_url, "sign_in")}

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
+from crm_store.cli.output import Column, echo_table
 from crm_store.cli.params import language_choice, role_choice
+from crm_store.languages import N_
+
+NEW_PASSWORD = N_("New password")
+REPEAT_PASSWORD = N_("Repeat for confirmation")
+PASSWORD_SET = N_("Set the password of %(email)s; their other sessions are signed out.")
+TWO_LINES = N_("give the new password twice, on two lines of standard input")
 
 
 @click.group()
@@ -23,10 +30,10 @@ def users_add(
     email: str, name: str, role: str, manager_email: str | None, language: str | None, time_zone: str | None
 ) -> None:
     """Add a user who logs in with EMAIL."""
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import transaction
     from crm_store.staff import users as staff
 
-    with session_scope() as session:
+    with transaction() as session:
         user = staff.add_user(
             session, email, name, role=role, manager_email=manager_email, language=language, time_zone=time_zone
         )
@@ -41,11 +48,11 @@ def users_list(active_only: bool) -> None:
     from crm_store.staff import users as staff
 
     with session_scope() as session:
-        for u, manager in session.execute(staff.listing(include_inactive=not active_only)):
-            state = "active" if u.active else "inactive"
-            click.echo(
-                f"{u.id:>4}  {u.email:<32} {u.name:<24} {u.role:<8} {u.language:<8} {state:<9} {manager or ''}"
-            )
+        rows = [(u.id, u.email, u.name, u.role, u.language, "active" if u.active else "inactive", manager)
+                for u, manager in session.execute(staff.listing(include_inactive=not active_only))]
+    columns = (Column("ID", right=True), Column("EMAIL"), Column("NAME", 30), Column("ROLE"), Column("LANGUAGE"),
+               Column("STATE"), Column("MANAGER"))
+    echo_table(columns, rows)
 
 
 @users.command("deactivate")
@@ -54,11 +61,11 @@ def users_list(active_only: bool) -> None:
               help="Email of the user who takes over EMAIL's open leads, deals, accounts, contacts and activities.")
 def users_deactivate(email: str, reassign_to: str | None) -> None:
     """Stop EMAIL from logging in and receiving new leads; hand their open work on."""
-    from crm_store.db.engine import session_scope
+    from crm_store.cli.work import actor, transaction
     from crm_store.staff import users as staff
 
-    with session_scope() as session:
-        moved = staff.deactivate_user(session, email, reassign_to=reassign_to)
+    with transaction() as session:
+        moved = staff.deactivate_user(session, email, reassign_to=reassign_to, actor=actor(session))
     lists = moved.pop("round_robin_lists", 0)
     forms_moved = moved.pop("forms", 0)
     summary = ", ".join(f"{n} {k}" for k, n in moved.items() if n)
@@ -67,3 +74,28 @@ def users_deactivate(email: str, reassign_to: str | None) -> None:
         click.echo(f"Removed from {lists} web-form round-robin list(s).")
     if forms_moved:
         click.echo(f"{forms_moved} web form(s) they owned now go to {reassign_to or 'nobody (leads stay unassigned)'}.")
+
+
+@users.command("set-password")
+@click.argument("email")
+def users_set_password(email: str) -> None:
+    """Set the password EMAIL signs in with: typed twice (hidden), or two lines on standard input."""
+    import sys
+
+    from crm_store.cli.work import transaction
+    from crm_store.errors import CrmError
+    from crm_store.staff import passwords
+    from crm_store.staff import users as staff
+
+    if sys.stdin.isatty():
+        password = click.prompt(NEW_PASSWORD, hide_input=True)
+        again = click.prompt(REPEAT_PASSWORD, hide_input=True)
+    else:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            raise CrmError(TWO_LINES)
+        password, again = lines[0], lines[1]
+    with transaction() as session:
+        user = staff.find_user(session, email)
+        passwords.set_password(session, user, password, again)
+        click.echo(PASSWORD_SET % {"email": user.email})

@@ -53,6 +53,7 @@ class AttachmentRef:
 
 NAME_LIMIT = cast(String, OutboxMessage.__table__.c.recipient_name.type).length or 100
 MAILBOX_LIMIT = cast(String, OutboxMessage.__table__.c.reply_to.type).length or 254
+RECORD_MODULE_LIMIT = cast(String, OutboxMessage.__table__.c.record_module.type).length or 20
 
 
 def new_message_id(domain: str) -> str:
@@ -73,14 +74,18 @@ def enqueue(
     attachments: Sequence[AttachmentRef] = (),
     to_staff: bool = False,
     send_after: dt.datetime | None = None,
+    record_module: str | None = None,
+    record_id: int | None = None,
 ) -> bool:
     """Queue a message in the caller's transaction; return False when the key was queued before.
 
     `reply_to` is where answers go instead of the sender: an address, or a mailbox such as `林怡君 <yijun@example.com>`.
+    `record_module` and `record_id` name the record the message is about (its timeline lists it).
     """
     values = message_values(
         template, recipient, key=key, context=context, language=language, recipient_name=recipient_name,
         reply_to=reply_to, attachments=attachments, to_staff=to_staff, send_after=send_after,
+        record_module=record_module, record_id=record_id,
     )
     return session.execute(_insert_statement(session.get_bind().dialect.name), values).scalar() is not None
 
@@ -105,8 +110,13 @@ def message_values(
     attachments: Sequence[AttachmentRef] = (),
     to_staff: bool = False,
     send_after: dt.datetime | None = None,
+    record_module: str | None = None,
+    record_id: int | None = None,
 ) -> dict[str, Any]:
-    """Check a message to queue and return its outbox row; fail naming the field."""
+    """Check a message to queue and return its outbox row; fail naming the field.
+
+    `record_module` and `record_id` (both or neither) name the record the message is about: a lead's notice.
+    """
     recipient = clean_email("recipient", recipient)
     reply_to = mailbox("reply_to", reply_to) if reply_to else None
     if recipient_name is not None and ("\r" in recipient_name or "\n" in recipient_name):
@@ -122,13 +132,17 @@ def message_values(
     for ref in attachments:
         if ref.path.startswith("/") or ".." in ref.path.split("/"):
             raise ValidationError("attachments", f"{ref.path!r} must be a path inside the data dir")
+    if (record_module is None) != (record_id is None):
+        raise ValidationError("record_id", "a message is about a record named by both its module and its id")
+    if record_module is not None and len(record_module) > RECORD_MODULE_LIMIT:
+        raise ValidationError("record_module", f"must be at most {RECORD_MODULE_LIMIT} characters")
     now = utcnow()
     return {
         "idempotency_key": key, "message_id": None, "template": template, "recipient": recipient,
         "recipient_name": recipient_name, "reply_to": reply_to, "language": language, "context": context or {},
         "attachments": [a.as_json() for a in attachments], "to_staff": to_staff, "status": "queued",
         "attempts": 0, "next_attempt_at": send_after or now, "created_at": now, "sending_since": None,
-        "last_error": None, "sent_at": None,
+        "last_error": None, "sent_at": None, "record_module": record_module, "record_id": record_id,
     }
 
 

@@ -6,6 +6,7 @@ from .history import AUDIT_ACTIONS, AuditEntry, Document, DocumentLink
 from .mail import OUTBOX_STATUSES, OutboxMessage
 from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
 from .pipeline import SalesProcess, SalesStage, StageHistory
+from .privacy import Erasure
 from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
 from .sales import OPEN_LEAD_EXCLUDED_STATUSES, Account, Campaign, CampaignMember, Contact, Lead, Opportunity
 from .search import SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
@@ -21,6 +22,7 @@ __all__ = [
     "AuditEntry",
     "Document",
     "DocumentLink",
+    "Erasure",
     "ACTIVITY_TYPES",
     "ASSIGNMENT_STRATEGIES",
     "LANGUAGES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, intpk, utcnow
@@ -21,6 +21,7 @@ class OutboxMessage(Base):
             "status in ('queued','sending','sent','retrying','failed','suppressed')", name="status"
         ),
         Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_record", "record_module", "record_id"),
     )
 
     id: Mapped[intpk]
@@ -42,3 +43,6 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # The record the message is about (a lead's notice and auto-reply): its timeline lists the message.
+    record_module: Mapped[str | None] = mapped_column(String(20))
+    record_id: Mapped[int | None] = mapped_column(Integer().with_variant(BigInteger, "postgresql"))

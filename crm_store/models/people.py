@@ -33,6 +33,10 @@ class User(Base):
     out_of_office_from: Mapped[dt.datetime | None]
     out_of_office_to: Mapped[dt.datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Failed sign-ins in a row (`crm_store.staff.sign_in`): a growing delay, then a lock until `locked_until`.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failed_sign_in_at: Mapped[dt.datetime | None]
+    locked_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     deactivated_at: Mapped[dt.datetime | None]
 
@@ -70,3 +74,15 @@ class TeamMember(Base):
 
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped[User] = relationship()
+
+
+class SignInFailure(Base):
+    """Failed sign-ins from one network address (an IPv4 address or an IPv6 /64), counted like a user's own."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[intpk]
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(index=True)
+    locked_until: Mapped[dt.datetime | None]

@@ -56,6 +56,13 @@ class Lead(Record, Touchable, Base):
         Index("ix_leads_owner_open", "owner_id", "converted_at", "status"),
         Index("ix_leads_email", "email"),
         Index("ix_leads_phone_e164", "phone_e164"),
+        # The staff lists: each sort key with the id that breaks its ties, alone and after the owner.
+        Index("ix_leads_created", "created_at", "id"),
+        Index("ix_leads_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_leads_last_name", "last_name", "id"),
+        Index("ix_leads_owner_last_name", "owner_id", "last_name", "id"),
+        Index("ix_leads_company", "company", "id"),
+        Index("ix_leads_owner_assigned", "owner_id", "assigned_at"),  # My day: assigned to me since yesterday
     )
 
     lead_no: Mapped[str20] = mapped_column(unique=True)
@@ -116,6 +123,9 @@ class Account(Record, Touchable, Base):
     __table_args__ = (
         CheckConstraint("annual_revenue >= 0", name="annual_revenue"),
         Index("ix_accounts_name", "name"),
+        Index("ix_accounts_created", "created_at", "id"),
+        Index("ix_accounts_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_accounts_owner_name", "owner_id", "name", "id"),
     )
 
     account_no: Mapped[str20] = mapped_column(unique=True)
@@ -158,7 +168,13 @@ class Contact(Record, Touchable, Base):
     """A person, usually at an account."""
 
     __tablename__ = "contacts"
-    __table_args__ = (Index("ix_contacts_email", "email"),)
+    __table_args__ = (
+        Index("ix_contacts_email", "email"),
+        Index("ix_contacts_created", "created_at", "id"),
+        Index("ix_contacts_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_contacts_last_name", "last_name", "id"),
+        Index("ix_contacts_owner_last_name", "owner_id", "last_name", "id"),
+    )
 
     contact_no: Mapped[str20] = mapped_column(unique=True)
     salutation: Mapped[str | None] = mapped_column(String(20))
@@ -201,6 +217,11 @@ class Opportunity(Record, Touchable, Base):
         CheckConstraint("amount >= 0", name="amount"),
         CheckConstraint("probability between 0 and 100", name="probability"),
         Index("ix_opportunities_owner_closed", "owner_id", "closed_at"),
+        Index("ix_opportunities_created", "created_at", "id"),
+        Index("ix_opportunities_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_opportunities_name", "name", "id"),
+        Index("ix_opportunities_owner_name", "owner_id", "name", "id"),
+        Index("ix_opportunities_owner_close", "owner_id", "expected_close_date", "id"),
     )
 
     opportunity_no: Mapped[str20] = mapped_column(unique=True)

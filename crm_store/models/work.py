@@ -31,6 +31,7 @@ class Activity(RelatedTo, Base):
         CheckConstraint("end_at is null or start_at is null or end_at >= start_at", name="end_after_start"),
         CheckConstraint("reminder_minutes is null or reminder_minutes >= 0", name="reminder"),
         Index("ix_activities_owner_open", "owner_id", "completed_at", "due_date"),
+        Index("ix_activities_owner_start", "owner_id", "start_at"),  # My day: today's calls and meetings
     )
 
     id: Mapped[intpk]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from crm_store.ops.demo_rows import DEMO_DOMAIN, SIZES, DemoGenerator, DemoSize
 from crm_store.records import bulk
 from crm_store.search import index as search_index
 from crm_store.settings import company
+from crm_store.staff.passwords import hash_password
 from crm_store.staff.users import add_user
 
 
@@ -29,22 +31,35 @@ class DemoUsers:
     reps: list[User]
 
 
-def make_users(session: Session, size: DemoSize) -> DemoUsers:
-    """Add an admin, a manager and the reps, and a round-robin sales team."""
-    admin = add_user(session, f"admin@{DEMO_DOMAIN}", "Admin 系統管理員", role="admin")
-    manager = add_user(session, f"manager@{DEMO_DOMAIN}", "王經理 Wang", role="manager", language="zh_Hant")
+def demo_password() -> str:
+    """A fresh password for the demo users (printed by `crm demo`): twelve letters and digits in three groups."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (l/1, o/0)
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+
+
+def make_users(session: Session, size: DemoSize, password: str | None = None) -> DemoUsers:
+    """Add an admin, a manager and the reps, and a round-robin sales team; all sign in with `password` if given."""
+    welcome = password is None  # a welcome link works only while the user has no password
+    admin = add_user(session, f"admin@{DEMO_DOMAIN}", "Admin 系統管理員", role="admin", welcome=welcome)
+    manager = add_user(
+        session, f"manager@{DEMO_DOMAIN}", "王經理 Wang", role="manager", language="zh_Hant", welcome=welcome
+    )
     gen = Faker("zh_TW")
     gen.seed_instance(7)
     reps = [
         add_user(
             session, f"rep{i}@{DEMO_DOMAIN}", gen.name(), role="rep", manager_email=manager.email,
-            language="zh_Hant" if i % 3 else "en",
+            language="zh_Hant" if i % 3 else "en", welcome=welcome,
         )
         for i in range(1, size.reps + 1)
     ]
     team = Team(name="Sales 業務部", manager_id=manager.id, assignment_strategy="round_robin")
     team.members = [TeamMember(user_id=u.id, weight=1, open_lead_cap=None) for u in reps]
     session.add(team)
+    if password is not None:
+        stored = hash_password(password)  # once: the demo users share it (and a hash takes a third of a second)
+        for user in (admin, manager, *reps):
+            user.password_hash = stored
     session.flush()
     return DemoUsers(admin, manager, reps)
 
@@ -55,14 +70,18 @@ def load_demo(
     *,
     seed: int = 2026,
     progress: Callable[[str, int], None] | None = None,
+    password: str | None = None,
 ) -> dict[str, int]:
-    """Create users and demo records through the bulk path; return counts per table."""
+    """Create users and demo records through the bulk path; return counts per table.
+
+    With a `password`, every demo user signs in to the web app with it (see `demo_password`).
+    """
     size = SIZES[size_name]
     existing = session.scalar(select(Batch).where(Batch.kind == "demo"))
     if existing is not None:
         raise DemoAlreadyLoaded(existing.name)
     tick = progress or (lambda _stage, _n: None)
-    people = make_users(session, size)
+    people = make_users(session, size, password)
     batch = bulk.new_batch(session, "demo", f"demo {size_name}", people.admin.id)
     ctx = bulk.BulkContext.load(session)
     gen = DemoGenerator(size, seed=seed)

@@ -45,18 +45,34 @@ class Conversion:
     opportunity: Opportunity | None
 
 
+def is_account_number(text: str) -> bool:
+    """Whether a typed account is a record number (ACC12) rather than a name."""
+    return text.upper().startswith("ACC") and text[3:].isdigit()
+
+
+def account_name(lead: Lead) -> str:
+    """The name of the account a lead converts into, unless another is chosen: its company, else its person."""
+    return lead.company or f"{lead.last_name}{lead.first_name or ''}"
+
+
+def account_matches(session: Session, name: str, limit: int = 5) -> list[Account]:
+    """The live accounts whose normalised name matches `name`, oldest first (the first is the one used)."""
+    key = company_key(name)
+    if key is None:
+        return []
+    live = select(Account).where(Account.deleted_at.is_(None), Account.name_key == key).order_by(Account.id)
+    return list(session.scalars(live.limit(limit)))
+
+
 def find_account(session: Session, name_or_number: str) -> Account | None:
     """Return the live account with this number, or whose normalised name matches."""
-    if name_or_number.upper().startswith("ACC") and name_or_number[3:].isdigit():
+    if is_account_number(name_or_number):
         found = session.scalar(select(Account).where(Account.account_no == name_or_number.upper()))
         if found is None or found.deleted_at is not None:
             raise ValidationError("account", f"no account {name_or_number.upper()}")
         return found
-    key = company_key(name_or_number)
-    if key is None:
-        return None
-    live = select(Account).where(Account.deleted_at.is_(None), Account.name_key == key).order_by(Account.id)
-    return session.scalars(live).first()
+    matches = account_matches(session, name_or_number, limit=1)
+    return matches[0] if matches else None
 
 
 def convert_lead(
@@ -65,18 +81,26 @@ def convert_lead(
     actor: Actor,
     *,
     account: str | None = None,
+    new_account: bool = False,
     opportunity: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> Conversion:
-    """Convert a lead in the caller's transaction; converting twice is an error."""
+    """Convert a lead in the caller's transaction; converting twice is an error.
+
+    The contact joins the account numbered or named `account` (created when no live account has that name),
+    by default the one named after the lead's company; `new_account` creates one even when the name matches.
+    The opportunity is made only when its values are given.
+    """
     if lead.converted_at is not None:
         raise ValidationError("lead", f"{lead.lead_no} was already converted")
     if lead.deleted_at is not None:
         raise ValidationError("lead", f"{lead.lead_no} is in the recycle bin")
     at = at or utcnow()
     owner = {"owner_id": lead.owner_id} if lead.owner_id else {}
-    name = account or lead.company or f"{lead.last_name}{lead.first_name or ''}"
-    target = find_account(session, name)
+    name = account or account_name(lead)
+    if new_account and is_account_number(name):
+        raise ValidationError("account", "a new account needs a name, not an account number")
+    target = None if new_account else find_account(session, name)
     created = target is None
     if target is None:
         values = {dst: getattr(lead, src) for src, dst in TO_ACCOUNT.items() if getattr(lead, src) is not None}

@@ -1,4 +1,9 @@
-"""Finding records: candidates through the grams, ranked exact > prefix > substring, open first, newest first."""
+"""Finding records: candidates through the grams, ranked exact > prefix > substring, open first, newest first.
+
+A search made for a user considers only the documents of records that user may see
+(`crm_store.staff.scope.search_condition`): the check is inside each way of finding candidates, before
+CANDIDATES cuts them, so a rep's own matches behind thousands of others' are still found.
+"""
 
 from __future__ import annotations
 
@@ -24,16 +29,18 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from crm_store.models import (
     SearchDocument,
     SearchGram,
     SearchGramStat,
     SearchPhoneGram,
+    User,
 )
 from crm_store.search.documents import check_modules, describe, document_rows, model_of
 from crm_store.search.terms import SEP, Term
+from crm_store.staff import scope
 
 EXACT, PREFIX, SUBSTRING = 0, 1, 2
 MATCHES = ("exact", "prefix", "substring")
@@ -73,15 +80,19 @@ def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
 # -- searching --------------------------------------------------------------------------------------------
 
 def search(
-    session: Session, term: str, *, limit: int = 20, modules: Sequence[str] | None = None
+    session: Session, term: str, *, limit: int = 20, modules: Sequence[str] | None = None, user: User | None = None
 ) -> list[SearchResult]:
-    """Find records matching `term`: best first (exact, prefix, substring; open; newest)."""
+    """Find records matching `term`: best first (exact, prefix, substring; open; newest).
+
+    With a `user`, only records that user may see; without one (the command line acting as nobody, admin
+    tools), every record.
+    """
     if modules is not None:
         check_modules(modules)
     parsed = Term.parse(term)
     if parsed is None:
         return []
-    ids = list(session.scalars(candidates_query(session, parsed, modules)))
+    ids = list(session.scalars(candidates_query(session, parsed, modules, visible_to(session, user))))
     if not ids:
         return []
     found = session.execute(ranked_query(session, parsed, ids, limit)).all()
@@ -91,13 +102,24 @@ def search(
             for r in found if (r.module, r.id) in lines]
 
 
-def candidates_query(session: Session, term: Term, modules: Sequence[str] | None = None) -> CompoundSelect[int]:
+def visible_to(session: Session, user: User | None) -> ColumnElement[bool] | None:
+    """The condition on search documents for the records `user` may see; None: no limit (no user, an admin)."""
+    if user is None:
+        return None
+    return scope.search_condition(session, user, SearchDocument.module, SearchDocument.record_id)
+
+
+def candidates_query(
+    session: Session, term: Term, modules: Sequence[str] | None = None,
+    scope_check: ColumnElement[bool] | None = None,
+) -> CompoundSelect[int]:
     """Select the ids of documents matching the term, at most CANDIDATES of the newest per way of finding.
 
-    Building it reads how common the term's grams are, to start from the rarest.
+    `scope_check` (from `visible_to`) is applied to each posting before that limit. Building the query
+    reads how common the term's grams are, to start from the rarest.
     """
-    sources = [_text_source(session, term, modules), _phone_source(session, term, modules),
-               _number_source(term, modules)]
+    sources = [_text_source(session, term, modules, scope_check), _phone_source(session, term, modules, scope_check),
+               _number_source(term, modules, scope_check)]
     return union(*(s.subquery().select() for s in sources if s is not None))
 
 
@@ -134,50 +156,70 @@ def _checked(correlated: Select[Any]) -> ColumnElement[bool]:
     return correlated.offset(0).exists()
 
 
-def _document_check(posting: Any, condition: ColumnElement[bool] | None, modules: Sequence[str] | None) -> Any:
+def _document_check(
+    posting: Any, condition: ColumnElement[bool] | None, modules: Sequence[str] | None,
+    scope_check: ColumnElement[bool] | None,
+) -> Any:
+    """Check a posting's document: the term's condition, the modules, the scope (its EXISTS on the record
+    correlates to this SearchDocument, so each is one primary-key lookup)."""
     doc = SearchDocument
-    conditions = [c for c in (condition, doc.module.in_(modules) if modules is not None else None) if c is not None]
+    in_modules = doc.module.in_(modules) if modules is not None else None
+    conditions = [c for c in (condition, in_modules, scope_check) if c is not None]
     return _checked(select(doc.id).where(doc.id == posting, *conditions)) if conditions else None
 
 
-def _text_source(session: Session, term: Term, modules: Sequence[str] | None) -> Select[Any]:
+def _text_source(
+    session: Session, term: Term, modules: Sequence[str] | None, scope_check: ColumnElement[bool] | None
+) -> Select[Any]:
     q = term.text
     gram = SearchGram.__table__.alias("g1")
-    if len(q) == 2:
+    if len(q) <= 2:
         # Every two characters of a piece begin one of its grams: the term's range holds exactly its matches.
+        # One character (王) is looked for where a piece or word begins: a family name, a company's first word.
         in_range = and_(gram.c.gram >= q, gram.c.gram < _successor(q))
         stmt = select(gram.c.document_id.label("id")).distinct().where(in_range)
-        if modules is not None:
-            stmt = stmt.where(_document_check(gram.c.document_id, None, modules))
+        begins = _begins(q) if len(q) == 1 else None
+        if modules is not None or begins is not None or scope_check is not None:
+            stmt = stmt.where(_document_check(gram.c.document_id, begins, modules, scope_check))
         if _capped_count(session, select(gram.c.gram).where(in_range), RANGE_SORT) < RANGE_SORT:
             stmt = stmt.order_by(gram.c.document_id.desc())
         return stmt.limit(CANDIDATES)
     grams = sorted({q[i : i + 3] for i in range(len(q) - 2)})
     matches = SearchDocument.body.like(f"%{_escape(q)}%", escape="\\")
-    return _postings(session, SearchGram.__table__, grams, matches, modules)
+    return _postings(session, SearchGram.__table__, grams, matches, modules, scope_check)
 
 
-def _phone_source(session: Session, term: Term, modules: Sequence[str] | None) -> Select[Any] | None:
+def _phone_source(
+    session: Session, term: Term, modules: Sequence[str] | None, scope_check: ColumnElement[bool] | None
+) -> Select[Any] | None:
     if term.digits is None:
         return None
     d = term.digits
     grams = sorted({int(d[i : i + 4]) for i in range(len(d) - 3)})
-    return _postings(session, SearchPhoneGram.__table__, grams, SearchDocument.phones.like(f"%{d}%"), modules)
+    phones = SearchDocument.phones.like(f"%{d}%")
+    return _postings(session, SearchPhoneGram.__table__, grams, phones, modules, scope_check)
 
 
-def _number_source(term: Term, modules: Sequence[str] | None) -> Select[Any] | None:
+def _number_source(
+    term: Term, modules: Sequence[str] | None, scope_check: ColumnElement[bool] | None
+) -> Select[Any] | None:
     if term.number is None:
         return None
-    doc = SearchDocument
+    # An alias, so the scope (written against SearchDocument) is checked document by document through the
+    # primary key: put on this select itself, SQLite answers its OR by reading every document of each module.
+    doc = aliased(SearchDocument, name="n")
     # Record numbers are letters and digits, and ":" sorts right after "9": the range is the prefix.
     stmt = select(doc.id).where(doc.number >= term.number, doc.number < term.number + ":")
     if modules is not None:
         stmt = stmt.where(doc.module.in_(modules))
+    if scope_check is not None:
+        stmt = stmt.where(_document_check(doc.id, None, None, scope_check))
     return stmt.order_by(doc.number).limit(CANDIDATES)
 
 
 def _postings(
-    session: Session, table: Table, grams: list[Any], matches: ColumnElement[bool], modules: Sequence[str] | None
+    session: Session, table: Table, grams: list[Any], matches: ColumnElement[bool], modules: Sequence[str] | None,
+    scope_check: ColumnElement[bool] | None,
 ) -> Select[Any]:
     """Documents holding every gram and matching, newest first: the rarest gram's postings, read backwards,
     each probed for the next two grams and then checked against its document."""
@@ -189,7 +231,7 @@ def _postings(
         other = table.alias(f"g{i}")
         stmt = stmt.where(_checked(select(other.c.document_id).where(
             other.c.gram == probe, other.c.document_id == first.c.document_id)))
-    stmt = stmt.where(_document_check(first.c.document_id, matches, modules))
+    stmt = stmt.where(_document_check(first.c.document_id, matches, modules, scope_check))
     return stmt.order_by(first.c.document_id.desc()).limit(CANDIDATES)
 
 
@@ -219,11 +261,19 @@ def _capped_count(session: Session, stmt: Select[Any], cap: int) -> int:
     return session.scalar(select(_capped(stmt, cap))) or 0
 
 
+STARTS = (SEP, " ", "@")  # of a piece, a word, a domain
+
+
+def _begins(text: str) -> ColumnElement[bool]:
+    """A document in which a piece, a word or a domain begins with `text`."""
+    q = _escape(text)
+    return or_(*(SearchDocument.body.like(f"%{c}{q}%", escape="\\") for c in STARTS))
+
+
 def _rank(term: Term) -> ColumnElement[int]:
     doc, q = SearchDocument, _escape(term.text)
     exact: list[ColumnElement[bool]] = [doc.body.like(f"%{SEP}{q}{SEP}%", escape="\\")]  # a whole piece
-    starts = (SEP, " ", "@")  # of a piece, a word, a domain
-    prefix: list[ColumnElement[bool]] = [doc.body.like(f"%{c}{q}%", escape="\\") for c in starts]
+    prefix: list[ColumnElement[bool]] = [_begins(term.text)]
     if term.digits is not None:
         exact.append(doc.phones.like(f"%{SEP}{term.digits}{SEP}%"))
         prefix.append(doc.phones.like(f"%{SEP}{term.digits}%"))

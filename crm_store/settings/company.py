@@ -18,8 +18,10 @@ from crm_store import languages
 from crm_store.errors import NotFound, ValidationError
 from crm_store.models import CompanySetting, Currency, User
 from crm_store.records.contact_points import clean_email, to_e164
+from crm_store.records.lines import one_line
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RECORD_SHARING = ("private", "team")  # private: own records (and reports'); team: also the teammates'
 
 
 def machine_time_zone() -> str:
@@ -32,49 +34,45 @@ def machine_time_zone() -> str:
         return "UTC"
 
 
-def _int_at_least(low: int) -> Callable[[str, Any], int]:
-    def parse(key: str, raw: Any) -> int:
+@dataclass(frozen=True)
+class WholeNumber:
+    """A whole-number setting: the range it must lie in, declared with it (past it pruning dates overflow)."""
+
+    low: int
+    high: int
+
+    def __call__(self, key: str, raw: Any) -> int:
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise ValidationError(key, f"{raw!r} is not a whole number") from None
-        if value < low:
-            raise ValidationError(key, f"must be at least {low}")
+            raise ValidationError(key, f"{raw!r} is not a whole number from {self.low} to {self.high}") from None
+        if not self.low <= value <= self.high:
+            raise ValidationError(key, f"must be from {self.low} to {self.high}")
         return value
 
-    return parse
 
+@dataclass(frozen=True)
+class Line:
+    """A text setting: one line of at most `limit` characters, without control characters; empty unless required.
 
-def _text(key: str, raw: Any) -> str:
-    value = str(raw).strip()
-    if not value or len(value) > 200:
-        raise ValidationError(key, "must be 1 to 200 characters")
-    return value
+    Every text setting is one line: each may go into a mail subject or header, a signature line or a
+    page title, where a line break or a control character breaks the message (or hides what is shown).
+    """
 
+    limit: int
+    required: bool = False
 
-def _optional_text(key: str, raw: Any) -> str:
-    value = str(raw).strip()
-    if len(value) > 200:
-        raise ValidationError(key, "must be at most 200 characters")
-    return value
-
-
-def _optional_line(limit: int) -> Callable[[str, Any], str]:
-    """One line of at most `limit` characters, or nothing."""
-
-    def parse(key: str, raw: Any) -> str:
-        value = str(raw).strip()
-        if len(value) > limit:
-            raise ValidationError(key, f"must be at most {limit} characters")
-        if not value.isprintable():
-            raise ValidationError(key, "must be one line without control characters")
+    def __call__(self, key: str, raw: Any) -> str:
+        value = one_line(key, str(raw).strip())
+        if self.required and not value:
+            raise ValidationError(key, f"must be 1 to {self.limit} characters")
+        if len(value) > self.limit:
+            raise ValidationError(key, f"must be at most {self.limit} characters")
         return value
-
-    return parse
 
 
 def _optional_email(key: str, raw: Any) -> str:
-    value = str(raw).strip()
+    value = one_line(key, str(raw).strip())
     return clean_email(key, value) if value else ""
 
 
@@ -193,14 +191,14 @@ def _define(key: str, parse: Callable[[str, Any], Any], default: Any, help: str)
 
 
 DEFINITIONS: tuple[CompanySettingDef, ...] = (
-    _define("company_name", _text, "My Company", "Name shown in emails and pages."),
+    _define("company_name", Line(200, required=True), "My Company", "Name shown in emails and pages."),
     _define("company_email", _optional_email, "",
             "Address customers write to: signs auto-replies, answers go there if a lead has no owner (empty: none)."),
-    _define("company_phone", _optional_line(50), "",
+    _define("company_phone", Line(50), "",
             "Number customers call, in phone_region or with +country; an extension may follow (empty: none)."),
-    _define("company_address", _optional_line(200), "",
+    _define("company_address", Line(200), "",
             "Postal address on one line: signs auto-replies, printed on sales documents (empty: none)."),
-    _define("company_tax_id", _optional_line(30), "", "Tax ID such as a 統一編號, for sales documents (empty: none)."),
+    _define("company_tax_id", Line(30), "", "Tax ID such as a 統一編號, for sales documents (empty: none)."),
     _define("time_zone", _zone, machine_time_zone, "Zone in which times are shown and days begin."),
     _define("default_currency", _currency, "TWD", "Currency that amounts are reported in."),
     _define("default_language", _language, languages.DEFAULT, "Language for new users: en or zh_Hant."),
@@ -208,21 +206,23 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     _define("working_hours", _hours, "09:00-18:00", "Working hours each working day."),
     _define("holidays", _dates, [], "Non-working dates, comma-separated YYYY-MM-DD."),
     _define("phone_region", _region, "TW", "Region for phone numbers typed without a country code."),
-    _define("lead_aging_days", _int_at_least(1), 7, "Days without staff action before a lead is aging."),
-    _define("lead_stale_days", _int_at_least(1), 30, "Days without staff action before a lead is stale."),
-    _define("lead_cold_days", _int_at_least(1), 90, "Days without staff action before a lead goes Cold."),
+    _define("lead_aging_days", WholeNumber(1, 3650), 7, "Days without staff action before a lead is aging."),
+    _define("lead_stale_days", WholeNumber(1, 3650), 30, "Days without staff action before a lead is stale."),
+    _define("lead_cold_days", WholeNumber(1, 3650), 90, "Days without staff action before a lead goes Cold."),
     _define("idle_days_mode", _choice("calendar", "working"), "calendar",
             "Count idle days as calendar or working days."),
-    _define("sla_hours", _int_at_least(1), 4, "Working hours for a first response to a new lead."),
+    _define("sla_hours", WholeNumber(1, 720), 4, "Working hours for a first response to a new lead."),
     _define("sla_reassign", parse_on_off, False, "Reassign a lead whose SLA was missed (on/off)."),
     _define("prices_include_tax", parse_on_off, False, "Whether price-book prices include tax (on/off)."),
-    _define("recycle_bin_days", _int_at_least(1), 30, "Days deleted records stay in the recycle bin."),
-    _define("ip_retention_days", _int_at_least(1), 90, "Days visitors' IP addresses are kept."),
-    _define("form_min_fill_seconds", _int_at_least(0), 3,
+    _define("recycle_bin_days", WholeNumber(1, 3650), 30, "Days deleted records stay in the recycle bin."),
+    _define("ip_retention_days", WholeNumber(1, 3650), 90, "Days visitors' IP addresses are kept."),
+    _define("form_min_fill_seconds", WholeNumber(0, 600), 3,
             "Seconds a visitor needs at least to fill a web form; faster is spam."),
-    _define("flow_run_days", _int_at_least(1), 30, "Days the history of automation runs is kept."),
-    _define("unassigned_pool", _optional_text, "", "Team or user email for leads no rule assigns (empty: none)."),
-    _define("clv_years", _int_at_least(1), 3, "Years of future revenue in customer lifetime value."),
+    _define("flow_run_days", WholeNumber(1, 3650), 30, "Days the history of automation runs is kept."),
+    _define("unassigned_pool", Line(200), "", "Team or user email for leads no rule assigns (empty: none)."),
+    _define("record_sharing", _choice(*RECORD_SHARING), "private",
+            "Who sees a rep's records besides their managers: private, or team (the members of their teams)."),
+    _define("clv_years", WholeNumber(1, 50), 3, "Years of future revenue in customer lifetime value."),
 )
 BY_KEY = {d.key: d for d in DEFINITIONS}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -11,15 +12,19 @@ from sqlalchemy.orm import Session, aliased
 from crm_store.actor import SYSTEM, Actor
 from crm_store.assignment import round_robin as assignment
 from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
 from crm_store.mail import outbox
 from crm_store.models import LANGUAGES, ROLES, Account, Activity, Contact, Lead, Opportunity, User, utcnow
 from crm_store.pipeline.leads import open_lead_condition
 from crm_store.records import audit, registry
 from crm_store.records.contact_points import clean_email
+from crm_store.records.lines import one_line
 from crm_store.settings import company
 from crm_store.staff.tokens import sign_later
 
 SET_PASSWORD_DAYS = 7
+INACTIVE = N_("This user is deactivated.")
+HAS_PASSWORD = N_("This user has already chosen a password; they can use “Forgot your password?” to choose another.")
 
 
 def add_user(
@@ -33,9 +38,14 @@ def add_user(
     time_zone: str | None = None,
     welcome: bool = True,
 ) -> User:
-    """Add a member of staff (the email is the unique login) and queue their welcome message."""
-    email = clean_email("email", email).lower()
-    name = name.strip()
+    """Add a member of staff (the email is the unique login) and queue their welcome message.
+
+    The email must not pass for another address (see `refuse_confusable_email`); the name is one line.
+    """
+    given = email.strip()
+    email = clean_email("email", given).lower()
+    refuse_confusable_email("email", given)
+    name = one_line("name", name.strip())
     if not name or len(name) > 100:
         raise ValidationError("name", "must be 1 to 100 characters")
     if role not in ROLES:
@@ -59,16 +69,90 @@ def add_user(
     return user
 
 
-def queue_welcome(session: Session, user: User) -> None:
-    """Queue the welcome message with a link to set a password, valid for a week (signed at delivery)."""
-    expires = utcnow() + dt.timedelta(days=SET_PASSWORD_DAYS)
+# Scripts that are written together (UTS #39, highly restrictive): Japanese, Chinese with Bopomofo, Korean,
+# each with Latin. Any other mix (Latin with Cyrillic or Greek…) is how one address imitates another.
+_WRITTEN_TOGETHER = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}), frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+
+
+def refuse_confusable_email(field: str, email: str) -> None:
+    """Fail naming the field when a (valid) email address could pass for another address.
+
+    Refused: text that Unicode normalisation (NFKC) changes — fullwidth letters, ligatures, decomposed
+    accents; a domain that IDNA would write differently; a local part or domain label that mixes
+    scripts, like a Cyrillic а among Latin letters.
+    """
+    normal = unicodedata.normalize("NFKC", email)
+    if normal != email:
+        raise ValidationError(
+            field, f"{email!r} is not in Unicode normal form (fullwidth, ligatures, separate accents…); type {normal!r}"
+        )
+    local, _, domain = email.rpartition("@")
+    mixed = _mixed_scripts(local)
+    if mixed:
+        raise ValidationError(field, f"{email!r}: the part before @ mixes scripts ({', '.join(mixed)})")
+    if domain.isascii() and "xn--" not in domain.lower():
+        return
+    try:
+        ascii_form, unicode_form = _idna_forms(domain.lower())
+    except UnicodeError as exc:
+        raise ValidationError(field, f"{email!r}: the domain is not a valid international name ({exc})") from None
+    if domain.lower() not in (ascii_form, unicode_form):
+        raise ValidationError(field, f"{email!r}: the domain reads as {unicode_form!r}; type that")
+    for label in unicode_form.split("."):
+        mixed = _mixed_scripts(label)
+        if mixed:
+            raise ValidationError(field, f"{email!r}: the domain name {label!r} mixes scripts ({', '.join(mixed)})")
+
+
+def _mixed_scripts(text: str) -> list[str]:
+    """The scripts of `text`'s letters when they are not written together, else []."""
+    # A letter's script is the first word of its Unicode name (LATIN, CYRILLIC, GREEK, CJK, HANGUL…):
+    # the Script property itself is not in unicodedata, and the name tells the look-alikes apart.
+    scripts = {unicodedata.name(c, "?").split(" ")[0].split("-")[0] for c in text if c.isalpha()}
+    scripts = {"CJK" if s == "IDEOGRAPHIC" else s for s in scripts}
+    if len(scripts) <= 1 or any(scripts <= together for together in _WRITTEN_TOGETHER):
+        return []
+    return sorted(s.title() for s in scripts)
+
+
+def _idna_forms(domain: str) -> tuple[str, str]:
+    """The domain's ASCII (xn--) and Unicode forms, by IDNA 2008 with UTS #46 mapping; IDNA 2003 without idna."""
+    try:
+        import idna  # installed with email-validator
+    except ImportError:
+        ascii_form = domain.encode("idna").decode("ascii")
+        return ascii_form, ascii_form.encode("ascii").decode("idna")
+    ascii_form = idna.encode(domain, uts46=True).decode("ascii")
+    return ascii_form, idna.decode(ascii_form)
+
+
+def queue_welcome(session: Session, user: User, *, again: bool = False) -> None:
+    """Queue the welcome message with a link to set a password, valid for a week (signed at delivery).
+
+    `again`: a new message even though one was queued before (the first has its own idempotency key).
+    """
+    now = utcnow()
+    expires = now + dt.timedelta(days=SET_PASSWORD_DAYS)
     token = sign_later("set_password", str(user.id), expires)
+    key = f"welcome:{user.id}:{now:%Y%m%dT%H%M%S%f}" if again else f"welcome:{user.id}"
     outbox.enqueue(
-        session, "welcome", user.email, key=f"welcome:{user.id}", language=user.language,
+        session, "welcome", user.email, key=key, language=user.language,
         recipient_name=user.name, to_staff=True,
         context={"recipient_name": user.name, "login_email": user.email, "token": token,
                  "expires_at": company.show_time(expires, company.zone_for(session, user))},
     )
+
+
+def resend_welcome(session: Session, user: User) -> None:
+    """Send the welcome message again to an active user who has not chosen a password yet."""
+    if not user.active:
+        raise ValidationError("email", INACTIVE)
+    if user.password_hash:
+        raise ValidationError("email", HAS_PASSWORD)
+    queue_welcome(session, user, again=True)
 
 
 def find_user(session: Session, email: str) -> User:

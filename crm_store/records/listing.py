@@ -1,0 +1,233 @@
+"""The staff lists of leads, accounts, contacts and opportunities: filtered, sorted, a page at a time, within scope.
+
+Fast at a million rows: a list is sorted only on an indexed key (with the id breaking ties) and paged by
+keyset — a cursor holds the key and id of the row it continues from, never an offset. A user who sees
+the records of a few owners gets one index range per owner (`owner_id, key, id`), each cut at the page
+size and merged, instead of every row of all those owners sorted; an admin reads one range (`key, id`).
+The page's rows are then read with their owner's name, by id (`crm_store.records.list_rows`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, tuple_, union_all
+from sqlalchemy.orm import Session
+
+from crm_store.errors import ValidationError
+from crm_store.models import User
+from crm_store.records import list_rows, registry
+from crm_store.staff import scope as scoping
+
+MODULES = ("leads", "accounts", "contacts", "opportunities")
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_BRANCHES = 64  # owners read one index range each; past this many, one range over all of them
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sortable column: NOT NULL and indexed (alone and after owner_id), with how a cursor keeps its value."""
+
+    column: str
+    load: Callable[[str], Any] = str
+    dump: Callable[[Any], str] = str
+
+
+_MOMENT = SortKey("created_at", dt.datetime.fromisoformat, lambda v: v.isoformat())
+SORTS: dict[str, dict[str, SortKey]] = {
+    "leads": {"created": _MOMENT, "name": SortKey("last_name")},
+    "accounts": {"created": _MOMENT, "name": SortKey("name")},
+    "contacts": {"created": _MOMENT, "name": SortKey("last_name")},
+    "opportunities": {
+        "created": _MOMENT, "name": SortKey("name"),
+        "close": SortKey("expected_close_date", dt.date.fromisoformat, lambda v: v.isoformat()),
+    },
+}
+# Where a name typed in the filter may begin: the record's title, and a lead's company.
+PREFIX_COLUMNS = {"leads": ("last_name", "company"), "accounts": ("name",), "contacts": ("last_name",),
+                  "opportunities": ("name",)}
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a list is narrowed to; every field is optional."""
+
+    owner_id: int | None = None
+    unowned: bool = False  # only records without an owner (the pool of leads)
+    status: str | None = None  # leads
+    stage_id: int | None = None  # opportunities
+    lead_source: str | None = None  # leads, contacts, opportunities
+    prefix: str | None = None  # the name (or a lead's company) begins with it, as typed
+    created_from: dt.datetime | None = None  # inclusive
+    created_to: dt.datetime | None = None  # exclusive
+    include_converted: bool = False  # leads: converted ones are left out unless asked for
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    """One page of a list, with opaque cursors to the pages on either side (None at an end)."""
+
+    rows: list[R]
+    next_cursor: str | None
+    previous_cursor: str | None
+    sort: str
+    descending: bool
+
+
+def list_records(
+    session: Session,
+    user: User,
+    module: str,
+    filters: ListFilter | None = None,
+    *,
+    sort: str = "created",
+    descending: bool = True,
+    cursor: str | None = None,
+    size: int = PAGE_SIZE,
+    scope: scoping.Scope | None = None,
+) -> Page[Any]:
+    """Return a page of a module's live records that `user` may see (rows typed per module, see `list_rows`)."""
+    if module not in MODULES:
+        raise ValidationError("module", f"{module!r} has no list; one of {', '.join(MODULES)}")
+    if sort not in SORTS[module]:
+        raise ValidationError("sort", f"{sort!r} is not one of {', '.join(SORTS[module])}")
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValidationError("size", f"must be from 1 to {MAX_PAGE_SIZE}")
+    filters = filters or ListFilter()
+    key = SORTS[module][sort]
+    after = _read_cursor(cursor, sort, descending, key)
+    backward = after is not None and after[2]
+    found = _ids(session, module, filters, scope or scoping.scope_of(session, user), key, descending, after, size)
+    more = len(found) > size
+    found = found[:size]
+    if backward:
+        found.reverse()
+    rows = list_rows.read(session, module, [row_id for row_id, _ in found])
+    first, last = (found[0], found[-1]) if found else (None, None)
+    has_next = (more and not backward) or (after is not None and backward)
+    has_previous = (more and backward) or (after is not None and not backward)
+    return Page(
+        rows,
+        _cursor(sort, descending, key, last, backward=False) if has_next and last else None,
+        _cursor(sort, descending, key, first, backward=True) if has_previous and first else None,
+        sort, descending,
+    )
+
+
+def _ids(
+    session: Session, module: str, filters: ListFilter, scope: scoping.Scope, key: SortKey, descending: bool,
+    after: tuple[Any, int, bool] | None, size: int,
+) -> list[tuple[int, Any]]:
+    """The (id, key) of up to size + 1 rows in reading order (reversed when reading backward)."""
+    model = registry.get(module).model
+    column = getattr(model, key.column)
+    down = descending != (after is not None and after[2])  # reading backward turns the order around
+    where = [*_conditions(module, model, filters)]
+    if after is not None:
+        mark = tuple_(literal(after[0], column.type), literal(after[1]))
+        where.append(tuple_(column, model.id) < mark if down else tuple_(column, model.id) > mark)
+    branches = _owner_branches(module, model, filters, scope)
+    if not branches:
+        return []
+
+    def ordered(stmt: Select[Any], k: Any, i: Any) -> Select[Any]:
+        return stmt.order_by(k.desc(), i.desc()) if down else stmt.order_by(k.asc(), i.asc())
+
+    parts = [
+        ordered(select(model.id.label("id"), column.label("k")).where(*where, *branch), column, model.id)
+        .limit(size + 1)
+        for branch in branches
+    ]
+    if len(parts) == 1:
+        return [(row.id, row.k) for row in session.execute(parts[0])]
+    merged = union_all(*(select(part.subquery()) for part in parts)).subquery()
+    stmt = ordered(select(merged.c.id, merged.c.k), merged.c.k, merged.c.id).limit(size + 1)
+    return [(row.id, row.k) for row in session.execute(stmt)]
+
+
+def _owner_branches(
+    module: str, model: Any, filters: ListFilter, scope: scoping.Scope
+) -> list[list[ColumnElement[bool]]]:
+    """One owner condition per index range to read; [] when the filter asks for what the scope hides."""
+    if filters.unowned:
+        return [[model.owner_id.is_(None)]] if scope.sees_owner(None, module) else []
+    if filters.owner_id is not None:
+        return [[model.owner_id == filters.owner_id]] if scope.sees_owner(filters.owner_id, module) else []
+    if scope.everything:
+        return [[]]
+    owners = sorted(scope.owners)
+    pool = [[model.owner_id.is_(None)]] if scope.sees_owner(None, module) else []
+    if len(owners) > MAX_BRANCHES:
+        return [[scoping.condition(scope, module)]]
+    return [[model.owner_id == owner] for owner in owners] + pool
+
+
+def _conditions(module: str, model: Any, filters: ListFilter) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions (the owner apart); a filter the module does not have is refused."""
+    found: list[ColumnElement[bool]] = [model.deleted_at.is_(None)]
+    if module == "leads" and not filters.include_converted:
+        found.append(model.converted_at.is_(None))
+    for field, column, value in (("status", "status", filters.status), ("stage_id", "stage_id", filters.stage_id),
+                                 ("lead_source", "lead_source", filters.lead_source)):
+        if value is None:
+            continue
+        if field == "status" and module != "leads" or column not in model.__table__.columns:
+            raise ValidationError(field, f"{module} cannot be filtered by {field}")
+        found.append(getattr(model, column) == value)
+    if filters.prefix and filters.prefix.strip():
+        typed = filters.prefix.strip()
+        found.append(or_(*(_begins(getattr(model, c), typed) for c in PREFIX_COLUMNS[module])))
+    for field, moment in (("created_from", filters.created_from), ("created_to", filters.created_to)):
+        if moment is not None and moment.tzinfo is None:
+            raise ValidationError(field, "needs a time zone")
+    if filters.created_from is not None:
+        found.append(model.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        found.append(model.created_at < filters.created_to)
+    return found
+
+
+def _begins(column: Any, typed: str) -> ColumnElement[bool]:
+    """`column` begins with `typed`: an index range (as the database orders text), then LIKE to be exact."""
+    escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return and_(column >= typed, column < _successor(typed), column.like(f"{escaped}%", escape="\\"))
+
+
+def _successor(prefix: str) -> str:
+    """The smallest string after every string that begins with `prefix` (code point order)."""
+    nxt = ord(prefix[-1]) + 1
+    if 0xD800 <= nxt <= 0xDFFF:
+        nxt = 0xE000
+    return prefix[:-1] + chr(min(nxt, 0x10FFFF))
+
+
+# -- cursors ----------------------------------------------------------------------------------------------
+
+def _cursor(sort: str, descending: bool, key: SortKey, row: tuple[int, Any], *, backward: bool) -> str:
+    """An opaque cursor: the sort, its direction, the row's key and id, and which way it reads."""
+    body = json.dumps([sort, descending, key.dump(row[1]), row[0], backward], separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str | None, sort: str, descending: bool, key: SortKey) -> tuple[Any, int, bool] | None:
+    """(key, id, backward) from a cursor of this list's sort; fail naming the field for anything else."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        c_sort, c_descending, value, row_id, backward = json.loads(raw)
+        if (c_sort, c_descending) != (sort, descending) or not isinstance(row_id, int):
+            raise ValueError(cursor)
+        return key.load(value), row_id, bool(backward)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError("cursor", "is not a cursor of this list in this order; begin at the first page") from None

@@ -1,0 +1,237 @@
+"""A search made for a user finds only what that user may see (`crm_store.staff.scope`), through every way of
+finding candidates, before CANDIDATES cuts them; the plans stay index-driven; `crm --as` scopes `crm search`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from click.testing import Result
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from crm_store.models import SearchDocument, User
+from crm_store.records import bulk
+from crm_store.search import index as search_index
+from crm_store.search import query, terms
+from crm_store.settings import company
+from crm_store.staff import teams
+from crm_store.staff.users import add_user
+from tests.test_search import add, explain
+
+MODULES = ("leads", "accounts", "contacts", "opportunities")
+
+
+@pytest.fixture
+def staff(session: Session) -> dict[str, User]:
+    """admin; a manager; rep_a (reports to the manager) and rep_b in the team "North"; rep_c on their own."""
+    admin = add_user(session, "admin@example.com", "Admin", role="admin", welcome=False)
+    boss = add_user(session, "boss@example.com", "Boss", role="manager", welcome=False)
+    rep_a = add_user(session, "a@example.com", "Rep A", manager_email=boss.email, welcome=False)
+    rep_b = add_user(session, "b@example.com", "Rep B", welcome=False)
+    rep_c = add_user(session, "c@example.com", "Rep C", welcome=False)
+    north = teams.add_team(session, "North", boss.email)
+    for rep in (rep_a, rep_b):
+        teams.add_member(session, north, rep.email)
+    session.commit()
+    return {"admin": admin, "manager": boss, "rep_a": rep_a, "rep_b": rep_b, "rep_c": rep_c}
+
+
+def make(session: Session, module: str, owner: User | None, name: str, **values: Any) -> Any:
+    """A record named `name` (a person's last name, an account's or a deal's name) owned by `owner`."""
+    values["owner_id"] = owner.id if owner is not None else None
+    values["last_name" if module in ("leads", "contacts") else "name"] = name
+    if module == "opportunities":
+        values["expected_close_date"] = "2026-09-30"
+    return add(session, module, **values)
+
+
+def number(record: Any) -> str:
+    return str(getattr(record, f"{record.__class__.__name__.lower()}_no"))
+
+
+def seen(session: Session, user: User | None, term: str, **kw: Any) -> set[str]:
+    """Record numbers `user` finds for `term` (None: an unscoped search)."""
+    return {r.number for r in query.search(session, term, user=user, limit=500, **kw)}
+
+
+def test_a_rep_finds_their_own_records_and_not_another_rep_s_whichever_way_they_are_found(
+    session: Session, staff: dict[str, User]
+) -> None:
+    rep_a, rep_c = staff["rep_a"], staff["rep_c"]
+    mine = [make(session, m, rep_a, f"Kestrel {m}") for m in MODULES]
+    theirs = [make(session, m, rep_c, f"Kestrel {m}") for m in MODULES]
+    own_lead = make(session, "leads", rep_a, "王", first_name="小明", mobile="0912 345 678")
+    their_lead = make(session, "leads", rep_c, "王", first_name="大同", mobile="0912 345 679")
+    session.commit()
+    everyone = {number(r) for r in (*mine, *theirs)}
+
+    for term in ("kestrel", "ke"):  # trigram postings; a two-character range
+        assert seen(session, rep_a, term) == {number(r) for r in mine}
+        assert seen(session, rep_c, term) == {number(r) for r in theirs}
+        assert seen(session, None, term) == everyone  # no user: no scoping (the CLI without --as)
+        assert seen(session, staff["admin"], term) == everyone
+    assert seen(session, rep_a, "王") == {number(own_lead)}  # one Chinese character
+    assert seen(session, rep_a, "0912 345") == {number(own_lead)}  # phone postings
+    assert seen(session, rep_a, number(own_lead)) == {number(own_lead)}  # record numbers
+    assert seen(session, rep_a, number(their_lead)) == set()
+    assert seen(session, rep_c, "0912 345") == {number(their_lead)}
+    assert seen(session, rep_a, "kestrel", modules=["accounts"]) == {number(mine[1])}
+
+
+def test_a_manager_finds_their_reports_records(session: Session, staff: dict[str, User]) -> None:
+    boss, rep_a, rep_b, rep_c = staff["manager"], staff["rep_a"], staff["rep_b"], staff["rep_c"]
+    own, report = make(session, "accounts", boss, "Osprey Boss"), make(session, "leads", rep_a, "Osprey")
+    others = [make(session, "leads", rep_b, "Osprey"), make(session, "contacts", rep_c, "Osprey")]
+    session.commit()
+    assert seen(session, boss, "osprey") == {number(own), number(report)}
+    assert seen(session, rep_a, "osprey") == {number(report)}  # a rep does not see their manager's records
+    assert seen(session, None, "osprey") == {number(r) for r in (own, report, *others)}
+
+
+@pytest.mark.parametrize("sharing", ["private", "team"])
+def test_teammates_find_each_other_s_records_only_when_records_are_shared(
+    session: Session, staff: dict[str, User], sharing: str
+) -> None:
+    rep_a, rep_b, rep_c = staff["rep_a"], staff["rep_b"], staff["rep_c"]
+    company.set_value(session, "record_sharing", sharing)
+    own, teammate = make(session, "leads", rep_a, "Heron"), make(session, "opportunities", rep_b, "Heron deal")
+    outsider = make(session, "contacts", rep_c, "Heron")
+    session.commit()
+    shared = {number(teammate)} if sharing == "team" else set()
+    assert seen(session, rep_a, "heron") == {number(own)} | shared
+    assert seen(session, rep_b, "heron") == {number(teammate)} | ({number(own)} if sharing == "team" else set())
+    assert seen(session, rep_c, "heron") == {number(outsider)}  # not in the team: never theirs
+
+
+def test_pool_leads_are_found_by_the_pool_team_only(session: Session, staff: dict[str, User]) -> None:
+    rep_a, rep_b, rep_c = staff["rep_a"], staff["rep_b"], staff["rep_c"]
+    pooled = make(session, "leads", None, "Plover")
+    unowned_account = make(session, "accounts", None, "Plover Ltd")
+    session.commit()
+    assert seen(session, rep_a, "plover") == set()  # no pool named yet
+    company.set_value(session, "unassigned_pool", "North")
+    session.commit()
+    assert seen(session, rep_a, "plover") == seen(session, rep_b, "plover") == {number(pooled)}  # not the account
+    assert seen(session, rep_a, "pl") == {number(pooled)}
+    assert seen(session, rep_c, "plover") == set()
+    assert seen(session, None, "plover") == {number(pooled), number(unowned_account)}
+
+
+def test_an_inactive_user_finds_nothing(session: Session, staff: dict[str, User]) -> None:
+    rep_a = staff["rep_a"]
+    make(session, "leads", rep_a, "Wren")
+    rep_a.active = False
+    session.commit()
+    assert seen(session, rep_a, "wren") == set()
+
+
+def parse(term: str) -> terms.Term:
+    parsed = terms.Term.parse(term)
+    assert parsed is not None
+    return parsed
+
+
+def _candidates(session: Session, term: str, user: User | None) -> set[int]:
+    """Ids of the documents a search for `term` made for `user` considers (None: unscoped)."""
+    return set(session.scalars(query.candidates_query(session, parse(term), None, query.visible_to(session, user))))
+
+
+def test_own_matches_behind_more_than_candidates_invisible_ones_are_found(
+    session: Session, staff: dict[str, User]
+) -> None:
+    rep_a, rep_c = staff["rep_a"], staff["rep_c"]
+    ctx = bulk.BulkContext.load(session)
+    row = {"last_name": "王", "first_name": "小明", "company": "Haystack Trading", "mobile": "0912 345 678"}
+    (own_id,) = bulk.insert_records(session, "leads", [row | {"owner_id": rep_a.id}], ctx)  # the oldest
+    bulk.insert_records(session, "leads", [row | {"owner_id": rep_c.id}] * (query.CANDIDATES + 1), ctx)
+    search_index.rebuild_index(session)
+    session.commit()
+    own_doc = session.scalar(select(SearchDocument.id).where(SearchDocument.module == "leads",
+                                                             SearchDocument.record_id == own_id))
+    for term in ("haystack", "王小", "王", "0912 345"):  # trigrams, a range, one character, phone digits
+        assert own_doc not in _candidates(session, term, None), term  # unscoped, it is past the limit
+        assert _candidates(session, term, rep_a) == {own_doc}, term
+        assert [r.id for r in query.search(session, term, user=rep_a)] == [own_id], term
+        assert len(_candidates(session, term, rep_c)) == query.CANDIDATES, term
+
+
+def test_record_numbers_behind_the_limit_are_found(
+    session: Session, staff: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rep_a, rep_c = staff["rep_a"], staff["rep_c"]
+    leads = [make(session, "leads", rep_c, f"Lark {i}") for i in range(1, 19)]  # LEA1 … LEA18
+    own = make(session, "leads", rep_a, "Lark 19")  # LEA19: the last in number order of LEA1*
+    session.commit()
+    assert [number(r) for r in (leads[0], own)] == ["LEA1", "LEA19"]
+    monkeypatch.setattr(query, "CANDIDATES", 5)
+    assert number(own) not in seen(session, None, "LEA1")
+    assert seen(session, rep_a, "LEA1") == {number(own)}
+
+
+PLANNED = 900  # records per module: enough that PostgreSQL plans as it does with many (a handful are hashed)
+
+
+def test_scoped_candidates_are_read_through_indexes(session: Session, staff: dict[str, User], backend: str) -> None:
+    rep_a, rep_c = staff["rep_a"], staff["rep_c"]
+    company.set_value(session, "unassigned_pool", "North")
+    owners = [rep_a.id, rep_c.id, None]  # rep_a's, another rep's, the pool's (leads only)
+    ctx = bulk.BulkContext.load(session)
+    rows: dict[str, list[dict[str, Any]]] = {
+        "leads": [{"last_name": "王", "first_name": f"小{chr(0x4E00 + i)}", "mobile": f"0912 {i:06}"}
+                  for i in range(PLANNED)],
+        "accounts": [{"name": f"王氏 {i}"} for i in range(PLANNED)],
+        "contacts": [{"last_name": "林", "first_name": f"大{chr(0x4E00 + i)}"} for i in range(PLANNED)],
+        "opportunities": [{"name": f"王 deal {i}", "expected_close_date": "2026-09-30"} for i in range(PLANNED)],
+    }
+    for module, values in rows.items():
+        pool = module == "leads"
+        bulk.insert_records(session, module, [v | {"owner_id": owners[i % (3 if pool else 2)]}
+                                              for i, v in enumerate(values)], ctx)
+    search_index.rebuild_index(session)
+    session.commit()
+    if backend == "postgresql":
+        session.execute(text("analyze"))
+    check = query.visible_to(session, rep_a)
+    plans = {term: explain(session, query.candidates_query(session, parse(term), None, check))
+             for term in ("王小", "王", "王小一", "0912 000", "LEA1")}
+    everything = "\n\n".join(plans.values())
+    for table in ("leads", "accounts", "contacts", "opportunities"):  # each record checked by its key
+        key = f"SEARCH {table} USING INTEGER PRIMARY KEY (rowid=?)" if backend == "sqlite" else f"pk_{table}"
+        assert all(key in plan for plan in plans.values()), everything
+    if backend == "sqlite":
+        assert all("SEARCH search_documents USING INTEGER PRIMARY KEY (rowid=?)" in p for p in plans.values())
+        scans = re.findall(r"SCAN (\w+)", everything)
+        assert all(name.startswith("anon_") for name in scans), everything  # the union's own rows only
+        assert "MULTI-INDEX OR" not in everything, everything  # no branch reads a module's every document
+    else:
+        assert all("pk_search_documents" in plan for plan in plans.values()), everything
+        assert "Seq Scan" not in everything and "hashed SubPlan" not in everything, everything
+    assert len(_candidates(session, "王小", rep_a)) == 2 * PLANNED // 3  # rep_a's leads and the pool's
+    assert len(_candidates(session, "王", rep_a)) == 2 * PLANNED // 3 + PLANNED  # and half the accounts and deals
+
+
+def test_command_searches_what_the_acting_user_may_see(
+    crm: Callable[..., Result], session: Session, staff: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CRM_USER", raising=False)
+    mine, theirs = make(session, "leads", staff["rep_a"], "Kestrel"), make(session, "leads", staff["rep_c"], "Kestrel")
+    session.commit()
+
+    def listed(*args: str) -> list[str]:
+        header, *rows, count = crm(*args).output.splitlines()
+        assert header.split()[0] == "NUMBER" and count == f"{len(rows)} found."
+        return sorted(row.split()[0] for row in rows)
+
+    assert listed("search", "kestrel") == sorted([number(mine), number(theirs)])  # acting as nobody: everything
+    assert listed("--as", "A@example.com", "search", "kestrel") == [number(mine)]
+    assert listed("--as", "admin@example.com", "search", "kestrel") == sorted([number(mine), number(theirs)])
+    monkeypatch.setenv("CRM_USER", "c@example.com")
+    assert listed("search", "kestrel") == [number(theirs)]
+    assert listed("--as", "boss@example.com", "search", "kestrel") == [number(mine)]  # a report's
+    assert crm("search", "kestrel", "--module", "accounts").output == "No records match 'kestrel'.\n"
+    unknown = crm("--as", "nobody@example.com", "search", "kestrel", ok=False)
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "error: --as/CRM_USER: no user with email 'nobody@example.com'\n"

@@ -1,0 +1,62 @@
+"""The staff back office: sign-in and the pages staff work in, one folder per area.
+
+    access.py     who is signed in: `current_user()`, `signed_in_user()`, `login_required`, `admin_required`;
+                  sessions (HttpOnly, SameSite=Lax, Secure over https); the page's language and time zone
+    page.py       what every staff template gets: `current_user`, `nav`, `path(route, …)`, and the filters
+                  `when`, `day`, `number`, `duration` (the user's language and zone)
+    forms.py      what forms share: `place_error(form, exc)` shows a store error beside its field
+    auth/         sign in, sign out, forgot password, choose a password from an emailed link
+    shell/        the profile, change password, the language switch
+    myday/        My day (`/`): today's tasks, events, new leads, reminders; complete, log a call, follow up
+    records/      the lists, record pages, create/edit/delete, owner, stage, take a pool lead, convert a lead
+    search/       the header's search: the results page and the results as you type
+    admin/        Users (admins)
+
+An area is a folder with `routes.py` (a Blueprint named after the area, its routes from
+`crm_store.links.ROUTES`), `forms.py` (FlaskForms: every POST carries the CSRF token) and
+`templates/staff/<area>/` (pages extending `staff/_layout.html`, fields drawn with `staff/_macros.html`,
+styled by the components at the top of `static/staff.css`). Add its blueprint to `BLUEPRINTS` below.
+Views read through `state().readers()` and write through `state().write(...)` (`webform.state`). Link and
+redirect with `links.path(route, …)` (templates: `path(…)`), not endpoint names: a view may move to
+another area (My day moved from `shell/` to `myday/` this way).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Flask
+
+from . import access, page
+from .admin.routes import bp as admin_bp
+from .auth.routes import bp as auth_bp
+from .myday.routes import bp as myday_bp
+from .records import changes as _record_changes  # noqa: F401 - its routes join the records blueprint
+from .records.modules import ModuleConverter
+from .records.routes import bp as records_bp
+from .search.routes import bp as search_bp
+from .shell.routes import bp as shell_bp
+
+BLUEPRINTS: tuple[Blueprint, ...] = (auth_bp, shell_bp, myday_bp, records_bp, search_bp, admin_bp)
+SESSION_LIFETIME = dt.timedelta(hours=12)  # signed in for a working day after the last page seen
+
+
+def init_app(app: Flask, *, https: bool) -> None:
+    """Give `app` staff sessions and pages; call before binding CSRF (the user is known before its check).
+
+    `https`: the deployment's address (CRM_BASE_URL) is https, so the session cookie is always Secure.
+    """
+    app.config.update(
+        SESSION_COOKIE_NAME="leadline_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session: a form left open all morning still posts
+    )
+    app.url_map.converters["module"] = ModuleConverter  # <module:module>: leads, accounts, contacts, opportunities
+    app.session_interface = access.Sessions()
+    app.before_request(access.load_user)
+    page.init_app(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)

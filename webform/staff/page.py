@@ -1,0 +1,116 @@
+"""What every staff template gets: the signed-in user, the navigation, links, and values shown the user's way.
+
+Template globals (staff requests only): `current_user` (None before sign-in), `nav` (the header's
+items, the current one marked), `path(route, **values)` (`crm_store.links.path`: a page's path by its
+route name), `language_choices` ((code, name, lang tag) each) and `page_language`.
+
+Filters, in the page's language and the user's time zone (`g.zone`, else the company's):
+`{{ moment|when }}` a stored UTC datetime, `{{ day|day }}` a date, `{{ n|number }}`, `{{ minutes|duration }}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, g, request
+
+from crm_store import languages, links
+from crm_store.languages import N_
+
+from .access import current_user, is_staff_request
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One link of the header's navigation."""
+
+    key: str
+    label: str  # English; templates translate it
+    route: str
+    values: dict[str, str] = field(default_factory=dict)
+    admin_only: bool = False
+
+    @property
+    def href(self) -> str:
+        """The item's path."""
+        return links.path(self.route, **self.values)
+
+    def is_current(self, path: str) -> bool:
+        """Whether the page at `path` belongs to this item (a record page to its list)."""
+        return path == self.href or (self.href != "/" and path.startswith(self.href + "/"))
+
+
+NAV = (
+    NavItem("myday", N_("My day"), "home"),
+    NavItem("leads", N_("Leads"), "records", {"module": "leads"}),
+    NavItem("accounts", N_("Accounts"), "records", {"module": "accounts"}),
+    NavItem("contacts", N_("Contacts"), "records", {"module": "contacts"}),
+    NavItem("opportunities", N_("Opportunities"), "records", {"module": "opportunities"}),
+    NavItem("users", N_("Users"), "users", admin_only=True),
+)
+
+
+def nav_items() -> list[tuple[NavItem, bool]]:
+    """The header's items the signed-in user may see, each with whether it is the current page's."""
+    user = current_user()
+    if user is None:
+        return []
+    return [(item, item.is_current(request.path)) for item in NAV if not item.admin_only or user.role == "admin"]
+
+
+def template_context() -> dict[str, Any]:
+    """The globals of staff templates (none on the public capture pages)."""
+    if not is_staff_request():
+        return {}
+    return {
+        "current_user": current_user(),
+        "nav": nav_items(),
+        "path": links.path,
+        "language_choices": [(code, lang.name, lang.page_tag) for code, lang in languages.LANGUAGES.items()],
+        "page_language": _language(),
+    }
+
+
+def _language() -> str:
+    return str(g.get("language", languages.DEFAULT))
+
+
+def _zone() -> Any:
+    zone = g.get("zone")
+    return zone if zone is not None else dt.UTC
+
+
+def when(moment: dt.datetime | None, width: languages.Width = "medium") -> str:
+    """A stored moment in the user's zone and language: "Mar 14, 2025, 9:05 AM" / "2025年3月14日 上午9:05"."""
+    return "" if moment is None else languages.format_datetime(moment, _language(), _zone(), width)
+
+
+def day(value: dt.date | dt.datetime | None, width: languages.Width = "medium") -> str:
+    """A date in the user's language (a datetime: its day in the user's zone)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_zone()).date()
+    return languages.format_date(value, _language(), width)
+
+
+def number(value: Decimal | int | float | None, decimals: int = 0) -> str:
+    """A number grouped the user's way: 1,234,567."""
+    return "" if value is None else languages.format_number(value, _language(), decimals)
+
+
+def duration(minutes: int | None) -> str:
+    """Minutes as days, hours and minutes: "1 h 35 min" / "1 小時 35 分鐘"."""
+    return "" if minutes is None else languages.format_duration(minutes, _language())
+
+
+def init_app(app: Flask) -> None:
+    """Give templates the staff globals and filters."""
+    app.context_processor(template_context)
+    filters: dict[str, Callable[..., str]] = {"when": when, "day": day, "number": number, "duration": duration}
+    for name, function in filters.items():
+        app.add_template_filter(function, name)

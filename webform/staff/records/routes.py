@@ -1,0 +1,281 @@
+"""The lists (`/leads`), record pages (`/leads/LEA12`), create and edit forms, and delete to the recycle bin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store import links
+from crm_store.actor import Actor
+from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
+from crm_store.models import User
+from crm_store.records import lifecycle, registry
+from crm_store.records.listing import MODULES, PAGE_SIZE, SORTS, ListFilter, list_records
+from crm_store.records.record_page import record_page
+from crm_store.records.timeline import record_timeline
+from crm_store.settings import picklists
+from crm_store.staff import follow_ups
+from crm_store.staff import scope as scoping
+
+from ...state import state
+from ..access import login_required, signed_in_user
+from ..forms import place_error
+from ..myday.forms import CALL_STATUSES, CallForm, FollowUpForm
+from . import pickers
+from .forms import ConfirmForm, OwnerForm, StageForm, record_form_class
+from .modules import list_path, module_of, record_path
+
+bp = Blueprint("records", __name__, template_folder="templates")
+T = TypeVar("T")
+SAVED = N_("%(number)s is saved.")
+DELETED = N_("%(number)s is in the recycle bin.")
+LIST_RESTARTED = N_("The list changed since that page: here is its first page.")
+ALIASES = {"currency": "amount"}  # store field -> form field
+NOT_OFFERED = N_("Choose one from the list.")
+
+
+def write(work: Callable[[Session], T]) -> T:
+    """Run a write; a record gone or out of scope meanwhile is the 404 page."""
+    try:
+        return state().write(work)
+    except NotFound:
+        abort(404)
+
+
+def visible(db: Session, user: User, module: str, number: str) -> Any:
+    """The record numbered `number` the user may see, else 404."""
+    found = scoping.fetch_by_number(db, user, module, number)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get(links.ROUTES["records"])
+@login_required
+def records(module: str) -> ResponseReturnValue:
+    """A module's list: filtered, sorted on an indexed column, a page at a time."""
+    name, user, args = module_of(module), signed_in_user(), request.args
+    sort = args.get("sort", "created") if args.get("sort") in SORTS[name] else "created"
+    descending = args.get("order", "desc") != "asc"
+    with state().readers() as db:
+        scope = scoping.scope_of(db, user)
+        filters = _filters(name, args, user)
+        try:
+            page = list_records(db, user, name, filters, sort=sort, descending=descending,
+                                cursor=args.get("cursor"), size=PAGE_SIZE, scope=scope)
+        except ValidationError:
+            flash(gettext(LIST_RESTARTED), "info")
+            return redirect(_here(name, args, cursor=None), code=303)
+        context = {
+            "owners": pickers.owners(db, user, scope), "pool": scope.sees_owner(None, name),
+            "statuses": picklists.values(db, "lead_status") if name == "leads" else [],
+            "sources": picklists.values(db, "lead_source") if name != "accounts" else [],
+            "stages": [(str(s.id), s.name) for s in pickers.stage_rows(db)] if name == "opportunities" else [],
+        }
+    return render_template(
+        "staff/records/list.html", module=name, spec=registry.get(name), page=page, args=args,
+        here=lambda **changes: _here(name, args, **changes), sorts=SORTS[name], filtered=_is_filtered(args),
+        take_form=ConfirmForm(formdata=None), **context,
+    )
+
+
+def _filters(module: str, args: Any, user: User) -> ListFilter:
+    owner = args.get("owner", "")
+    stage = args.get("stage", "")
+    return ListFilter(
+        owner_id=user.id if owner == "me" else int(owner) if owner.isdigit() else None,
+        unowned=owner == "pool",
+        status=(args.get("status") or None) if module == "leads" else None,
+        stage_id=int(stage) if module == "opportunities" and stage.isdigit() else None,
+        lead_source=(args.get("source") or None) if module != "accounts" else None,
+        prefix=(args.get("q") or "").strip()[:100] or None,
+    )
+
+
+def _is_filtered(args: Any) -> bool:
+    return any(args.get(key) for key in ("owner", "status", "stage", "source", "q"))
+
+
+def _here(module: str, args: Any, **changes: Any) -> str:
+    """This list's path with some of its query changed (None drops a key)."""
+    query = {key: value for key, value in args.items() if value}
+    for key, value in changes.items():
+        if value is None:
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return list_path(module) + (f"?{urlencode(query)}" if query else "")
+
+
+@bp.get(links.ROUTES["record"])
+@login_required
+def record(module: str, number: str) -> ResponseReturnValue:
+    """A record's page: header and actions, fields in blocks, related lists, the timeline."""
+    name, user = module_of(module), signed_in_user()
+    language = str(g.get("language", "en"))
+    with state().readers() as db:
+        found = visible(db, user, name, number)
+        shown = record_page(db, user, name, found.id, language=language)
+        timeline = record_timeline(db, user, name, found.id, language=language)
+        if shown is None or timeline is None:
+            abort(404)
+        scope = scoping.scope_of(db, user)
+        owner_form = OwnerForm(formdata=None, data={"owner_id": str(found.owner_id or "")})
+        owner_form.owner_id.choices = _with_current(pickers.owners(db, user, scope), found.owner_id, shown.owner_name)
+        stage_form = _stage_form(db, found) if name == "opportunities" else None
+        refs = _reference_paths(db, [f.ref for block in shown.blocks for f in block.fields if f.ref])
+    call_form = CallForm(formdata=None)
+    call_form.status.choices = [(key, gettext(label)) for key, label in CALL_STATUSES.items()]
+    return render_template(
+        "staff/records/record.html", module=name, spec=registry.get(name), page=shown, timeline=timeline,
+        owner_form=owner_form, stage_form=stage_form, call_form=call_form, follow_up_form=FollowUpForm(formdata=None),
+        confirm_form=ConfirmForm(formdata=None), can_take=name == "leads" and found.owner_id is None and scope.pool,
+        converted=name == "leads" and found.converted_at is not None, here=record_path(name, shown.number),
+        refs=refs, call_statuses=call_form.status.choices,
+        quick=[(key, gettext(label)) for key, label in follow_ups.FOLLOW_UP_CHOICES.items()],
+    )
+
+
+def _reference_paths(db: Session, refs: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """(module, id) -> the page of each referenced record that has one (by its number)."""
+    found: dict[tuple[str, int], str] = {}
+    for module, record_id in refs:
+        if module in MODULES:
+            spec = registry.get(module)
+            number = db.scalar(select(getattr(spec.model, spec.number_field)).where(spec.model.id == record_id))
+            if number is not None:
+                found[(module, record_id)] = record_path(module, number)
+    return found
+
+
+def _with_current(choices: pickers.Choices, owner_id: int | None, owner_name: str | None) -> pickers.Choices:
+    if owner_id is not None and str(owner_id) not in {key for key, _ in choices}:
+        choices = [(str(owner_id), owner_name or f"#{owner_id}"), *choices]
+    return choices
+
+
+def _stage_form(db: Session, opp: Any) -> StageForm:
+    rows = pickers.stage_rows(db, opp.sales_process_id)
+    current = next((s.name for s in rows if s.id == opp.stage_id), "")
+    form = StageForm(formdata=None, data={"stage": current, "lost_reason": opp.lost_reason or ""})
+    form.stage.choices = [(s.name, s.name) for s in rows]
+    form.stage.render_kw = {"data-lost": ",".join(s.name for s in rows if s.is_lost)}
+    form.lost_reason.choices = [("", "—"), *((v, v) for v in picklists.values(db, "lost_reason"))]
+    return form
+
+
+@bp.route(links.ROUTES["record_new"], methods=["GET", "POST"])
+@login_required
+def record_new(module: str) -> ResponseReturnValue:
+    """Create a record: the form, the store's errors beside their fields, then the new record's page."""
+    name, user = module_of(module), signed_in_user()
+    form = record_form_class(name)(data={"owner_id": str(user.id)})
+    with state().readers() as db:
+        form.fill_choices(pickers.form_choices(db, user, name))
+    if form.validate_on_submit() and _choices_kept(form):
+        values = {key: value for key, value in form.values().items() if value is not None}
+
+        def create(db: Session) -> str:
+            row = lifecycle.create(db, name, values, Actor.user(user.id))
+            return str(getattr(row, registry.get(name).number_field))
+
+        try:
+            number = write(create)
+        except ValidationError as exc:
+            place_error(form, exc, ALIASES)
+        else:
+            flash(gettext(SAVED, number=number), "success")
+            return redirect(record_path(name, number), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("staff/records/edit.html", module=name, spec=registry.get(name), form=form,
+                           record=None, cancel=list_path(name)), status
+
+
+@bp.route(links.ROUTES["record_edit"], methods=["GET", "POST"])
+@login_required
+def record_edit(module: str, number: str) -> ResponseReturnValue:
+    """Change a record's fields (its owner and an opportunity's stage have their own forms on its page)."""
+    name, user = module_of(module), signed_in_user()
+    cls = record_form_class(name, editing=True)
+    with state().readers() as db:
+        found = visible(db, user, name, number)
+        record_id, number = found.id, getattr(found, registry.get(name).number_field)
+        form = cls(data={spec.name: _as_text(getattr(found, spec.name)) for spec in cls.specs})
+        choices = pickers.form_choices(db, user, name, getattr(found, "account_id", None))
+        choices["owner"] = _with_current(choices["owner"], found.owner_id, None)
+        form.fill_choices(choices)
+        title = _title(name, found)
+    if form.validate_on_submit() and _choices_kept(form):
+        values = form.values()
+
+        def save(db: Session) -> None:
+            row = scoping.fetch(db, user, name, record_id)
+            if row is None:
+                raise NotFound(number)
+            changed = {k: v for k, v in values.items() if _as_text(getattr(row, k)) != _as_text(v)}
+            if changed:
+                lifecycle.update(db, row, changed, Actor.user(user.id))
+
+        try:
+            write(save)
+        except ValidationError as exc:
+            place_error(form, exc, ALIASES)
+        else:
+            flash(gettext(SAVED, number=number), "success")
+            return redirect(record_path(name, number), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("staff/records/edit.html", module=name, spec=registry.get(name), form=form,
+                           record={"number": number, "title": title}, cancel=record_path(name, number)), status
+
+
+def _choices_kept(form: Any) -> bool:
+    """Whether the owner and account picked are among those offered (the rest is the store's to check)."""
+    ok = True
+    for field_name in ("owner_id", "account_id"):
+        field = form._fields.get(field_name)
+        if field is not None and field.data and field.data not in {key for key, _ in field.choices}:
+            field.errors = [*field.errors, gettext(NOT_OFFERED)]
+            ok = False
+    return ok
+
+
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _title(module: str, row: Any) -> str:
+    from crm_store.records.record_page import title_of
+
+    return title_of(module, row)
+
+
+@bp.route(links.ROUTES["record_delete"], methods=["GET", "POST"])
+@login_required
+def record_delete(module: str, number: str) -> ResponseReturnValue:
+    """Ask, then move the record to the recycle bin (it can be restored from there)."""
+    name, user = module_of(module), signed_in_user()
+    with state().readers() as db:
+        found = visible(db, user, name, number)
+        record_id, number, title = found.id, getattr(found, registry.get(name).number_field), _title(name, found)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+
+        def delete(db: Session) -> None:
+            row = scoping.fetch(db, user, name, record_id)
+            if row is None:
+                raise NotFound(number)
+            lifecycle.delete(db, row, Actor.user(user.id))
+
+        write(delete)
+        flash(gettext(DELETED, number=number), "success")
+        return redirect(list_path(name), code=303)
+    return render_template("staff/records/delete.html", module=name, spec=registry.get(name), form=form,
+                           number=number, title=title, back=record_path(name, number))
