@@ -193,3 +193,22 @@ def _form_page(path: str) -> str:
     if re.fullmatch(r"/users/\d+/welcome", path):
         return "/users"
     return {"/auth/sign-out": "/", "/language": "/auth/sign-in", "/profile/password": "/profile"}.get(path, path)
+
+
+def make_staff(session: Any) -> dict[str, Any]:
+    """admin; a manager; rep_a (reports to the manager) and rep_b in the team "North"; rep_c on their own.
+
+    "rep" is rep_a, the rep the role-by-relation tests act as.
+    """
+    from crm_store.staff import teams
+    from crm_store.staff.users import add_user
+
+    admin = add_user(session, "admin@example.com", "Admin", role="admin", welcome=False)
+    boss = add_user(session, "boss@example.com", "Boss", role="manager", welcome=False)
+    rep_a = add_user(session, "a@example.com", "Rep A", manager_email=boss.email, welcome=False)
+    rep_b = add_user(session, "b@example.com", "Rep B", welcome=False)
+    rep_c = add_user(session, "c@example.com", "Rep C", welcome=False)
+    north = teams.add_team(session, "North", boss.email)
+    for rep in (rep_a, rep_b):
+        teams.add_member(session, north, rep.email)
+    return {"admin": admin, "manager": boss, "rep": rep_a, "rep_a": rep_a, "rep_b": rep_b, "rep_c": rep_c}

@@ -16,8 +16,8 @@ from crm_store.models import AuditEntry, Document, DocumentLink, Lead, Opportuni
 from crm_store.records import lifecycle as records
 from crm_store.records.listing import list_records
 from crm_store.settings import company
-from crm_store.staff import actions, scope, teams
-from crm_store.staff.users import add_user
+from crm_store.staff import actions, scope
+from tests.staff_support import make_staff
 
 T0 = dt.datetime(2026, 4, 1, 2, 0, tzinfo=dt.UTC)
 MODULES = ("leads", "accounts", "contacts", "opportunities")
@@ -27,16 +27,9 @@ RELATIONS = ("own", "team", "other")
 
 @pytest.fixture
 def staff(session: Session) -> dict[str, User]:
-    """admin; a manager; rep_a (reports to the manager) and rep_b in the team "North"; rep_c on their own."""
-    admin = add_user(session, "admin@example.com", "Admin", role="admin", welcome=False)
-    boss = add_user(session, "boss@example.com", "Boss", role="manager", welcome=False)
-    rep_a = add_user(session, "a@example.com", "Rep A", manager_email=boss.email, welcome=False)
-    rep_b = add_user(session, "b@example.com", "Rep B", welcome=False)
-    rep_c = add_user(session, "c@example.com", "Rep C", welcome=False)
-    north = teams.add_team(session, "North", boss.email)
-    for rep in (rep_a, rep_b):
-        teams.add_member(session, north, rep.email)
-    return {"admin": admin, "manager": boss, "rep": rep_a, "rep_a": rep_a, "rep_b": rep_b, "rep_c": rep_c}
+    """The users of tests/staff_support.make_staff: admin, manager, rep_a/rep_b (team North), rep_c."""
+    users = make_staff(session)
+    return users
 
 
 def make(session: Session, module: str, owner: User | None, name: str) -> Any:
