@@ -38,7 +38,8 @@ DEFAULT_DOMAIN = "leadline.invalid"  # Message-IDs of a deployment whose address
 
 @dataclass(frozen=True)
 class AttachmentRef:
-    """A file under the data dir to attach at delivery (never the bytes themselves)."""
+    """A stored document to attach at delivery (never the bytes themselves): a path in the data dir's
+    documents store, `documents/…`; the mail worker checks again that it resolves there to a regular file."""
 
     path: str
     filename: str
@@ -51,6 +52,7 @@ class AttachmentRef:
                 "inline_cid": self.inline_cid}
 
 
+ATTACHMENT_STORE = "documents"  # the data dir's folder of document contents (records.documents.documents_dir)
 NAME_LIMIT = cast(String, OutboxMessage.__table__.c.recipient_name.type).length or 100
 MAILBOX_LIMIT = cast(String, OutboxMessage.__table__.c.reply_to.type).length or 254
 RECORD_MODULE_LIMIT = cast(String, OutboxMessage.__table__.c.record_module.type).length or 20
@@ -130,8 +132,10 @@ def message_values(
     if not template or len(template) > 60:
         raise ValidationError("template", "a template name of 1 to 60 characters is required")
     for ref in attachments:
-        if ref.path.startswith("/") or ".." in ref.path.split("/"):
-            raise ValidationError("attachments", f"{ref.path!r} must be a path inside the data dir")
+        parts = ref.path.split("/")
+        if parts[0] != ATTACHMENT_STORE or len(parts) < 2 or ".." in parts or "" in parts:
+            raise ValidationError("attachments", f"{ref.path!r} must be a file in the documents store "
+                                                 f"({ATTACHMENT_STORE}/…)")
     if (record_module is None) != (record_id is None):
         raise ValidationError("record_id", "a message is about a record named by both its module and its id")
     if record_module is not None and len(record_module) > RECORD_MODULE_LIMIT:

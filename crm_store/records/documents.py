@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.errors import CrmError, NotFound, ValidationError
+from crm_store.mail.outbox import ATTACHMENT_STORE
 from crm_store.models import Document, DocumentLink
 from crm_store.records import numbering, registry
 
@@ -190,8 +191,8 @@ def download_headers(download: Download) -> dict[str, str]:
 
 
 def documents_dir(data_dir: Path) -> Path:
-    """Return the folder under the data dir that holds document contents."""
-    return data_dir / "documents"
+    """Return the folder under the data dir that holds document contents (`outbox.ATTACHMENT_STORE`)."""
+    return data_dir / ATTACHMENT_STORE
 
 
 def blob_path(data_dir: Path, sha256: str) -> Path:
