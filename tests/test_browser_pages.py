@@ -88,6 +88,7 @@ def test_a_reps_morning_in_both_languages(page: Page, crm_server: LiveServer,  #
     expect(page.locator(".flash--success")).to_have_text(f"Call logged on {number}.")
     row = page.locator(".item", has_text="Daming Wang")
     row.locator("summary").click()
+    shoot(page, "staff_pages_my_day_quick_actions_en")
     row.get_by_role("button", name="Tomorrow").click()
     expect(page.locator(".flash--success")).to_contain_text("Follow-up planned for")
     page.locator(".item", has_text="Prepare the Harbor Lines demo").get_by_role("button", name="Done").click()
@@ -110,6 +111,10 @@ def test_a_reps_morning_in_both_languages(page: Page, crm_server: LiveServer,  #
     expect(page.locator("h1")).to_have_text("Acme Trading: tea sets")
     expect(page.get_by_role("link", name="Acme Trading", exact=True)).to_be_visible()
     shoot(page, "staff_pages_opportunity_en")
+
+    page.get_by_role("link", name="Opportunities", exact=True).click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    shoot(page, "staff_pages_opportunities_en")
 
     search = page.get_by_role("searchbox", name="Search")
     search.fill("Acme")

@@ -203,7 +203,7 @@ def test_closing_a_deal_as_lost_needs_a_reason(client: Any, session: Session, cr
     stages = [o.attrs["value"] for o in page.find("select", name="stage").all("option")]
     assert "Closed Lost" in stages
     staff.post(path("opportunities", number, "stage"), {"stage": "Closed Lost", "lost_reason": ""})
-    assert staff.get(staff.location).flashes() == ["is required to close a deal as lost"]
+    assert staff.get(staff.location).flashes() == ["Choose a lost reason to close the deal as lost."]
     staff.post(path("opportunities", number, "stage"), {"stage": "Closed Lost", "lost_reason": "Price"})
     assert staff.get(staff.location).flashes() == [f"{number} is now at Closed Lost."]
     assert session.scalar(select(Opportunity.lost_reason).where(Opportunity.opportunity_no == number)) == "Price"
@@ -223,7 +223,7 @@ def test_converting_a_lead_shows_the_account_match_and_goes_to_the_new_deal(clie
     staff.post(path("leads", lead.lead_no, "convert"), {"account": account, "with_opportunity": "y",
                                                          "opportunity_name": "Acme order", "amount": "1200"})
     assert staff.status == 422 and staff.last is not None
-    assert staff.last.field_error("expected_close_date")
+    assert staff.last.field_error("expected_close_date") == "This field is required."
     staff.post(path("leads", lead.lead_no, "convert"), {
         "account": account, "with_opportunity": "y", "opportunity_name": "Acme order", "amount": "1200",
         "expected_close_date": "2026-12-31"})

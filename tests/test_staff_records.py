@@ -22,6 +22,7 @@ from crm_store.staff.users import add_user
 from .staff_support import PASSWORD, Staff
 from .test_scope import MODULES, RELATIONS, ROLES, expected, make
 
+NAMES = {"admin": "Admin", "manager": "Boss", "rep": "Rep A", "rep_b": "Rep B", "rep_c": "Rep C"}
 MODELS = {"leads": Lead, "accounts": Account, "contacts": Contact, "opportunities": Opportunity}
 
 
@@ -58,6 +59,7 @@ def make_crew(session: Session) -> Crew:
     for rep in (rep_a, rep_b):
         teams.add_member(session, north, rep.email)
     people = {"admin": admin, "manager": boss, "rep": rep_a, "rep_b": rep_b, "rep_c": rep_c}
+    assert {key: user.name for key, user in people.items()} == NAMES
     for user in people.values():
         passwords.set_password(session, user, PASSWORD)
     session.commit()
@@ -178,6 +180,10 @@ def test_a_script_in_a_name_is_shown_as_text(client: Any, session: Session, crew
     listed = staff.get("/leads")
     assert any(a.text == "<script>alert(1)</script>" for a in listed.all("a"))
     assert all(s.attrs.get("src") for s in listed.all("script"))
+    record_of(session, crew, "leads", "rep", "Linscript<script>alert(2)</script>")
+    fragment = staff.get("/search/suggest?q=Linscript")
+    assert fragment.all("script") == []
+    assert fragment.find(class_="suggest__title").text == "Linscript<script>alert(2)</script>"
 
 
 def test_an_unknown_module_or_number_is_not_found(client: Any, session: Session, crew: Crew) -> None:
@@ -185,3 +191,47 @@ def test_an_unknown_module_or_number_is_not_found(client: Any, session: Session,
     for where in ("/campaigns", "/reports/x", "/leads/LEA999999", "/leads/LEA999999/edit"):
         staff.get(where)
         assert staff.status == 404, where
+
+
+def test_a_rep_cannot_give_a_new_record_to_someone_outside_their_scope(client: Any, session: Session,
+                                                                        crew: Crew) -> None:
+    staff = signed_in(client, crew, "rep")
+    offered = [o.attrs["value"] for o in staff.get("/leads/new").find("select", name="owner_id").all("option")]
+    assert str(crew.ids["rep_c"]) not in offered and str(crew.ids["rep"]) in offered
+    page = staff.post("/leads/new", {"last_name": "Stray", "owner_id": str(crew.ids["rep_c"])})
+    assert staff.status == 422 and page.field_error("owner_id") == "Choose one from the list."
+    assert session.scalar(select(Lead.id).where(Lead.last_name == "Stray")) is None
+    session.rollback()
+
+
+def test_a_contact_is_filed_under_a_visible_account(client: Any, session: Session, crew: Crew) -> None:
+    mine = record_of(session, crew, "accounts", "rep", "Mine Ltd")
+    record_of(session, crew, "accounts", "rep_c", "Theirs Ltd")
+    staff = signed_in(client, crew, "rep")
+    select_ = staff.get("/contacts/new").find("select", name="account_id")
+    shown = [o.text for o in select_.all("option")]
+    assert shown == ["—", f"Mine Ltd ({mine})"]
+    account_id = select_.all("option")[1].attrs["value"]
+    staff.post("/contacts/new", {"last_name": "Lee", "account_id": account_id, "owner_id": str(crew.ids["rep"])})
+    assert staff.status == 303
+    page = staff.get(staff.location)
+    assert [a.text for a in page.all("a") if a.attrs.get("href") == f"/accounts/{mine}"] == ["Mine Ltd"]
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("role", ROLES)
+def test_a_list_holds_what_its_reader_may_see(client: Any, session: Session, crew: Crew, role: str, module: str,
+                                             relation: str) -> None:
+    owner = crew.owner(role, relation)
+    number = record_of(session, crew, module, owner, "Listed")
+    staff = signed_in(client, crew, role)
+    wanted = expected(role, relation, "private")
+    for query in ("", f"?owner={crew.ids[owner]}", "?q=List"):
+        page = staff.get(f"/{registry.get(module).path}{query}")
+        assert staff.status == 200
+        numbers = [e.text for e in page.all(class_="table__sub")]
+        assert (number in numbers) is wanted, query
+        if wanted:
+            row = next(r for r in page.all("tr") if number in r.text)
+            assert NAMES[owner] in [cell.text for cell in row.all("td")]  # the owner is shown

@@ -32,6 +32,7 @@ from .admin.routes import bp as admin_bp
 from .auth.routes import bp as auth_bp
 from .myday.routes import bp as myday_bp
 from .records import changes as _record_changes  # noqa: F401 - its routes join the records blueprint
+from .records import editing as _record_editing  # noqa: F401 - so do these
 from .records.modules import ModuleConverter
 from .records.routes import bp as records_bp
 from .search.routes import bp as search_bp

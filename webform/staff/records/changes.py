@@ -20,7 +20,7 @@ from ...state import state
 from ..access import login_required, safe_next, signed_in_user
 from ..forms import place_error
 from . import pickers
-from .forms import ConfirmForm, ConvertForm, OwnerForm, StageForm
+from .forms import REQUIRED, ConfirmForm, ConvertForm, OwnerForm, StageForm
 from .modules import module_of, record_path
 from .routes import bp, visible, write
 
@@ -28,6 +28,7 @@ OWNER_CHANGED = N_("%(number)s is now assigned to %(name)s.")
 STAGE_CHANGED = N_("%(number)s is now at %(stage)s.")
 TAKEN = N_("%(number)s is yours now.")
 CONVERTED = N_("%(number)s is converted.")
+LOST_NEEDS_REASON = N_("Choose a lost reason to close the deal as lost.")
 NEW_ACCOUNT = "new"  # the conversion form's choice of a new account
 
 
@@ -65,9 +66,13 @@ def record_stage(module: str, number: str) -> ResponseReturnValue:
     user = signed_in_user()
     form = StageForm()
     with state().readers() as db:
-        record_id = visible(db, user, "opportunities", number).id
+        opp = visible(db, user, "opportunities", number)
+        record_id, lost = opp.id, {s.name for s in pickers.stage_rows(db, opp.sales_process_id) if s.is_lost}
     if not form.validate_on_submit():
         abort(400)
+    if form.stage.data in lost and not (form.lost_reason.data or "").strip():
+        flash(gettext(LOST_NEEDS_REASON), "error")
+        return redirect(record_path("opportunities", number.upper()), code=303)
     try:
         write(lambda db: actions.change_stage(db, user, record_id, form.stage.data, lost_reason=form.lost_reason.data,
                                               lost_reason_detail=form.lost_reason_detail.data))
@@ -112,7 +117,7 @@ def lead_convert(number: str) -> ResponseReturnValue:
     form = ConvertForm(data={"account": _default_account(preview), "new_account_name": preview.account_name,
                              "opportunity_name": preview.opportunity_name})
     form.account.choices = [(m.number, m.name) for m in preview.matches if m.visible] + [(NEW_ACCOUNT, "")]
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _opportunity_filled(form):
         try:
             result = write(lambda db: _convert(db, user, lead_id, form))
         except ValidationError as exc:
@@ -124,6 +129,15 @@ def lead_convert(number: str) -> ResponseReturnValue:
     return render_template("staff/records/convert.html", form=form, preview=preview, number=number,
                            lead_title=lead_title, back=record_path("leads", number),
                            new_account=NEW_ACCOUNT), 422 if form.is_submitted() else 200
+
+
+def _opportunity_filled(form: ConvertForm) -> bool:
+    """With an opportunity asked for, its name and close date are there (else the errors are beside them)."""
+    missing = [f for f in (form.opportunity_name, form.expected_close_date)
+               if form.with_opportunity.data and not (f.data or "").strip()]
+    for field in missing:
+        field.errors = [*field.errors, str(REQUIRED)]
+    return not missing
 
 
 def _default_account(preview: actions.ConversionPreview) -> str:

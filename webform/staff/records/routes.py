@@ -1,4 +1,4 @@
-"""The lists (`/leads`), record pages (`/leads/LEA12`), create and edit forms, and delete to the recycle bin."""
+"""The lists (`/leads`) and record pages (`/leads/LEA12`); what the other records routes share (`write`, `visible`)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store import links
-from crm_store.actor import Actor
 from crm_store.errors import NotFound, ValidationError
 from crm_store.languages import N_
 from crm_store.models import User
-from crm_store.records import lifecycle, registry
+from crm_store.records import registry
 from crm_store.records.listing import MODULES, PAGE_SIZE, SORTS, ListFilter, list_records
 from crm_store.records.record_page import record_page
 from crm_store.records.timeline import record_timeline
@@ -27,19 +26,14 @@ from crm_store.staff import scope as scoping
 
 from ...state import state
 from ..access import login_required, signed_in_user
-from ..forms import place_error
 from ..myday.forms import CALL_STATUSES, CallForm, FollowUpForm
 from . import pickers
-from .forms import ConfirmForm, OwnerForm, StageForm, record_form_class
+from .forms import ConfirmForm, OwnerForm, StageForm
 from .modules import list_path, module_of, record_path
 
 bp = Blueprint("records", __name__, template_folder="templates")
 T = TypeVar("T")
-SAVED = N_("%(number)s is saved.")
-DELETED = N_("%(number)s is in the recycle bin.")
 LIST_RESTARTED = N_("The list changed since that page: here is its first page.")
-ALIASES = {"currency": "amount"}  # store field -> form field
-NOT_OFFERED = N_("Choose one from the list.")
 
 
 def write(work: Callable[[Session], T]) -> T:
@@ -129,7 +123,7 @@ def record(module: str, number: str) -> ResponseReturnValue:
             abort(404)
         scope = scoping.scope_of(db, user)
         owner_form = OwnerForm(formdata=None, data={"owner_id": str(found.owner_id or "")})
-        owner_form.owner_id.choices = _with_current(pickers.owners(db, user, scope), found.owner_id, shown.owner_name)
+        owner_form.owner_id.choices = with_current(pickers.owners(db, user, scope), found.owner_id, shown.owner_name)
         stage_form = _stage_form(db, found) if name == "opportunities" else None
         refs = _reference_paths(db, [f.ref for block in shown.blocks for f in block.fields if f.ref])
     call_form = CallForm(formdata=None)
@@ -156,7 +150,7 @@ def _reference_paths(db: Session, refs: list[tuple[str, int]]) -> dict[tuple[str
     return found
 
 
-def _with_current(choices: pickers.Choices, owner_id: int | None, owner_name: str | None) -> pickers.Choices:
+def with_current(choices: pickers.Choices, owner_id: int | None, owner_name: str | None) -> pickers.Choices:
     if owner_id is not None and str(owner_id) not in {key for key, _ in choices}:
         choices = [(str(owner_id), owner_name or f"#{owner_id}"), *choices]
     return choices
@@ -167,115 +161,5 @@ def _stage_form(db: Session, opp: Any) -> StageForm:
     current = next((s.name for s in rows if s.id == opp.stage_id), "")
     form = StageForm(formdata=None, data={"stage": current, "lost_reason": opp.lost_reason or ""})
     form.stage.choices = [(s.name, s.name) for s in rows]
-    form.stage.render_kw = {"data-lost": ",".join(s.name for s in rows if s.is_lost)}
     form.lost_reason.choices = [("", "—"), *((v, v) for v in picklists.values(db, "lost_reason"))]
     return form
-
-
-@bp.route(links.ROUTES["record_new"], methods=["GET", "POST"])
-@login_required
-def record_new(module: str) -> ResponseReturnValue:
-    """Create a record: the form, the store's errors beside their fields, then the new record's page."""
-    name, user = module_of(module), signed_in_user()
-    form = record_form_class(name)(data={"owner_id": str(user.id)})
-    with state().readers() as db:
-        form.fill_choices(pickers.form_choices(db, user, name))
-    if form.validate_on_submit() and _choices_kept(form):
-        values = {key: value for key, value in form.values().items() if value is not None}
-
-        def create(db: Session) -> str:
-            row = lifecycle.create(db, name, values, Actor.user(user.id))
-            return str(getattr(row, registry.get(name).number_field))
-
-        try:
-            number = write(create)
-        except ValidationError as exc:
-            place_error(form, exc, ALIASES)
-        else:
-            flash(gettext(SAVED, number=number), "success")
-            return redirect(record_path(name, number), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("staff/records/edit.html", module=name, spec=registry.get(name), form=form,
-                           record=None, cancel=list_path(name)), status
-
-
-@bp.route(links.ROUTES["record_edit"], methods=["GET", "POST"])
-@login_required
-def record_edit(module: str, number: str) -> ResponseReturnValue:
-    """Change a record's fields (its owner and an opportunity's stage have their own forms on its page)."""
-    name, user = module_of(module), signed_in_user()
-    cls = record_form_class(name, editing=True)
-    with state().readers() as db:
-        found = visible(db, user, name, number)
-        record_id, number = found.id, getattr(found, registry.get(name).number_field)
-        form = cls(data={spec.name: _as_text(getattr(found, spec.name)) for spec in cls.specs})
-        choices = pickers.form_choices(db, user, name, getattr(found, "account_id", None))
-        choices["owner"] = _with_current(choices["owner"], found.owner_id, None)
-        form.fill_choices(choices)
-        title = _title(name, found)
-    if form.validate_on_submit() and _choices_kept(form):
-        values = form.values()
-
-        def save(db: Session) -> None:
-            row = scoping.fetch(db, user, name, record_id)
-            if row is None:
-                raise NotFound(number)
-            changed = {k: v for k, v in values.items() if _as_text(getattr(row, k)) != _as_text(v)}
-            if changed:
-                lifecycle.update(db, row, changed, Actor.user(user.id))
-
-        try:
-            write(save)
-        except ValidationError as exc:
-            place_error(form, exc, ALIASES)
-        else:
-            flash(gettext(SAVED, number=number), "success")
-            return redirect(record_path(name, number), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("staff/records/edit.html", module=name, spec=registry.get(name), form=form,
-                           record={"number": number, "title": title}, cancel=record_path(name, number)), status
-
-
-def _choices_kept(form: Any) -> bool:
-    """Whether the owner and account picked are among those offered (the rest is the store's to check)."""
-    ok = True
-    for field_name in ("owner_id", "account_id"):
-        field = form._fields.get(field_name)
-        if field is not None and field.data and field.data not in {key for key, _ in field.choices}:
-            field.errors = [*field.errors, gettext(NOT_OFFERED)]
-            ok = False
-    return ok
-
-
-def _as_text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _title(module: str, row: Any) -> str:
-    from crm_store.records.record_page import title_of
-
-    return title_of(module, row)
-
-
-@bp.route(links.ROUTES["record_delete"], methods=["GET", "POST"])
-@login_required
-def record_delete(module: str, number: str) -> ResponseReturnValue:
-    """Ask, then move the record to the recycle bin (it can be restored from there)."""
-    name, user = module_of(module), signed_in_user()
-    with state().readers() as db:
-        found = visible(db, user, name, number)
-        record_id, number, title = found.id, getattr(found, registry.get(name).number_field), _title(name, found)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-
-        def delete(db: Session) -> None:
-            row = scoping.fetch(db, user, name, record_id)
-            if row is None:
-                raise NotFound(number)
-            lifecycle.delete(db, row, Actor.user(user.id))
-
-        write(delete)
-        flash(gettext(DELETED, number=number), "success")
-        return redirect(list_path(name), code=303)
-    return render_template("staff/records/delete.html", module=name, spec=registry.get(name), form=form,
-                           number=number, title=title, back=record_path(name, number))
