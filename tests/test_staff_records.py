@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import Account, Contact, Lead, Opportunity, User
 from crm_store.records import registry
-from crm_store.staff import passwords, teams
-from crm_store.staff.users import add_user
+from crm_store.staff import passwords
 
-from .staff_support import PASSWORD, Staff
+from .staff_support import PASSWORD, Staff, make_staff
 from .test_scope import MODULES, RELATIONS, ROLES, expected, make
 
 NAMES = {"admin": "Admin", "manager": "Boss", "rep": "Rep A", "rep_b": "Rep B", "rep_c": "Rep C"}
@@ -50,15 +49,8 @@ def crew(session: Session) -> Crew:
 
 def make_crew(session: Session) -> Crew:
     """Add the users (committed), each with the tests' password."""
-    admin = add_user(session, "admin@example.com", "Admin", role="admin", welcome=False)
-    boss = add_user(session, "boss@example.com", "Boss", role="manager", welcome=False)
-    rep_a = add_user(session, "a@example.com", "Rep A", manager_email=boss.email, welcome=False)
-    rep_b = add_user(session, "b@example.com", "Rep B", welcome=False)
-    rep_c = add_user(session, "c@example.com", "Rep C", welcome=False)
-    north = teams.add_team(session, "North", boss.email)
-    for rep in (rep_a, rep_b):
-        teams.add_member(session, north, rep.email)
-    people = {"admin": admin, "manager": boss, "rep": rep_a, "rep_b": rep_b, "rep_c": rep_c}
+    users = make_staff(session)
+    people = {key: users[key] for key in ("admin", "manager", "rep", "rep_b", "rep_c")}
     assert {key: user.name for key, user in people.items()} == NAMES
     for user in people.values():
         passwords.set_password(session, user, PASSWORD)
