@@ -40,7 +40,7 @@ demo: install
 	@echo "Embed it on a page served from http://localhost:8080 by pasting:"
 	@$(BIN)/crm forms show "Website inquiry" --snippet
 	@echo ""
-	@echo "Starting the services (web app on $${CRM_BASE_URL:-http://127.0.0.1:8000}, mail worker); Ctrl-C stops them."
+	@echo "Starting the services (web app on $${CRM_BASE_URL:-http://127.0.0.1:8000}, mail worker, scheduler); Ctrl-C stops them."
 	$(BIN)/crm up
 
 lint: install-dev

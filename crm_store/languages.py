@@ -96,6 +96,17 @@ def translate_plural(code: str, singular: str, plural: str, n: int, **values: An
     return translations(code).ngettext(singular, plural, n) % {"num": n, **values}
 
 
+def translate_value(code: str, value: str | None) -> str:
+    """A value the company's data holds (a picklist value, a stage or process name) in a language.
+
+    The values the product seeds are in the catalogue (`crm_store.settings.picklists.DEFAULTS`, the
+    seeded sales processes); a value the company added or renamed is shown as stored.
+    """
+    if not value:
+        return value or ""
+    return translations(code).gettext(value)
+
+
 def N_(message: str) -> str:  # noqa: N802 - the conventional name the extractor looks for
     """Mark a message for translation where it is defined; translate it where it is shown."""
     return message

@@ -40,6 +40,7 @@ ROUTES: dict[str, str] = {
     "user_add": "/users/new",
     "user_deactivate": "/users/<user_id>/deactivate",
     "user_welcome": "/users/<user_id>/welcome",  # send the welcome email again
+    "automation": "/automation",  # admins: the flows' last runs and mail delivery's health
     "report": "/reports/<name>",
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",

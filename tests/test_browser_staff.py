@@ -195,3 +195,90 @@ def test_an_admin_adds_a_user_and_a_rep_keeps_a_profile(page: Page, crm_server: 
     page.get_by_role("button", name="儲存個人資料").click()
     expect(page.locator(".flash--success")).to_have_text("已儲存您的個人資料。")
     expect(page.get_by_label("結束日期")).to_have_value("2026-12-31")
+
+
+def test_the_automation_page_and_my_day_s_aging_leads_in_both_languages(page: Page, crm_server: LiveServer,
+                                                                        session: Session) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from crm_store.actor import Actor
+    from crm_store.models import Lead, Opportunity, SalesStage, utcnow
+    from crm_store.records import lifecycle as records
+
+    from .test_staff_automation import flow_run, message
+
+    now = utcnow()
+    admin = users.add_user(session, "boss@leadline.test", "張經理 Chang", role="admin", language="en", welcome=False)
+    rep = users.add_user(session, "mei@leadline.test", "林美玲", role="rep", language="en", welcome=False)
+    for user in (admin, rep):
+        passwords.set_password(session, user, CHOSEN)
+    idle = [("王", "大明", "大明貿易", "stale", 41), ("Chen", "Grace", "Formosa Tea", "stale", 33),
+            ("Lin", "Kevin", None, "aging", 12), ("黃", "美華", "台北設計", "aging", 8)]
+    for last, first, company_name, state, days in idle:
+        lead = records.create_lead(session, {"last_name": last, "first_name": first, "company": company_name,
+                                             "owner_id": rep.id, "status": "Attempted to Contact"},
+                                   Actor.system("t"), at=now - dt.timedelta(days=days + 5))
+        session.execute(update(Lead).where(Lead.id == lead.id).values(
+            aging_state=state, idle_days=days, last_touch_at=now - dt.timedelta(days=days)))
+    deal = records.create(session, "opportunities", {"name": "年度茶葉採購 Annual tea order", "owner_id": rep.id,
+                                                     "amount": "480000", "expected_close_date": "2026-12-31"},
+                          Actor.system("t"))
+    session.execute(update(Opportunity).where(Opportunity.id == deal.id).values(
+        idle_days=23, rotting_since=now - dt.timedelta(days=9)))
+    session.execute(update(SalesStage).where(SalesStage.id == deal.stage_id).values(rotting_days=14))
+    session.commit()
+    for i in range(6):
+        flow_run(session, "assign-leads", "completed", now - dt.timedelta(minutes=10 * (6 - i)),
+                 counts={"assigned": i * 3, "pooled": 1, "to_manager": 0, "unassigned": 0, "emails": i,
+                         "cadences_started": i * 3})
+    flow_run(session, "sla-escalation", "completed", now - dt.timedelta(minutes=7),
+             counts={"reminded": 2, "escalated": 1, "reassigned": 0})
+    flow_run(session, "lead-aging", "completed", now - dt.timedelta(days=1),
+             counts={"aging": 4, "stale": 2, "cold": 0, "notices": 2, "rotting": 1})
+    flow_run(session, "lead-aging", "failed", now - dt.timedelta(hours=2), counts={"aging": 0},
+             errors="OperationalError: (sqlite3.OperationalError) database is locked\n[SQL: UPDATE leads SET ...]")
+    message(session, "bounced", "failed", now - dt.timedelta(hours=3), attempts=8,
+            last_error="550 5.1.1 <old@example.com>: Recipient address rejected: User unknown")
+    message(session, "later", "retrying", now + dt.timedelta(minutes=40), attempts=3,
+            last_error="421 4.7.0 Try again later")
+    message(session, "done", "sent", now - dt.timedelta(hours=1))
+
+    page.goto(crm_server.url("/auth/sign-in"))
+    page.get_by_label("Email").fill("boss@leadline.test")
+    page.get_by_label("Password").fill(CHOSEN)
+    page.get_by_role("button", name="Sign in").click()
+    banner = page.locator("section.banner")
+    expect(banner).to_contain_text("The last run of lead-aging failed.")
+    expect(banner).to_contain_text("1 email could not be delivered in the last 24 hours.")
+    banner.get_by_role("link", name="Open Automation").click()
+    expect(page.locator("h1")).to_have_text("Automation")
+    expect(page.locator("nav.mainnav a[aria-current=page]")).to_have_text("Automation")
+    page.locator("#flow-assign-leads details > summary").click()
+    expect(page.locator("#flow-assign-leads details tbody tr")).to_have_count(6)
+    shoot(page, "staff_automation_en")
+    page.get_by_role("button", name="繁體中文").click()
+    expect(page.locator("h1")).to_have_text("自動化")
+    expect(banner).to_contain_text("lead-aging 最近一次執行失敗。")
+    shoot(page, "staff_automation_zh_Hant")
+    sign_out(page, "登出")
+
+    page.get_by_label("電子郵件").fill("mei@leadline.test")
+    page.get_by_label("密碼").fill(CHOSEN)
+    page.get_by_role("button", name="登入").click()
+    expect(page.locator("h1")).to_have_text("Hello, 林美玲")  # in her own language
+    expect(page.locator("section.banner")).to_have_count(0)  # for admins only
+    aging = page.locator("section[aria-labelledby=aging-title]")
+    expect(aging.locator(".item__title a")).to_have_text(["王大明", "Grace Chen", "Kevin Lin", "黃美華"])
+    expect(page.locator("section[aria-labelledby=rotting-title]")).to_contain_text("its stage allows 14 days")
+    aging.locator(".item").first.get_by_text("Log a call or follow up").click()
+    shoot(page, "staff_my_day_aging_en")
+    aging.locator(".item__title a").first.click()
+    expect(page.locator("#fact-aging")).to_contain_text("Idle 41 days")
+    shoot(page, "staff_lead_follow_up_en")
+    page.get_by_role("button", name="繁體中文").click()
+    expect(page.locator("#fact-aging")).to_contain_text("閒置 41 天")
+    page.get_by_role("link", name="我的一天").click()
+    expect(page.locator("#aging-title")).to_have_text("老化與停滯的潛在客戶")
+    shoot(page, "staff_my_day_aging_zh_Hant")

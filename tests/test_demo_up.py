@@ -190,7 +190,8 @@ def _demo_and_visitors(work: Path, env: dict[str, str], out: dict[str, Any]) -> 
     _remember_group(work, make.pid)
     _wait("services to start", lambda: "\nStarting the services" in log.read_text(), make, log, 150)  # the demo loads
     out["make_ready_seconds"] = _wait("answer on /healthz", _healthy, make, log, 45)
-    _wait("services", lambda: len(_descendants(make.pid)) >= 5, make, log, 20)  # crm up, web (+2), mail
+    # crm up, web (+2), mail, scheduler (+ its local Prefect server)
+    _wait("services", lambda: len(_descendants(make.pid)) >= 7, make, log, 60)
     seen = _descendants(make.pid)
     out["make_output"] = log.read_text()
     printed = out["make_output"]
@@ -273,7 +274,7 @@ def _crm_up_and_sigterm(work: Path, env: dict[str, str], out: dict[str, Any]) ->
                               stderr=subprocess.STDOUT, start_new_session=True)
     _remember_group(work, up.pid)
     out["up_ready_seconds"] = _wait("answer on /healthz", _healthy, up, log, 60)
-    _wait("services", lambda: len(_descendants(up.pid)) >= 4, up, log, 20)  # web (+2), mail
+    _wait("services", lambda: len(_descendants(up.pid)) >= 6, up, log, 60)  # web (+2), mail, scheduler (+ Prefect)
     seen = _descendants(up.pid)
     children = Path(f"/proc/{up.pid}/task/{up.pid}/children").read_text().split()
     out["up_children"] = [seen[int(c)] for c in children]
@@ -418,7 +419,7 @@ def test_make_demo_prints_the_first_form_s_page_and_snippet(demo: dict[str, Any]
     at = lines.index("Embed it on a page served from http://localhost:8080 by pasting:")
     assert lines[at + 1] == f'<script src="{links.url(base, "embed_js", public_id=english.public_id)}" async></script>'
     assert "http://localhost:8080" in english.allowed_origins  # the page it names may embed the form
-    assert "Starting mail-worker, web. Press Ctrl-C to stop." in lines
+    assert "Starting mail-worker, scheduler, web. Press Ctrl-C to stop." in lines
     assert not any("uv sync" in line or "pip install" in line for line in lines)  # nothing was reinstalled
 
 
@@ -481,9 +482,10 @@ def test_ctrl_c_stops_every_service_make_demo_started(demo: dict[str, Any]) -> N
 
 
 def test_sigterm_stops_crm_up_after_its_web_service_took_a_submission(demo: dict[str, Any], db: Session) -> None:
-    children = sorted(demo["up_children"], key=lambda argv: "gunicorn" in argv)
-    mail, web = children
+    children = sorted(demo["up_children"], key=lambda argv: ("gunicorn" in argv, "flows" in argv))
+    mail, scheduler, web = children
     assert mail[-2:] == ["mail", "worker"]
+    assert scheduler[-2:] == ["flows", "serve"]  # the scheduler, with its local Prefect server
     assert web[1:4] == ["-m", "gunicorn", "webform.asgi:app"]  # `crm serve` became gunicorn ...
     assert web[web.index("--bind") + 1] == f"{HOST}:{PORT}"  # ... on the address the links name
     assert web[web.index("--workers") + 1] == "2"  # CRM_WEB_WORKERS' default

@@ -162,7 +162,8 @@ def test_export_finds_the_person_where_erase_clears_them(visited: Lead, crm) -> 
     data = json.loads(crm("person", "export", ADDRESS.upper()).output)
     [lead] = data["leads"]
     subjects = sorted(a["subject"] for a in lead["activities"])
-    assert subjects == [f"Call {NAME} about the ERP demo", f"Reply to the web inquiry from {NAME}"]
+    assert subjects == [  # the call logged, the cadence's first touch, the second inquiry's task
+        f"Call {NAME} about the ERP demo", f"Follow-up 1 of 8: {NAME}", f"Reply to the web inquiry from {NAME}"]
     assert [d["filename"] for d in lead["documents"]] == [f"{NAME}名片.pdf"]
     assert data["contacts"][0]["last_name"] == LAST
     assert [a["name"] for a in data["accounts"]] == [NAME]  # the account made from their lead

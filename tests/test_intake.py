@@ -179,7 +179,7 @@ def test_a_batch_makes_the_same_leads_as_one_at_a_time(app, session, web_form, r
     ]
 
     def submit(accept: bool) -> list[dict[str, Any]]:
-        from crm_store.models import AuditEntry, SearchDocument, SearchGram, SearchPhoneGram
+        from crm_store.models import Activity, AuditEntry, SearchDocument, SearchGram, SearchPhoneGram
 
         for i, values in enumerate(people):
             inbound = capture.Inbound(form=web_form, client_key=f"{accept}-{i}", raw={}, values=dict(values),
@@ -189,7 +189,8 @@ def test_a_batch_makes_the_same_leads_as_one_at_a_time(app, session, web_form, r
             intake.process_pending(session)
         session.commit()
         facts = _lead_facts(session)
-        for model in (SearchPhoneGram, SearchGram, SearchDocument, AuditEntry, OutboxMessage, WebSubmission, Lead):
+        for model in (SearchPhoneGram, SearchGram, SearchDocument, AuditEntry, OutboxMessage, WebSubmission, Activity,
+                      Lead):
             session.query(model).delete()
         session.commit()
         return facts

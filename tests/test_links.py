@@ -65,6 +65,7 @@ ENDPOINTS = {
     "set_password": ("GET", "auth.set_password"),
     "reset_password": ("GET", "auth.reset_password"),
     "users": ("GET", "admin.users"),
+    "automation": ("GET", "automation.automation"),
     "user_add": ("GET", "admin.user_add"),
     "user_deactivate": ("GET", "admin.user_deactivate"),
     "user_welcome": ("POST", "admin.user_welcome"),

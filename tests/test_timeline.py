@@ -133,7 +133,8 @@ def test_the_record_page_groups_fields_in_blocks_and_lists_related_records_in_sc
     assert (fields["owner_id"].label, fields["owner_id"].shown) == ("負責人", owner.name)
     assert fields["web_form_id"].shown == "Website inquiry" and fields["email"].kind == "email"
     assert fields["phone"].kind == "phone" and fields["phone"].value == "0912345678"
-    assert [(a.type, a.outcome) for a in page.activities] == [("call", "Interested")]
+    # the call logged, and the first follow-up of the cadence the web lead started with its owner
+    assert sorted((a.type, a.outcome or "") for a in page.activities) == [("call", "Interested"), ("task", "")]
     assert record_page(session, other, "leads", lead.id) is None  # another rep's lead: the page answers 404
 
     done = actions.convert(session, owner, lead.id, opportunity={"name": "Seats", "expected_close_date": "2026-12-31"})
@@ -145,7 +146,8 @@ def test_the_record_page_groups_fields_in_blocks_and_lists_related_records_in_sc
     assert [c.id for c in account.contacts] == [done.contact.id]  # the other rep's contact is left out
     assert hidden.id not in {c.id for c in account.contacts}
     assert [o.name for o in account.opportunities] == ["Seats"]
-    assert [a.type for a in account.activities] == ["call"]  # the lead's call moved with the conversion
+    # the lead's call and its open follow-up moved with the conversion
+    assert sorted(a.type for a in account.activities) == ["call", "task"]
     converted = record_page(session, owner, "leads", lead.id)
     assert converted is not None and [c.id for c in converted.contacts] == [done.contact.id]
 

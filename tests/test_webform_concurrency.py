@@ -114,7 +114,8 @@ def test_32_simultaneous_submissions_of_one_email_make_exactly_one_lead(live, se
     assert stored["outcomes"] == Counter({"new_lead": 1, "added_to_lead": 31})
     assert len(stored["lead_ids"]) == 1 and None not in stored["lead_ids"]
     assert stored["submission_ids"] == {body["submission"] for _, body in answers}
-    assert stored["notes"] == 31 and stored["tasks"] == 31  # one note and one task per extra inquiry
+    # one note and one task per extra inquiry, and the new lead's first follow-up of its cadence
+    assert stored["notes"] == 31 and stored["tasks"] == 32
     assert stored["assigned_mail"] == 1
 
 

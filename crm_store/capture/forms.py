@@ -395,7 +395,7 @@ def _hidden(session: Session, hidden: Any) -> dict[str, Any]:
         clean = v.clean("leads", values, partial=True)
         v.check_references(session, "leads", [clean])
     except ValidationError as exc:
-        raise ValidationError(f"hidden.{exc.field}", exc.message) from None
+        raise ValidationError(f"hidden.{exc.field}", exc.template, **exc.values) from None
     return clean
 
 

@@ -6,10 +6,10 @@ One consumer, taking submissions in the order they arrived, makes duplicate chec
 exact. Functions take the caller's session and never commit.
 
 A batch is processed set-based where it can be: submissions from new people become leads together —
-their turns taken with one read and one write of each rotation, numbered, inserted, audited, indexed
-and their notices queued with one statement each. A submission from someone already known (an open
-lead or a contact with that email, or an earlier submission of the same batch) adds an inquiry to that
-record, one at a time, after the new leads exist.
+their turns taken with one read and one write of each rotation, numbered, inserted, audited, indexed,
+given the first task of their follow-up cadence and their notices queued with one statement each. A
+submission from someone already known (an open lead or a contact with that email, or an earlier
+submission of the same batch) adds an inquiry to that record, one at a time, after the new leads exist.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.assignment import round_robin as assignment
+from crm_store.automation import cadence
 from crm_store.capture import notices, submissions
 from crm_store.errors import ValidationError
 from crm_store.mail import outbox
 from crm_store.models import Contact, Lead, WebForm, WebSubmission, utcnow
 from crm_store.pipeline.leads import open_lead_condition
 from crm_store.records import lifecycle
+from crm_store.records.names import display_name
 from crm_store.records.validation import Validator
 from crm_store.settings import company
 
@@ -151,6 +153,11 @@ def _new_leads(batch: _Batch, rows: list[WebSubmission]) -> None:
         except ValidationError as exc:
             hold(session, row.id, f"could not be processed: {exc}")
     _take_turns(batch, todo)
+    plan = cadence.Plan.load(session, batch.settings) if any(lead.owner is not None for lead in todo) else None
+    if plan is not None:  # the cadence is set in the leads' own INSERT
+        for lead in todo:
+            if plan.applies(lead.clean):
+                lead.clean.update(plan.lead_columns())
     while True:  # the references (campaign, form, owner) of every lead, with one look-up per kind
         try:
             validator.check_references(session, "leads", [lead.clean for lead in todo])
@@ -160,6 +167,12 @@ def _new_leads(batch: _Batch, rows: list[WebSubmission]) -> None:
             hold(session, bad.row.id, f"could not be processed: {exc.field}: {exc.message}")
     actors = [Actor.system("webform", lead.form.public_id[:12]) for lead in todo]
     stored = lifecycle.insert_leads(session, [lead.clean for lead in todo], actors, [t.row.received_at for t in todo])
+    if plan is not None:
+        cadence.insert_tasks(session, [
+            plan.first_task(values["id"], display_name(values.get("first_name"), values["last_name"]), lead.owner.id,
+                            lead.owner.language, values["assigned_at"])
+            for lead, values in zip(todo, stored, strict=True) if values.get("cadence_step") == 1
+        ])
     outbox.enqueue_many(session, list(_notices(batch, todo, stored)))
     now = utcnow()
     submissions.record_outcomes(session, [

@@ -9,7 +9,9 @@ then acts on a pending one — at once (`receive()` does both), or later in the 
 - an email matching an open lead adds the inquiry to that lead (a note and a follow-up task due
   now for its owner, who is notified); matching a contact, the same on the contact;
 - otherwise a new lead is created with the form's hidden values, first-touch attribution and
-  consent, assigned at once by the form's owner rule (`crm_store.assignment`);
+  consent, assigned at once by the form's owner rule (`crm_store.assignment`), with the first task
+  of its follow-up cadence (`crm_store.automation.cadence`) — an unowned lead assigned on a new
+  inquiry takes the inquiry's reply task as that first touch;
 - the owner's notice and the visitor's auto-reply are queued in the outbox.
 
 Concurrent submissions of one email are serialised by a lock on the email (an advisory lock on
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.assignment import round_robin as assignment
+from crm_store.automation import cadence
 from crm_store.capture import notices
 from crm_store.capture.forms import MESSAGE, new_token
 from crm_store.models import Contact, Lead, User, WebForm, WebSubmission, utcnow
@@ -168,7 +171,7 @@ def process(
         lead_id, contact_id = (known.id, None) if is_lead else (None, known.id)
         owner_id = known.owner_id
     else:
-        lead = _new_lead(session, form, clean, row, actor, at, validator)
+        lead = _new_lead(session, form, clean, row, actor, at, validator, settings)
         lead_id, owner_id = lead["id"], lead["owner_id"]
         result = outcome or "new_lead"
     if email and form.auto_reply:
@@ -226,12 +229,20 @@ def _contact(session: Session, email: str) -> Contact | None:
 
 def _new_lead(
     session: Session, form: WebForm, clean: dict[str, Any], row: dict[str, Any], actor: Actor, at: dt.datetime,
-    validator: Validator | None = None,
+    validator: Validator | None = None, settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     values = lead_values(form, clean, row)
     owner = assignment.owner_for_form(session, form, at)
     values["owner_id"] = owner.id if owner is not None else None
+    plan = cadence.Plan.load(session, settings) if owner is not None else None
+    if plan is not None and plan.applies(values):
+        values.update(plan.lead_columns())  # the cadence is set in the lead's own INSERT
     lead = records.insert_lead(session, values, actor, at=at, validator=validator)
+    if plan is not None and owner is not None and lead.get("cadence_step") == 1:
+        cadence.insert_tasks(session, [plan.first_task(
+            lead["id"], display_name(lead.get("first_name"), lead["last_name"]), owner.id, owner.language,
+            lead["assigned_at"],
+        )])
     if owner is not None and form.notify_owner:
         region = validator.phone_region if validator is not None else company.get(session, "phone_region")
         notices.queue(session, notices.new_web_lead(
@@ -278,17 +289,20 @@ def _add_inquiry(
     if details:
         lines += ["", *details]
     activities.add_note(session, "\n".join(lines), actor, at=at, **parent)
+    touch = None
     if record.owner_id is None and is_lead:
         owner = assignment.owner_for_form(session, form, at)
         if owner is not None:
             records.update(session, record, {"owner_id": owner.id}, actor)
+            if isinstance(record, Lead):  # the reply task below is its first follow-up
+                touch = cadence.first_touch_of(session, record)
     owner = session.get(User, record.owner_id) if record.owner_id is not None else None
     if owner is None:
         return
     activities.create_activity(session, {
         "type": "task", "subject": f"Reply to the web inquiry from {_name(record)}"[:255], "owner_id": owner.id,
         "due_date": at.astimezone(company.zone_for(session, owner)).date(), "start_at": at, "priority": "High",
-        "description": message, **parent,
+        "description": message, "cadence_step": touch, **parent,
     }, actor)
     if form.notify_owner:
         notices.queue(session, notices.new_inquiry(

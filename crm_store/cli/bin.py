@@ -44,7 +44,7 @@ def bin_restore(record_no: str, force: bool) -> None:
 
 
 @bin_group.command("purge")
-@click.option("--older-than-days", type=click.IntRange(0), help="Default: the recycle_bin_days company setting.")
+@click.option("--older-than-days", type=click.IntRange(0, 36500), help="Default: the recycle_bin_days company setting.")
 def bin_purge(older_than_days: int | None) -> None:
     """Delete for good the records that have been in the bin long enough."""
     from crm_store.cli.work import actor, transaction

@@ -33,5 +33,6 @@ def init() -> None:
     if report.total():
         click.echo(
             f"Seeded {report.picklist_values} picklist values, {report.currencies} currencies, "
-            f"{report.sales_processes} sales processes, {report.settings} company settings."
+            f"{report.sales_processes} sales processes, {report.settings} company settings, "
+            f"{report.cadences} follow-up cadences."
         )

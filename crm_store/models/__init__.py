@@ -1,5 +1,6 @@
 """The typed SQLAlchemy models of the store; importing this package registers every table."""
 
+from .automation import FLOW_RUN_STATUSES, RULE_OPERATORS, AssignmentRule, Cadence, FlowRun
 from .base import Base, utcnow
 from .capture import OWNER_KINDS, SUBMISSION_OUTCOMES, WebForm, WebFormAssignee, WebSubmission
 from .history import AUDIT_ACTIONS, AuditEntry, Document, DocumentLink
@@ -13,6 +14,11 @@ from .search import SearchDocument, SearchGram, SearchGramStat, SearchPhoneGram
 from .work import ACTIVITY_TYPES, Activity, Note
 
 __all__ = [
+    "FLOW_RUN_STATUSES",
+    "RULE_OPERATORS",
+    "AssignmentRule",
+    "Cadence",
+    "FlowRun",
     "OWNER_KINDS",
     "SUBMISSION_OUTCOMES",
     "WebForm",

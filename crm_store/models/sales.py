@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -63,6 +64,8 @@ class Lead(Record, Touchable, Base):
         Index("ix_leads_owner_last_name", "owner_id", "last_name", "id"),
         Index("ix_leads_company", "company", "id"),
         Index("ix_leads_owner_assigned", "owner_id", "assigned_at"),  # My day: assigned to me since yesterday
+        Index("ix_leads_sla", "first_response_at", "sla_step", "assigned_at"),  # sla-escalation's candidates
+        Index("ix_leads_owner_aging", "owner_id", "aging_state"),  # My day: my aging and stale leads
     )
 
     lead_no: Mapped[str20] = mapped_column(unique=True)
@@ -114,6 +117,18 @@ class Lead(Record, Touchable, Base):
     landing_page: Mapped[str | None] = mapped_column(String(1000))
     consent_text: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[dt.datetime | None]
+    # The automation's state (`crm_store.automation`): why it has its owner, how far its follow-up
+    # cadence got, the speed-to-lead steps taken, and how long it has gone without staff action.
+    assignment_reason: Mapped[str | None] = mapped_column(String(255))
+    cadence_id: Mapped[int | None] = mapped_column(
+        Integer().with_variant(BigInteger, "postgresql"))  # cadences.id (no foreign key: added to a big table)
+    cadence_step: Mapped[int | None] = mapped_column(Integer)  # touches created so far
+    first_response_at: Mapped[dt.datetime | None]
+    first_response_minutes: Mapped[int | None] = mapped_column(Integer)  # working minutes from assigned_at
+    sla_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 1 reminded, 2 manager, 3 reassigned
+    idle_days: Mapped[int | None] = mapped_column(Integer)
+    aging_state: Mapped[str | None] = mapped_column(String(10))  # aging, stale, cold (None: fresh)
+    stale_notified_at: Mapped[dt.datetime | None]
 
 
 class Account(Record, Touchable, Base):
@@ -243,6 +258,9 @@ class Opportunity(Record, Touchable, Base):
     next_step: Mapped[str | None] = mapped_column(String(100))
     lost_reason: Mapped[str | None] = mapped_column(String(100))
     lost_reason_detail: Mapped[str | None] = mapped_column(Text)
+    # lead-aging's view of it: idle days, and since when it has been rotting (idle beyond its stage's days).
+    idle_days: Mapped[int | None] = mapped_column(Integer)
+    rotting_since: Mapped[dt.datetime | None]
 
 
 class CampaignMember(Base):

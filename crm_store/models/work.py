@@ -56,6 +56,7 @@ class Activity(RelatedTo, Base):
     created_by_automation: Mapped[str | None] = mapped_column(String(100))
     deleted_at: Mapped[dt.datetime | None]
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    cadence_step: Mapped[int | None] = mapped_column(Integer)  # a follow-up task's touch in its lead's cadence (1..)
 
 
 class Note(RelatedTo, Base):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
+from crm_store.automation import cadence
 from crm_store.errors import ValidationError
 from crm_store.models import ACTIVITY_TYPES, Activity, Note, User, utcnow
 from crm_store.records import registry
@@ -70,7 +71,10 @@ def create_activity(session: Session, values: dict[str, Any], actor: Actor) -> A
 def complete_activity(
     session: Session, activity: Activity, actor: Actor, *, outcome: str | None = None, at: dt.datetime | None = None
 ) -> Activity:
-    """Mark an activity done; a member of staff completing it touches the records it is about."""
+    """Mark an activity done; a member of staff completing it touches the records it is about.
+
+    Every completion passes here, so the follow-up cadence hears of each (`crm_store.automation.cadence`).
+    """
     if activity.completed_at is not None:
         raise ValidationError("status", "the activity is already completed")
     at = at or utcnow()
@@ -82,6 +86,7 @@ def complete_activity(
     if actor.is_staff:
         _touch(session, activity, at)
     session.flush()
+    cadence.on_activity_completed(session, activity, at)  # the lead's first response; a touch's next one
     return activity
 
 

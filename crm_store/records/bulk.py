@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from crm_store.actor import Actor
 from crm_store.db.fast_insert import insert_rows, reserve_ids
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 from crm_store.models import Activity, Batch, Currency, Note, SalesProcess, SalesStage, StageHistory, utcnow
 from crm_store.pipeline import activities, stages
 from crm_store.records import audit, numbering, registry
@@ -43,7 +44,7 @@ class BulkContext:
         all_stages = list(session.scalars(select(SalesStage)))
         default = session.scalar(select(SalesProcess.id).where(SalesProcess.is_default))
         if default is None:
-            raise ValidationError("sales_process_id", "no default sales process; run `crm init`")
+            raise ValidationError("sales_process_id", N_("no default sales process; run `crm init`"))
         return cls(
             validator=Validator.for_session(session),
             stages_by_name={(s.sales_process_id, s.name): s for s in all_stages},
@@ -57,7 +58,7 @@ class BulkContext:
 def new_batch(session: Session, kind: str, name: str, created_by_id: int | None = None) -> Batch:
     """Open an import or demo batch that the records written next will point at."""
     if kind not in ("import", "demo"):
-        raise ValidationError("kind", f"{kind!r} is not import or demo")
+        raise ValidationError("kind", N_("%(value)s is not import or demo"), value=repr(kind))
     batch = Batch(kind=kind, name=name, created_by_id=created_by_id)
     session.add(batch)
     session.flush()
@@ -135,7 +136,7 @@ def _clean_chunk(
             if module == "opportunities":
                 histories.append(_opportunity(clean, history, currency, ctx))
         except ValidationError as exc:
-            raise ValidationError(exc.field, exc.message, row=i) from None
+            raise exc.at_row(i) from None
         clean["batch_id"] = batch.id if batch else None
         clean_rows.append(clean)
     try:
@@ -143,7 +144,7 @@ def _clean_chunk(
         _numbers(session, module, clean_rows)
     except ValidationError as exc:
         at_row = exc.row + offset if exc.row is not None else None
-        raise ValidationError(exc.field, exc.message, row=at_row) from None
+        raise exc.at_row(at_row) from None
     return clean_rows, histories
 
 
@@ -153,13 +154,13 @@ def _numbers(session: Session, module: str, rows: list[dict[str, Any]]) -> None:
     given = [r[field_name].upper() for r in rows if r.get(field_name)]
     if given:
         if len(set(given)) != len(given):
-            raise ValidationError(field_name, "the same number appears twice in the load")
+            raise ValidationError(field_name, N_("the same number appears twice in the load"))
         model = spec.model
         column = getattr(model, field_name)
         taken = session.scalar(select(column).where(column.in_(given)).limit(1))
         if taken is not None:
             row = next(i for i, r in enumerate(rows, 1) if (r.get(field_name) or "").upper() == taken)
-            raise ValidationError(field_name, f"{taken} is already taken", row=row)
+            raise ValidationError(field_name, N_("%(number)s is already taken"), row=row, number=taken)
         numbering.adopt(session, module, given)
     missing = [r for r in rows if not r.get(field_name)]
     for r, number in zip(missing, numbering.allocate(session, module, len(missing)), strict=True):
@@ -175,7 +176,7 @@ def _opportunity(
     process_id = clean.setdefault("sales_process_id", ctx.default_process_id)
     code = str(currency or ctx.default_currency).upper()
     if code not in ctx.currencies:
-        raise ValidationError("currency", f"{currency!r} is not an active currency")
+        raise ValidationError("currency", N_("%(currency)s is not an active currency"), currency=repr(currency))
     clean["currency_id"] = ctx.currencies[code].id
     clean["conversion_rate"] = ctx.currencies[code].exchange_rate
     if not history:
@@ -189,7 +190,9 @@ def _opportunity(
         else:
             stage = ctx.stages_by_name.get((process_id, stage_ref))
         if stage is None or stage.sales_process_id != process_id:
-            raise ValidationError("stage", f"{stage_ref!r} is not a stage of this opportunity's sales process")
+            raise ValidationError(
+                "stage", N_("%(stage)s is not a stage of this opportunity's sales process"), stage=repr(stage_ref)
+            )
         steps.append(
             stages.StageStep(
                 stage_id=stage.id,
@@ -246,10 +249,10 @@ def _clean_note(values: dict[str, Any], _allowed: dict[str, frozenset[str]]) -> 
     columns = Note.__table__.columns
     unknown = next((k for k in values if k not in columns or k in ("id", "deleted_at")), None)
     if unknown is not None:
-        raise ValidationError(unknown, "is not a field of notes")
+        raise ValidationError(unknown, N_("is not a field of %(module)s"), module="notes")
     clean = {k: coerce(k, columns[k].type, v) for k, v in values.items()}
     if not clean.get("body"):
-        raise ValidationError("body", "is required")
+        raise ValidationError("body", N_("is required"))
     return clean
 
 
@@ -272,7 +275,7 @@ def _insert_plain(
             try:
                 clean = clean_row(raw, v.allowed)
             except ValidationError as exc:
-                raise ValidationError(exc.field, exc.message, row=i) from None
+                raise exc.at_row(i) from None
             clean.setdefault("created_at", now)
             clean.setdefault("updated_at", clean["created_at"])
             clean["batch_id"] = batch.id if batch else None
@@ -282,7 +285,7 @@ def _insert_plain(
             _check_ids(session, v, clean_rows, parents, owner_key)
         except ValidationError as exc:
             row = exc.row + total if exc.row is not None else None
-            raise ValidationError(exc.field, exc.message, row=row) from None
+            raise exc.at_row(row) from None
         keys = set().union(*(r.keys() for r in clean_rows))
         for r in clean_rows:
             for k in keys - r.keys():

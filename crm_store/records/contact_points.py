@@ -9,6 +9,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 
 # The common shape of an address; anything else goes through the full RFC check.
 _PLAIN_EMAIL = re.compile(r"[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,24}")
@@ -25,7 +26,9 @@ def clean_email(field: str, raw: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValidationError(field, f"{raw!r} is not a valid email address ({exc})") from None
+        raise ValidationError(
+            field, N_("%(value)s is not a valid email address (%(reason)s)"), value=repr(raw), reason=str(exc)
+        ) from None
 
 
 _PLAIN_PHONE = re.compile(r"\+?[0-9][0-9 ().\-]{5,24}")
@@ -82,5 +85,7 @@ def to_e164(field: str, raw: str, region: str) -> str:
     """Return the number in E.164 (+886912345678); fail naming the field when it is not a phone number."""
     e164 = _fast_e164(raw.strip(), region)
     if e164 is None:
-        raise ValidationError(field, f"{raw!r} is not a phone number (region {region})")
+        raise ValidationError(
+            field, N_("%(value)s is not a phone number (region %(region)s)"), value=repr(raw), region=region
+        )
     return e164

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crm_store.actor import SYSTEM, Actor
 from crm_store.db.fast_insert import insert_rows, reserve_ids
 from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
 from crm_store.models import Account, Base, Campaign, Contact, Currency, Lead, Opportunity, SalesStage, utcnow
 from crm_store.pipeline import stages
 from crm_store.records import audit, numbering, registry
@@ -42,7 +43,7 @@ def create(
     """Validate and add one record; `at` back-dates it (imports, demo data)."""
     spec = registry.get(module)
     if not spec.editable:
-        raise ValidationError("module", f"{module} are not created this way")
+        raise ValidationError("module", N_("%(module)s are not created this way"), module=module)
     values = dict(values)
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
@@ -127,7 +128,7 @@ def update(session: Session, record: R, values: dict[str, Any], actor: Actor = S
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
     if spec.number_field in values:
-        raise ValidationError(spec.number_field, "record numbers cannot be changed")
+        raise ValidationError(spec.number_field, N_("record numbers cannot be changed"))
     v = Validator.for_session(session)
     clean = v.clean(module, values, partial=True)
     v.check_references(session, module, [clean])
@@ -168,7 +169,7 @@ def _audit_changes(
 def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
     """Move a record to the recycle bin (soft delete); it keeps its number."""
     if record.deleted_at is not None:
-        raise ValidationError("id", "the record is already deleted")
+        raise ValidationError("id", N_("the record is already deleted"))
     record.deleted_at = utcnow()
     spec = registry.of_record(record)
     audit.log(session, "delete", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
@@ -179,13 +180,15 @@ def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
 def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool = False) -> None:
     """Bring a record back from the recycle bin, unless it would duplicate a live record."""
     if record.deleted_at is None:
-        raise ValidationError("id", "the record is not in the recycle bin")
+        raise ValidationError("id", N_("the record is not in the recycle bin"))
     spec = registry.of_record(record)
     if not force and spec.duplicates is not None:
         twins = duplicates_of(session, record)
         if twins:
             numbers = ", ".join(getattr(t, spec.number_field) for t in twins)
-            raise ValidationError("id", f"restoring would duplicate {numbers}; merge them, or restore with --force")
+            raise ValidationError(
+                "id", N_("restoring would duplicate %(numbers)s; merge them, or restore with --force"), numbers=numbers
+            )
     record.deleted_at = None
     audit.log(session, "restore", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
     session.flush()
@@ -237,7 +240,7 @@ def _number(session: Session, module: str, clean: dict[str, Any]) -> None:
     given = given.upper()
     model = spec.model
     if session.scalar(select(model.id).where(getattr(model, field) == given)) is not None:
-        raise ValidationError(field, f"{given} is already taken")
+        raise ValidationError(field, N_("%(number)s is already taken"), number=given)
     numbering.adopt(session, module, [given])
     clean[field] = given
 
@@ -265,7 +268,7 @@ def _copy_rate(session: Session, clean: dict[str, Any], currency: str | int) -> 
     key = currency if isinstance(currency, int) else str(currency).upper()
     found = session.scalar(select(Currency).where(column == key, Currency.active))
     if found is None:
-        raise ValidationError("currency", f"{currency!r} is not an active currency")
+        raise ValidationError("currency", N_("%(currency)s is not an active currency"), currency=repr(currency))
     clean["currency_id"] = found.id
     clean["conversion_rate"] = found.exchange_rate
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 
 # Control, format (bidi overrides, zero-width spaces), surrogate and private-use characters, and the
 # Unicode line and paragraph separators: they break a header, or hide and reorder what is shown.
@@ -24,5 +25,8 @@ def one_line(field: str, text: str) -> str:
     """Return `text`; fail naming the field when it holds a line break or another control character."""
     found = control_character(text)
     if found is not None:
-        raise ValidationError(field, f"must be one line without control characters (found U+{ord(found):04X})")
+        raise ValidationError(
+            field, N_("must be one line without control characters (found %(character)s)"),
+            character=f"U+{ord(found):04X}",
+        )
     return text

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 from crm_store.models import User
 from crm_store.records import list_rows, registry
 from crm_store.staff import scope as scoping
@@ -98,11 +99,13 @@ def list_records(
 ) -> Page[Any]:
     """Return a page of a module's live records that `user` may see (rows typed per module, see `list_rows`)."""
     if module not in MODULES:
-        raise ValidationError("module", f"{module!r} has no list; one of {', '.join(MODULES)}")
+        raise ValidationError("module", N_("%(module)s has no list; one of %(choices)s"), module=repr(module),
+                              choices=", ".join(MODULES))
     if sort not in SORTS[module]:
-        raise ValidationError("sort", f"{sort!r} is not one of {', '.join(SORTS[module])}")
+        raise ValidationError("sort", N_("%(value)s is not one of %(choices)s"), value=repr(sort),
+                              choices=", ".join(SORTS[module]))
     if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ValidationError("size", f"must be from 1 to {MAX_PAGE_SIZE}")
+        raise ValidationError("size", N_("must be from 1 to %(most)s"), most=MAX_PAGE_SIZE)
     filters = filters or ListFilter()
     key = SORTS[module][sort]
     after = _read_cursor(cursor, sort, descending, key)
@@ -182,14 +185,14 @@ def _conditions(module: str, model: Any, filters: ListFilter) -> list[ColumnElem
         if value is None:
             continue
         if field == "status" and module != "leads" or column not in model.__table__.columns:
-            raise ValidationError(field, f"{module} cannot be filtered by {field}")
+            raise ValidationError(field, N_("%(module)s cannot be filtered by %(field)s"), module=module, field=field)
         found.append(getattr(model, column) == value)
     if filters.prefix and filters.prefix.strip():
         typed = filters.prefix.strip()
         found.append(or_(*(_begins(getattr(model, c), typed) for c in PREFIX_COLUMNS[module])))
     for field, moment in (("created_from", filters.created_from), ("created_to", filters.created_to)):
         if moment is not None and moment.tzinfo is None:
-            raise ValidationError(field, "needs a time zone")
+            raise ValidationError(field, N_("needs a time zone"))
     if filters.created_from is not None:
         found.append(model.created_at >= filters.created_from)
     if filters.created_to is not None:
@@ -230,4 +233,6 @@ def _read_cursor(cursor: str | None, sort: str, descending: bool, key: SortKey) 
             raise ValueError(cursor)
         return key.load(value), row_id, bool(backward)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError("cursor", "is not a cursor of this list in this order; begin at the first page") from None
+        raise ValidationError(
+            "cursor", N_("is not a cursor of this list in this order; begin at the first page")
+        ) from None

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 from crm_store.models import RecordCounter
 from crm_store.records import registry
 
@@ -58,7 +59,10 @@ def adopt(session: Session, module: str, numbers: list[str]) -> None:
     for number in numbers:
         m = re.fullmatch(rf"{prefix}(\d{{1,12}})", number)
         if m is None:
-            raise ValidationError(spec.number_field, f"{number!r} is not a number like {prefix}123")
+            raise ValidationError(
+                spec.number_field, N_("%(value)s is not a number like %(example)s"),
+                value=repr(number), example=f"{prefix}123",
+            )
         highest = max(highest, int(m[1]))
     if highest:
         session.execute(

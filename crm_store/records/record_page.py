@@ -1,6 +1,7 @@
 """What a record page shows: the record within the user's scope, its fields in Vtiger's blocks (references by
 name), and its related lists — contacts, opportunities, activities, notes, stage history with the days spent
-in each stage, campaigns. The timeline is `crm_store.records.timeline`.
+in each stage, campaigns; a lead's and an opportunity's automation facts (`LeadFollowUp`, `DealRotting`). The
+timeline is `crm_store.records.timeline`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from crm_store.languages import translate
-from crm_store.models import Contact, Opportunity, User, utcnow
+from crm_store.languages import translate, translate_value
+from crm_store.models import Activity, Cadence, Contact, Lead, Opportunity, SalesStage, User, utcnow
 from crm_store.records import blocks, list_rows, registry
 from crm_store.records.names import display_name
 from crm_store.records.related import (
@@ -26,6 +27,7 @@ from crm_store.records.related import (
     notes,
     stage_history,
 )
+from crm_store.settings import company
 from crm_store.staff import scope as scoping
 
 RELATED_LIMIT = 50
@@ -54,6 +56,58 @@ class Block:
 
 
 @dataclass(frozen=True)
+class NextTouch:
+    """The open task of a lead's follow-up cadence: touch `step` of `total` (None: the cadence is unknown)."""
+
+    activity_id: int
+    step: int
+    total: int | None
+    due_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class LeadFollowUp:
+    """What the automation knows of a lead: its aging, its cadence, why it has its owner, its first response.
+
+    `cadence_finished`: every touch of the cadence was created and none is open. `cadence_step` is how many
+    touches were created (None: no cadence started). `today` is the user's (a touch due before it is late);
+    `idle_days_mode` how lead-aging counts idle days (calendar, working).
+    """
+
+    today: dt.date
+    idle_days_mode: str
+    aging_state: str | None
+    idle_days: int | None
+    next_touch: NextTouch | None
+    cadence_step: int | None
+    cadence_total: int | None
+    cadence_finished: bool
+    assignment_reason: str | None
+    assigned_at: dt.datetime | None
+    first_response_at: dt.datetime | None
+    first_response_minutes: int | None
+    last_touch_at: dt.datetime | None
+
+    @property
+    def awaiting_response(self) -> bool:
+        """Assigned and not touched since, so no first response yet (a lead worked before the automation recorded
+        first responses has none recorded, but is not waiting)."""
+        if self.first_response_at is not None or self.assigned_at is None:
+            return False
+        return self.last_touch_at is None or self.last_touch_at < self.assigned_at
+
+
+@dataclass(frozen=True)
+class DealRotting:
+    """An opportunity's idle days against its stage's `rotting_days`; `rotting_since` None when it is not rotting."""
+
+    idle_days_mode: str
+    idle_days: int | None
+    rotting_days: int | None
+    rotting_since: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class RecordPage:
     """Everything a record page shows but its timeline."""
 
@@ -71,6 +125,8 @@ class RecordPage:
     notes: list[NoteLine] = field(default_factory=list)
     stage_history: list[StageStay] = field(default_factory=list)
     campaigns: list[CampaignLine] = field(default_factory=list)
+    follow_up: LeadFollowUp | None = None  # leads
+    rotting: DealRotting | None = None  # opportunities
 
 
 def record_page(
@@ -83,8 +139,8 @@ def record_page(
     record = scoping.fetch(session, user, module, record_id, scope=scope)
     if record is None:
         return None
-    spec = registry.get(module)
-    shown = _references(session, module, record)
+    spec, now = registry.get(module), now or utcnow()
+    shown = _references(session, module, record, language)
     owner = shown.get("owner_id")
     return RecordPage(
         module, record.id, getattr(record, spec.number_field), _title(spec, record), record.owner_id,
@@ -93,9 +149,45 @@ def record_page(
         opportunities=_related_rows(session, scope, "opportunities", _opportunity_ids(module, record)),
         activities=activities(session, spec.link_column, record.id, RELATED_LIMIT),
         notes=notes(session, spec.link_column, record.id, RELATED_LIMIT),
-        stage_history=stage_history(session, record.id, now or utcnow()) if module == "opportunities" else [],
+        stage_history=stage_history(session, record.id, now) if module == "opportunities" else [],
         campaigns=campaigns(session, module, record),
+        follow_up=lead_follow_up(session, user, record, now) if module == "leads" else None,
+        rotting=deal_rotting(session, record) if module == "opportunities" else None,
     )
+
+
+def lead_follow_up(session: Session, user: User, lead: Lead, now: dt.datetime) -> LeadFollowUp:
+    """A lead's automation facts: its open cadence task (the latest touch not done) and the cadence's length."""
+    touch = session.execute(
+        select(Activity.id, Activity.cadence_step, Activity.due_date)
+        .where(Activity.lead_id == lead.id, Activity.cadence_step.is_not(None), Activity.completed_at.is_(None),
+               Activity.deleted_at.is_(None))
+        .order_by(Activity.cadence_step.desc(), Activity.id.desc()).limit(1)
+    ).first()
+    total = _cadence_length(session, lead.cadence_id) if lead.cadence_step is not None or touch else None
+    finished = touch is None and lead.cadence_step is not None and total is not None and lead.cadence_step >= total
+    return LeadFollowUp(
+        now.astimezone(company.zone_for(session, user)).date(), str(company.get(session, "idle_days_mode")),
+        lead.aging_state, lead.idle_days, NextTouch(touch[0], touch[1] or 0, total, touch[2]) if touch else None,
+        lead.cadence_step, total, finished, lead.assignment_reason, lead.assigned_at, lead.first_response_at,
+        lead.first_response_minutes, lead.last_touch_at,
+    )
+
+
+def _cadence_length(session: Session, cadence_id: int | None) -> int | None:
+    """How many touches a cadence has (no id: the default cadence's)."""
+    stmt = select(Cadence.offsets)
+    stmt = stmt.where(Cadence.id == cadence_id) if cadence_id is not None else stmt.where(Cadence.is_default)
+    offsets = session.scalars(stmt.order_by(Cadence.id).limit(1)).first()
+    return len(offsets) if offsets else None
+
+
+def deal_rotting(session: Session, opportunity: Opportunity) -> DealRotting:
+    """An opportunity's idle days, its stage's rotting threshold and since when it is rotting."""
+    days = session.scalar(select(SalesStage.rotting_days).where(SalesStage.id == opportunity.stage_id))
+    open_deal = opportunity.closed_at is None
+    return DealRotting(str(company.get(session, "idle_days_mode")), opportunity.idle_days if open_deal else None, days,
+                       opportunity.rotting_since if open_deal else None)
 
 
 def title_of(module: str, record: Any) -> str:
@@ -120,20 +212,23 @@ def _blocks(module: str, record: Any, shown: dict[str, Shown], language: str) ->
     ]
 
 
-def _references(session: Session, module: str, record: Any) -> dict[str, Shown]:
+def _references(session: Session, module: str, record: Any, language: str = "en") -> dict[str, Shown]:
     """Field -> (what it shows, (module, id) to link to) for each reference the record holds."""
     found: dict[str, Shown] = {}
     for column in registry.get(module).model.__table__.columns:
         value = getattr(record, column.name)
         for fk in column.foreign_keys:
             if value is not None:
-                shown = _shown(session, fk.column.table, value)
+                shown = _shown(session, fk.column.table, value, language)
                 if shown is not None:
                     found[column.name] = shown
     return found
 
 
-def _shown(session: Session, table: Table, row_id: int) -> Shown | None:
+TRANSLATED_NAMES = ("sales_stages", "sales_processes")  # seeded names in the catalogue (`translate_value`)
+
+
+def _shown(session: Session, table: Table, row_id: int, language: str = "en") -> Shown | None:
     spec = next((m for m in registry.modules() if m.model.__table__ is table), None)
     if spec is not None:
         row = session.get(spec.model, row_id)
@@ -141,7 +236,9 @@ def _shown(session: Session, table: Table, row_id: int) -> Shown | None:
     for column in ("name", "code"):
         if column in table.c:
             name = session.scalar(select(table.c[column]).where(table.c.id == row_id))
-            return (str(name), None) if name is not None else None
+            if name is None:
+                return None
+            return (translate_value(language, name) if table.name in TRANSLATED_NAMES else str(name)), None
     return None
 
 

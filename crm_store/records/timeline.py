@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.capture.forms import MESSAGE
-from crm_store.languages import N_, translate
+from crm_store.languages import N_, translate, translate_value
 from crm_store.models import (
     Activity,
     AuditEntry,
@@ -188,7 +188,8 @@ def _moves(rows: list[Any], names: Names) -> Iterator[TimelineItem]:
     for (row, stage), (_before, previous) in zip(rows, rows[1:], strict=False):
         detail = translate(names.language, N_("Probability: %(percent)s%%"), percent=row.probability)
         yield TimelineItem("stage_change", row.entered_at, names.author(row.changed_by_id, row.changed_by_automation),
-                           f"{previous} → {stage}", (detail,) if row.probability is not None else (),
+                           f"{translate_value(names.language, previous)} → {translate_value(names.language, stage)}",
+                           (detail,) if row.probability is not None else (),
                            ("stage_history", row.id))
 
 

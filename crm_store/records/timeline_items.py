@@ -14,7 +14,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from crm_store.actor import describe_automation
-from crm_store.languages import N_, translate
+from crm_store.languages import N_, translate, translate_value
 from crm_store.models import AuditEntry, User
 from crm_store.records import blocks, registry
 from crm_store.records.names import display_name
@@ -169,4 +169,4 @@ def _plain(value: Any, language: str) -> str:
         return "—"
     if isinstance(value, bool):
         return translate(language, N_("Yes") if value else N_("No"))
-    return str(value)
+    return translate_value(language, value) if isinstance(value, str) else str(value)

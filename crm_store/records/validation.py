@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Date, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 from crm_store.models import Base, User
 from crm_store.models.base import FixedDecimal, UTCDateTime
 from crm_store.records import registry
@@ -26,6 +27,8 @@ EMAIL_FIELDS = frozenset({"email", "secondary_email"})
 E164_OF = {"phone": "phone_e164", "mobile": "mobile_e164"}
 PHONE_FIELDS = frozenset({"phone", "mobile", "fax", "other_phone", "home_phone", "assistant_phone"})
 DERIVED = frozenset({*E164_OF.values(), "name_key", "email_key"})
+TOO_LONG = N_("is %(length)s characters long; the limit is %(limit)s")
+NUL = N_("must not contain NUL characters")
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Validator:
         for name, raw in values.items():
             field = spec.get(name)
             if field is None:
-                raise ValidationError(name, f"is not a field of {module}")
+                raise ValidationError(name, N_("is not a field of %(module)s"), module=module)
             value = field.coerce(raw)
             out[name] = value
             if value is None:
@@ -65,11 +68,11 @@ class Validator:
         if not partial:
             for name in required:
                 if out.get(name) is None:
-                    raise ValidationError(name, "is required")
+                    raise ValidationError(name, N_("is required"))
         else:
             for name in required:
                 if name in out and out[name] is None:
-                    raise ValidationError(name, "is required")
+                    raise ValidationError(name, N_("is required"))
         return out
 
     def _check_value(self, field: FieldSpec, value: Any, out: dict[str, Any]) -> None:
@@ -85,9 +88,9 @@ class Validator:
                 out[field.e164] = e164
         elif check == "probability":
             if not 0 <= value <= 100:
-                raise ValidationError(name, "must be between 0 and 100")
+                raise ValidationError(name, N_("must be between 0 and 100"))
         elif check == "non_negative" and value < 0:
-            raise ValidationError(name, "must not be negative")
+            raise ValidationError(name, N_("must not be negative"))
 
     def check_references(
         self,
@@ -104,7 +107,8 @@ class Validator:
             if owners - active:
                 bad = min(owners - active)
                 raise ValidationError(
-                    "owner_id", f"user {bad} does not exist or is inactive", row=_row_of(rows, "owner_id", bad)
+                    "owner_id", N_("user %(id)s does not exist or is inactive"),
+                    row=_row_of(rows, "owner_id", bad), id=bad,
                 )
         for name, target in (registry.get(module).reference_models() if references is None else references).items():
             wanted = {r[name] for r in rows if r.get(name) is not None}
@@ -123,7 +127,10 @@ class Validator:
                 if missing - found:
                     bad = min(missing - found)
                     table = target.__tablename__
-                    raise ValidationError(name, f"{table} record {bad} does not exist", row=_row_of(rows, name, bad))
+                    raise ValidationError(
+                        name, N_("%(table)s record %(id)s does not exist"),
+                        row=_row_of(rows, name, bad), table=table, id=bad,
+                    )
 
 
 @dataclass(frozen=True)
@@ -147,9 +154,9 @@ class FieldSpec:
             if not value:
                 return None
             if self.text_limit is not None and len(value) > self.text_limit:
-                raise ValidationError(self.name, f"is {len(value)} characters long; the limit is {self.text_limit}")
+                raise ValidationError(self.name, TOO_LONG, length=len(value), limit=self.text_limit)
             if "\x00" in value:
-                raise ValidationError(self.name, "must not contain NUL characters")
+                raise ValidationError(self.name, NUL)
             return value
         return coerce(self.name, self.type_, raw)
 
@@ -214,13 +221,13 @@ def coerce(name: str, type_: Any, raw: Any) -> Any:
         return _datetime(name, raw)
     if isinstance(type_, (String, Text)):
         if not isinstance(raw, str):
-            raise ValidationError(name, "must be text")
+            raise ValidationError(name, N_("must be text"))
         value = raw.strip()
         if "\x00" in value:
-            raise ValidationError(name, "must not contain NUL characters")
+            raise ValidationError(name, NUL)
         limit = getattr(type_, "length", None)
         if limit is not None and len(value) > limit:
-            raise ValidationError(name, f"is {len(value)} characters long; the limit is {limit}")
+            raise ValidationError(name, TOO_LONG, length=len(value), limit=limit)
         return value
     return raw
 
@@ -229,21 +236,21 @@ def _decimal(name: str, raw: Any) -> Decimal:
     try:
         value = Decimal(str(raw).replace(",", "").strip()) if not isinstance(raw, Decimal) else raw
     except InvalidOperation:
-        raise ValidationError(name, f"{raw!r} is not a number") from None
+        raise ValidationError(name, N_("%(value)s is not a number"), value=repr(raw)) from None
     if not value.is_finite() or abs(value) >= Decimal("1e15"):
-        raise ValidationError(name, f"{raw!r} is not a usable amount")
+        raise ValidationError(name, N_("%(value)s is not a usable amount"), value=repr(raw))
     return value
 
 
 def _integer(name: str, raw: Any) -> int:
     if isinstance(raw, bool):
-        raise ValidationError(name, "must be a whole number")
+        raise ValidationError(name, N_("must be a whole number"))
     if isinstance(raw, int):
         return raw
     try:
         return int(str(raw).replace(",", "").strip())
     except ValueError:
-        raise ValidationError(name, f"{raw!r} is not a whole number") from None
+        raise ValidationError(name, N_("%(value)s is not a whole number"), value=repr(raw)) from None
 
 
 def _boolean(name: str, raw: Any) -> bool:
@@ -254,18 +261,18 @@ def _boolean(name: str, raw: Any) -> bool:
         return True
     if text in ("0", "false", "no", "off", "n"):
         return False
-    raise ValidationError(name, f"{raw!r} is not yes/no")
+    raise ValidationError(name, N_("%(value)s is not yes/no"), value=repr(raw))
 
 
 def _date(name: str, raw: Any) -> dt.date:
     if isinstance(raw, dt.datetime):
-        raise ValidationError(name, "must be a date, not a date and time")
+        raise ValidationError(name, N_("must be a date, not a date and time"))
     if isinstance(raw, dt.date):
         return raw
     try:
         return dt.date.fromisoformat(str(raw).strip())
     except ValueError:
-        raise ValidationError(name, f"{raw!r} is not a date like 2026-12-31") from None
+        raise ValidationError(name, N_("%(value)s is not a date like 2026-12-31"), value=repr(raw)) from None
 
 
 def _datetime(name: str, raw: Any) -> dt.datetime:
@@ -275,7 +282,9 @@ def _datetime(name: str, raw: Any) -> dt.datetime:
         try:
             value = dt.datetime.fromisoformat(str(raw).strip())
         except ValueError:
-            raise ValidationError(name, f"{raw!r} is not a date and time like 2026-12-31T09:30+08:00") from None
+            raise ValidationError(
+                name, N_("%(value)s is not a date and time like 2026-12-31T09:30+08:00"), value=repr(raw)
+            ) from None
     if value.tzinfo is None:
-        raise ValidationError(name, "needs a time zone (the store keeps UTC)")
+        raise ValidationError(name, N_("needs a time zone (the store keeps UTC)"))
     return value.astimezone(dt.UTC)

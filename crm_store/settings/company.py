@@ -205,6 +205,8 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     _define("working_days", _weekdays, ["mon", "tue", "wed", "thu", "fri"], "Days the team works."),
     _define("working_hours", _hours, "09:00-18:00", "Working hours each working day."),
     _define("holidays", _dates, [], "Non-working dates, comma-separated YYYY-MM-DD."),
+    _define("extra_working_days", _dates, [],
+            "Make-up working dates on a usual day off (Taiwan's 補班), comma-separated YYYY-MM-DD."),
     _define("phone_region", _region, "TW", "Region for phone numbers typed without a country code."),
     _define("lead_aging_days", WholeNumber(1, 3650), 7, "Days without staff action before a lead is aging."),
     _define("lead_stale_days", WholeNumber(1, 3650), 30, "Days without staff action before a lead is stale."),

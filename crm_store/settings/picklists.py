@@ -6,45 +6,54 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
+from crm_store.languages import N_
 from crm_store.models import PicklistValue
 
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "lead_status": (
-        "Attempted to Contact", "Cold", "Contact in Future", "Contacted", "Hot", "Junk Lead",
-        "Lost Lead", "Not Contacted", "Pre Qualified", "Qualified", "Warm",
+        N_("Attempted to Contact"), N_("Cold"), N_("Contact in Future"), N_("Contacted"), N_("Hot"), N_("Junk Lead"),
+        N_("Lost Lead"), N_("Not Contacted"), N_("Pre Qualified"), N_("Qualified"), N_("Warm"),
     ),
     "lead_source": (
-        "Cold Call", "Existing Customer", "Self Generated", "Employee", "Partner", "Public Relations",
-        "Direct Mail", "Conference", "Trade Show", "Web Site", "Word of mouth", "Other",
+        N_("Cold Call"), N_("Existing Customer"), N_("Self Generated"), N_("Employee"), N_("Partner"),
+        N_("Public Relations"),
+        N_("Direct Mail"), N_("Conference"), N_("Trade Show"), N_("Web Site"), N_("Word of mouth"), N_("Other"),
     ),
     "industry": (
-        "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction",
-        "Consulting", "Education", "Electronics", "Energy", "Engineering", "Entertainment",
-        "Environmental", "Finance", "Food & Beverage", "Government", "Healthcare", "Hospitality",
-        "Insurance", "Machinery", "Manufacturing", "Media", "Not For Profit", "Recreation", "Retail",
-        "Shipping", "Technology", "Telecommunications", "Transportation", "Utilities", "Other",
+        N_("Apparel"), N_("Banking"), N_("Biotechnology"), N_("Chemicals"), N_("Communications"), N_("Construction"),
+        N_("Consulting"), N_("Education"), N_("Electronics"), N_("Energy"), N_("Engineering"), N_("Entertainment"),
+        N_("Environmental"), N_("Finance"), N_("Food & Beverage"), N_("Government"), N_("Healthcare"),
+        N_("Hospitality"),
+        N_("Insurance"), N_("Machinery"), N_("Manufacturing"), N_("Media"), N_("Not For Profit"), N_("Recreation"),
+        N_("Retail"),
+        N_("Shipping"), N_("Technology"), N_("Telecommunications"), N_("Transportation"), N_("Utilities"), N_("Other"),
     ),
-    "rating": ("Acquired", "Active", "Market Failed", "Project Cancelled", "Shutdown"),
+    "rating": (N_("Acquired"), N_("Active"), N_("Market Failed"), N_("Project Cancelled"), N_("Shutdown")),
     "account_type": (
-        "Analyst", "Competitor", "Customer", "Integrator", "Investor", "Partner", "Press", "Prospect",
-        "Reseller", "Other",
+        N_("Analyst"), N_("Competitor"), N_("Customer"), N_("Integrator"), N_("Investor"), N_("Partner"), N_("Press"),
+        N_("Prospect"),
+        N_("Reseller"), N_("Other"),
     ),
-    "opportunity_type": ("Existing Business", "New Business"),
-    "salutation": ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof."),
-    "task_status": ("Not Started", "In Progress", "Completed", "Pending Input", "Deferred", "Planned"),
-    "task_priority": ("High", "Medium", "Low"),
-    "event_status": ("Planned", "Held", "Not Held"),
+    "opportunity_type": (N_("Existing Business"), N_("New Business")),
+    "salutation": (N_("Mr."), N_("Ms."), N_("Mrs."), N_("Dr."), N_("Prof.")),
+    "task_status": (
+        N_("Not Started"), N_("In Progress"), N_("Completed"), N_("Pending Input"), N_("Deferred"), N_("Planned"),
+    ),
+    "task_priority": (N_("High"), N_("Medium"), N_("Low")),
+    "event_status": (N_("Planned"), N_("Held"), N_("Not Held")),
     "campaign_type": (
-        "Conference", "Webinar", "Trade Show", "Public Relations", "Partners", "Referral Program",
-        "Advertisement", "Banner Ads", "Direct Mail", "Email", "Telemarketing", "Others",
+        N_("Conference"), N_("Webinar"), N_("Trade Show"), N_("Public Relations"), N_("Partners"),
+        N_("Referral Program"),
+        N_("Advertisement"), N_("Banner Ads"), N_("Direct Mail"), N_("Email"), N_("Telemarketing"), N_("Others"),
     ),
-    "campaign_status": ("Planning", "Active", "Inactive", "Completed", "Cancelled"),
-    "expected_response": ("Excellent", "Good", "Average", "Poor"),
+    "campaign_status": (N_("Planning"), N_("Active"), N_("Inactive"), N_("Completed"), N_("Cancelled")),
+    "expected_response": (N_("Excellent"), N_("Good"), N_("Average"), N_("Poor")),
     "campaign_member_status": (
-        "Contacted - Successful", "Contacted - Unsuccessful", "Contacted - Never Contact Again",
+        N_("Contacted - Successful"), N_("Contacted - Unsuccessful"), N_("Contacted - Never Contact Again"),
     ),
     "lost_reason": (
-        "Price", "Competitor", "No Budget", "No Decision", "Timing", "Product Fit", "Went Silent", "Other",
+        N_("Price"), N_("Competitor"), N_("No Budget"), N_("No Decision"), N_("Timing"), N_("Product Fit"),
+        N_("Went Silent"), N_("Other"),
     ),
 }
 
@@ -93,14 +102,15 @@ def all_values(session: Session) -> dict[str, frozenset[str]]:
 def check(allowed: dict[str, frozenset[str]], picklist: str, field: str, value: str | None) -> None:
     """Raise a ValidationError naming the field when the value is not in the picklist."""
     if value is not None and value not in allowed.get(picklist, frozenset()):
-        raise ValidationError(field, f"{value!r} is not a value of the {picklist} picklist")
+        raise ValidationError(field, N_("%(value)s is not a value of the %(picklist)s picklist"), value=repr(value),
+                              picklist=picklist)
 
 
 def add_value(session: Session, picklist: str, value: str) -> PicklistValue:
     """Append a value to a picklist."""
     value = value.strip()
     if not value or len(value) > 100:
-        raise ValidationError("value", "must be 1 to 100 characters")
+        raise ValidationError("value", N_("must be 1 to 100 characters"))
     if picklist not in DEFAULTS:
         raise ValidationError("picklist", f"unknown picklist {picklist!r}")
     if value in values(session, picklist):

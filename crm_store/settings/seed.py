@@ -7,34 +7,36 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_store.automation import cadence
+from crm_store.languages import N_
 from crm_store.models import SalesProcess, SalesStage
 from crm_store.records import numbering
 from crm_store.settings import company, currencies, picklists
 
 # (name, probability %, rotting days, won, lost)
 STANDARD_STAGES = (
-    ("Prospecting", 10, 14, False, False),
-    ("Qualification", 20, 14, False, False),
-    ("Needs Analysis", 25, 21, False, False),
-    ("Value Proposition", 30, 21, False, False),
-    ("Id. Decision Makers", 40, 21, False, False),
-    ("Perception Analysis", 50, 21, False, False),
-    ("Proposal or Price Quote", 65, 14, False, False),
-    ("Negotiation or Review", 80, 10, False, False),
-    ("Closed Won", 100, None, True, False),
-    ("Closed Lost", 0, None, False, True),
+    (N_("Prospecting"), 10, 14, False, False),
+    (N_("Qualification"), 20, 14, False, False),
+    (N_("Needs Analysis"), 25, 21, False, False),
+    (N_("Value Proposition"), 30, 21, False, False),
+    (N_("Id. Decision Makers"), 40, 21, False, False),
+    (N_("Perception Analysis"), 50, 21, False, False),
+    (N_("Proposal or Price Quote"), 65, 14, False, False),
+    (N_("Negotiation or Review"), 80, 10, False, False),
+    (N_("Closed Won"), 100, None, True, False),
+    (N_("Closed Lost"), 0, None, False, True),
 )
 PROJECT_STAGES = (
-    ("Initial Contact", 10, 14, False, False),
-    ("Project Evaluation", 20, 21, False, False),
-    ("Needs Analysis", 30, 21, False, False),
-    ("Proposal", 50, 21, False, False),
-    ("Bidding / Competition", 60, 30, False, False),
-    ("Negotiation", 80, 14, False, False),
-    ("Closed Won", 100, None, True, False),
-    ("Closed Lost", 0, None, False, True),
+    (N_("Initial Contact"), 10, 14, False, False),
+    (N_("Project Evaluation"), 20, 21, False, False),
+    (N_("Needs Analysis"), 30, 21, False, False),
+    (N_("Proposal"), 50, 21, False, False),
+    (N_("Bidding / Competition"), 60, 30, False, False),
+    (N_("Negotiation"), 80, 14, False, False),
+    (N_("Closed Won"), 100, None, True, False),
+    (N_("Closed Lost"), 0, None, False, True),
 )
-PROCESSES = (("Standard Sales", True, STANDARD_STAGES), ("Project Sales", False, PROJECT_STAGES))
+PROCESSES = ((N_("Standard Sales"), True, STANDARD_STAGES), (N_("Project Sales"), False, PROJECT_STAGES))
 
 
 @dataclass
@@ -46,10 +48,14 @@ class SeedReport:
     sales_processes: int = 0
     settings: int = 0
     counters: int = 0
+    cadences: int = 0
 
     def total(self) -> int:
         """Return how many rows were added in all."""
-        return self.picklist_values + self.currencies + self.sales_processes + self.settings + self.counters
+        return (
+            self.picklist_values + self.currencies + self.sales_processes + self.settings + self.counters
+            + self.cadences
+        )
 
 
 def seed_processes(session: Session) -> int:
@@ -75,5 +81,6 @@ def seed_all(session: Session) -> SeedReport:
     report.sales_processes = seed_processes(session)
     report.settings = len(company.seed(session))
     report.counters = numbering.seed(session)
+    report.cadences = cadence.seed(session)
     session.flush()
     return report

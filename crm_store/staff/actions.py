@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
+from crm_store.automation import cadence
 from crm_store.db.engine import affected
 from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
 from crm_store.models import Account, Lead, Opportunity, User, utcnow
 from crm_store.pipeline import conversion, stages
 from crm_store.records import audit
@@ -33,7 +35,7 @@ def visible_record(session: Session, user: User, module: str, record_id: int) ->
 def take_lead(session: Session, user: User, lead_id: int, *, at: dt.datetime | None = None) -> Lead:
     """Claim an unowned lead of the pool for `user`: one conditional UPDATE, so of two takers one wins."""
     if not scoping.scope_of(session, user).sees_owner(None, "leads"):
-        raise ValidationError("lead", "only members of the unassigned_pool team take leads from the pool")
+        raise ValidationError("lead", N_("only members of the unassigned_pool team take leads from the pool"))
     at = at or utcnow()
     taken = session.execute(
         update(Lead)
@@ -42,11 +44,12 @@ def take_lead(session: Session, user: User, lead_id: int, *, at: dt.datetime | N
         .execution_options(synchronize_session=False)
     )
     if affected(taken) != 1:
-        raise ValidationError("lead", "is no longer in the pool: someone took it, or it was converted or deleted")
+        raise ValidationError("lead", N_("is no longer in the pool: someone took it, or it was converted or deleted"))
     lead = session.get_one(Lead, lead_id, populate_existing=True)
     audit.log(session, "assign", "leads", lead.id, Actor.user(user.id), record_no=lead.lead_no,
               changes={"owner_id": [None, user.id]}, at=at)
     session.flush()
+    cadence.start(session, [(lead.id, user.id, at)], cadence.calendar_for(session))
     return lead
 
 
@@ -55,8 +58,12 @@ def change_owner(session: Session, user: User, module: str, record_id: int, owne
     record = visible_record(session, user, module, record_id)
     owner = session.get(User, owner_id)
     if owner is None or not owner.active:
-        raise ValidationError("owner_id", f"user {owner_id} is not an active user")
-    return records.update(session, record, {"owner_id": owner.id}, Actor.user(user.id))
+        raise ValidationError("owner_id", N_("user %(id)s is not an active user"), id=owner_id)
+    before = record.owner_id
+    changed = records.update(session, record, {"owner_id": owner.id}, Actor.user(user.id))
+    if module == "leads" and before != owner.id:  # a new owner: the lead's cadence starts, unless it has
+        cadence.start(session, [(changed.id, owner.id, changed.assigned_at)], cadence.calendar_for(session))
+    return changed
 
 
 def change_stage(
@@ -73,7 +80,7 @@ def change_stage(
     reason = (lost_reason or "").strip()
     if target.is_lost:
         if not reason:
-            raise ValidationError("lost_reason", "is required to close a deal as lost")
+            raise ValidationError("lost_reason", N_("is required to close a deal as lost"))
         values |= {"lost_reason": reason, "lost_reason_detail": (lost_reason_detail or "").strip() or None}
     elif opp.lost_reason is not None or opp.lost_reason_detail is not None:
         values |= {"lost_reason": None, "lost_reason_detail": None}
@@ -130,6 +137,6 @@ def convert(
     if account and not new_account and conversion.is_account_number(account):
         chosen = conversion.find_account(session, account)
         if chosen is not None and not scoping.can_see(session, user, chosen):
-            raise ValidationError("account", f"no account {account}")
+            raise ValidationError("account", N_("no account %(account)s"), account=account)
     return conversion.convert_lead(session, lead, Actor.user(user.id), account=account, new_account=new_account,
                                    opportunity=opportunity)

@@ -34,7 +34,8 @@ def follow_up_date(choice: str, today: dt.date) -> dt.date:
         return today + dt.timedelta(days=3)
     if choice == "next_week":
         return today + dt.timedelta(days=7 - today.weekday())
-    raise ValidationError("when", f"{choice!r} is not one of {', '.join(FOLLOW_UP_CHOICES)}")
+    raise ValidationError("when", N_("%(value)s is not one of %(choices)s"), value=repr(choice),
+                          choices=", ".join(FOLLOW_UP_CHOICES))
 
 
 def today_of(session: Session, user: User, as_of: dt.datetime | None = None) -> dt.date:
@@ -56,9 +57,10 @@ def log_call(
 ) -> Activity:
     """Record a call the user made about a record: Held or Not Held, what came of it; it touches the record."""
     if status not in CALL_OUTCOMES or status not in picklists.values(session, "event_status"):
-        raise ValidationError("status", f"{status!r} is not one of {', '.join(CALL_OUTCOMES)}")
+        raise ValidationError("status", N_("%(value)s is not one of %(choices)s"), value=repr(status),
+                              choices=", ".join(CALL_OUTCOMES))
     if minutes is not None and not 0 <= minutes <= 24 * 60:
-        raise ValidationError("minutes", "must be from 0 to 1440")
+        raise ValidationError("minutes", N_("must be from 0 to 1440"))
     record = visible_record(session, user, module, record_id)
     at = at or utcnow()
     values = {
@@ -81,7 +83,7 @@ def schedule_follow_up(
     """Plan the next step on a record: a task for the user, due on a date not before their today."""
     record = visible_record(session, user, module, record_id)
     if due < today_of(session, user, as_of):
-        raise ValidationError("due_date", f"{due.isoformat()} is in the past")
+        raise ValidationError("due_date", N_("%(day)s is in the past"), day=due.isoformat())
     name = title_of(module, record)
     values = {
         "type": "task", "owner_id": user.id, "due_date": due, "priority": priority,

@@ -1,6 +1,8 @@
 """My day: what a user has to do today, in their own time zone (else the company's) — overdue tasks, tasks due
 today, today's calls and meetings, leads assigned to them since yesterday with how long each has waited, memo
-reminders due; a manager also sees how many overdue tasks each of their reps has.
+reminders due, their aging and stale leads and their rotting opportunities (as the nightly lead-aging flow left
+them: `Lead.aging_state`, `Opportunity.rotting_since`); a manager also sees how many overdue tasks each of their
+reps has.
 
 A day begins at midnight in the user's zone: at 00:30 in Taipei a task due "yesterday" is overdue, though it
 is still yesterday in UTC. The one-click actions are in `crm_store.staff.follow_ups`.
@@ -10,18 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_store.models import Activity, Lead, Note, User, utcnow
+from crm_store.models import Activity, Currency, Lead, Note, Opportunity, SalesStage, User, utcnow
 from crm_store.records import registry
 from crm_store.records.names import display_name
 from crm_store.settings import company
 
 LIMIT = 100
+ATTENTION_LIMIT = 20  # aging leads and rotting deals shown; the page says how many more there are
+AGING_STATES = ("aging", "stale")  # cold leads are out of the active queues
 TASKS = ("task",)
 EVENTS = ("call", "meeting")
 LINKS = ("lead_id", "opportunity_id", "contact_id", "account_id")  # the record an activity is shown under
@@ -98,6 +103,43 @@ class RepOverdue:
 
 
 @dataclass(frozen=True)
+class AgingLead:
+    """An open lead of the user's gone without staff action: `state` aging or stale, idle since `last_touch_at`."""
+
+    id: int
+    number: str
+    name: str
+    company: str | None
+    status: str | None
+    state: str
+    idle_days: int | None
+    last_touch_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RottingDeal:
+    """An open opportunity of the user's idle beyond its stage's `rotting_days`, rotting since `rotting_since`."""
+
+    id: int
+    number: str
+    name: str
+    stage: str
+    rotting_days: int | None
+    idle_days: int | None
+    rotting_since: dt.datetime
+    amount: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The leads or deals that need attention, the oldest first, and how many there are in all."""
+
+    items: list[Any]
+    total: int
+
+
+@dataclass(frozen=True)
 class MyDay:
     """The My day page of one user at one moment."""
 
@@ -110,6 +152,9 @@ class MyDay:
     new_leads: list[NewLead]
     reminders: list[Reminder]
     team_overdue: list[RepOverdue]
+    aging: Attention = field(default_factory=lambda: Attention([], 0))
+    rotting: Attention = field(default_factory=lambda: Attention([], 0))
+    idle_days_mode: str = "calendar"  # how lead-aging counts idle days: calendar or working
 
 
 def my_day(session: Session, user: User, as_of: dt.datetime | None = None) -> MyDay:
@@ -140,7 +185,48 @@ def my_day(session: Session, user: User, as_of: dt.datetime | None = None) -> My
         _new_leads(session, user.id, start - dt.timedelta(days=1), as_of),
         [Reminder(n.id, n.remind_at or start, n.body.splitlines()[0] if n.body else "", _ref(n, refs)) for n in notes],
         team_overdue(session, user, today),
+        aging_leads(session, user.id),
+        rotting_deals(session, user.id),
+        str(company.get(session, "idle_days_mode")),
     )
+
+
+def aging_leads(session: Session, user_id: int, limit: int = ATTENTION_LIMIT) -> Attention:
+    """The user's open aging and stale leads, the longest idle first."""
+    mine = (Lead.owner_id == user_id, Lead.aging_state.in_(AGING_STATES), Lead.deleted_at.is_(None),
+            Lead.converted_at.is_(None))
+    stmt = (
+        select(Lead.id, Lead.lead_no, Lead.first_name, Lead.last_name, Lead.company, Lead.status, Lead.aging_state,
+               Lead.idle_days, func.coalesce(Lead.last_touch_at, Lead.created_at))
+        .where(*mine)
+        .order_by(func.coalesce(Lead.last_touch_at, Lead.created_at), Lead.id).limit(limit)
+    )
+    items = [AgingLead(row[0], row[1], display_name(row[2], row[3]), row[4], row[5], row[6] or "", row[7], row[8])
+             for row in session.execute(stmt)]
+    return Attention(items, _total(session, len(items), limit, select(func.count()).select_from(Lead).where(*mine)))
+
+
+def rotting_deals(session: Session, user_id: int, limit: int = ATTENTION_LIMIT) -> Attention:
+    """The user's open opportunities rotting in their stage, the longest rotting first."""
+    mine = (Opportunity.owner_id == user_id, Opportunity.rotting_since.is_not(None), Opportunity.closed_at.is_(None),
+            Opportunity.deleted_at.is_(None))
+    stmt = (
+        select(Opportunity.id, Opportunity.opportunity_no, Opportunity.name, SalesStage.name, SalesStage.rotting_days,
+               Opportunity.idle_days, Opportunity.rotting_since, Opportunity.amount, Currency.code)
+        .join(SalesStage, SalesStage.id == Opportunity.stage_id)
+        .join(Currency, Currency.id == Opportunity.currency_id)
+        .where(*mine)
+        .order_by(Opportunity.rotting_since, Opportunity.id).limit(limit)
+    )
+    items = [RottingDeal(row[0], row[1], row[2], row[3], row[4], row[5], cast(dt.datetime, row[6]), row[7], row[8])
+             for row in session.execute(stmt)]  # rotting_since: never None here
+    count = select(func.count()).select_from(Opportunity).where(*mine)
+    return Attention(items, _total(session, len(items), limit, count))
+
+
+def _total(session: Session, shown: int, limit: int, count: Any) -> int:
+    """How many there are in all: what is shown, unless the limit cut the list (then counted)."""
+    return shown if shown < limit else int(session.scalar(count) or 0)
 
 
 def team_overdue(session: Session, manager: User, today: dt.date) -> list[RepOverdue]:

@@ -10,19 +10,23 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
 from crm_store.models import ASSIGNMENT_STRATEGIES, Team, TeamMember, User
 from crm_store.staff.users import find_user
+
+NO_SUCH_USER = N_("no user with email %(email)s")
 
 
 def add_team(session: Session, name: str, manager_email: str, *, strategy: str = "round_robin") -> Team:
     """Add a team (the name is unique) led by an active user."""
     name = name.strip()
     if not name or len(name) > 100:
-        raise ValidationError("name", "must be 1 to 100 characters")
+        raise ValidationError("name", N_("must be 1 to 100 characters"))
     if strategy not in ASSIGNMENT_STRATEGIES:
-        raise ValidationError("strategy", f"{strategy!r} is not one of {', '.join(ASSIGNMENT_STRATEGIES)}")
+        raise ValidationError("strategy", N_("%(value)s is not one of %(choices)s"), value=repr(strategy),
+                              choices=", ".join(ASSIGNMENT_STRATEGIES))
     if session.scalar(select(Team.id).where(Team.name == name)) is not None:
-        raise ValidationError("name", f"a team named {name!r} already exists")
+        raise ValidationError("name", N_("a team named %(name)s already exists"), name=repr(name))
     manager = _active_user(session, "manager", manager_email)
     team = Team(name=name, manager_id=manager.id, assignment_strategy=strategy, round_robin_pointer=0)
     session.add(team)
@@ -41,9 +45,9 @@ def find_team(session: Session, name: str) -> Team:
 def add_member(session: Session, team: Team, email: str, *, weight: int = 1, cap: int | None = None) -> TeamMember:
     """Put an active user in a team at the end of its rotation, or set the weight and cap of one already in it."""
     if weight < 1:
-        raise ValidationError("weight", f"must be 1 or more (got {weight})")
+        raise ValidationError("weight", N_("must be 1 or more (got %(value)s)"), value=weight)
     if cap is not None and cap < 1:
-        raise ValidationError("cap", f"must be 1 or more, or none (got {cap})")
+        raise ValidationError("cap", N_("must be 1 or more, or none (got %(value)s)"), value=cap)
     user = _active_user(session, "member", email)
     member = _membership(session, team, user)
     if member is None:
@@ -59,10 +63,10 @@ def remove_member(session: Session, team: Team, email: str) -> None:
     try:
         user = find_user(session, email)
     except NotFound:
-        raise ValidationError("member", f"no user with email {email!r}") from None
+        raise ValidationError("member", NO_SUCH_USER, email=repr(email)) from None
     member = _membership(session, team, user)
     if member is None:
-        raise ValidationError("member", f"{user.email} is not a member of {team.name}")
+        raise ValidationError("member", N_("%(email)s is not a member of %(team)s"), email=user.email, team=team.name)
     session.delete(member)
     session.flush()
 
@@ -85,9 +89,9 @@ def _active_user(session: Session, field: str, email: str) -> User:
     try:
         user = find_user(session, email)
     except NotFound:
-        raise ValidationError(field, f"no user with email {email!r}") from None
+        raise ValidationError(field, NO_SUCH_USER, email=repr(email)) from None
     if not user.active:
-        raise ValidationError(field, f"{user.email} is inactive")
+        raise ValidationError(field, N_("%(email)s is inactive"), email=user.email)
     return user
 
 

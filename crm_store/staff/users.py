@@ -47,16 +47,18 @@ def add_user(
     refuse_confusable_email("email", given)
     name = one_line("name", name.strip())
     if not name or len(name) > 100:
-        raise ValidationError("name", "must be 1 to 100 characters")
+        raise ValidationError("name", N_("must be 1 to 100 characters"))
     if role not in ROLES:
-        raise ValidationError("role", f"{role!r} is not one of {', '.join(ROLES)}")
+        raise ValidationError("role", N_("%(value)s is not one of %(choices)s"), value=repr(role),
+                              choices=", ".join(ROLES))
     language = language or company.get(session, "default_language")
     if language not in LANGUAGES:
-        raise ValidationError("language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
+        raise ValidationError("language", N_("%(value)s is not one of %(choices)s"), value=repr(language),
+                              choices=", ".join(LANGUAGES))
     if time_zone is not None:
         company.BY_KEY["time_zone"].parse("time_zone", time_zone)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise ValidationError("email", f"a user with email {email} already exists")
+        raise ValidationError("email", N_("a user with email %(email)s already exists"), email=email)
     manager = find_user(session, manager_email) if manager_email else None
     user = User(
         email=email, name=name, role=role, language=language, time_zone=time_zone,
@@ -87,24 +89,30 @@ def refuse_confusable_email(field: str, email: str) -> None:
     normal = unicodedata.normalize("NFKC", email)
     if normal != email:
         raise ValidationError(
-            field, f"{email!r} is not in Unicode normal form (fullwidth, ligatures, separate accents…); type {normal!r}"
+            field,
+            N_("%(email)s is not in Unicode normal form (fullwidth, ligatures, separate accents…); type %(normal)s"),
+            email=repr(email), normal=repr(normal),
         )
     local, _, domain = email.rpartition("@")
     mixed = _mixed_scripts(local)
     if mixed:
-        raise ValidationError(field, f"{email!r}: the part before @ mixes scripts ({', '.join(mixed)})")
+        raise ValidationError(field, N_("%(email)s: the part before @ mixes scripts (%(scripts)s)"), email=repr(email),
+                              scripts=", ".join(mixed))
     if domain.isascii() and "xn--" not in domain.lower():
         return
     try:
         ascii_form, unicode_form = _idna_forms(domain.lower())
     except UnicodeError as exc:
-        raise ValidationError(field, f"{email!r}: the domain is not a valid international name ({exc})") from None
+        raise ValidationError(field, N_("%(email)s: the domain is not a valid international name (%(reason)s)"),
+                              email=repr(email), reason=str(exc)) from None
     if domain.lower() not in (ascii_form, unicode_form):
-        raise ValidationError(field, f"{email!r}: the domain reads as {unicode_form!r}; type that")
+        raise ValidationError(field, N_("%(email)s: the domain reads as %(domain)s; type that"), email=repr(email),
+                              domain=repr(unicode_form))
     for label in unicode_form.split("."):
         mixed = _mixed_scripts(label)
         if mixed:
-            raise ValidationError(field, f"{email!r}: the domain name {label!r} mixes scripts ({', '.join(mixed)})")
+            raise ValidationError(field, N_("%(email)s: the domain name %(label)s mixes scripts (%(scripts)s)"),
+                                  email=repr(email), label=repr(label), scripts=", ".join(mixed))
 
 
 def _mixed_scripts(text: str) -> list[str]:
@@ -172,36 +180,132 @@ def listing(include_inactive: bool = True) -> Select[User, str | None]:
     return stmt if include_inactive else stmt.where(User.active)
 
 
+AWAY_AS = N_("%(value)s is not a date like 2026-09-07 or a date-time like 2026-09-07T08:30")
+AWAY_BACKWARDS = N_("must be after the start of the absence (%(start)s)")
+
+
+def away_moment(session: Session, user: User, field: str, raw: str, *, end: bool = False) -> dt.datetime:
+    """A typed date or date-time of an absence as a UTC moment, in the user's zone (else the company's).
+
+    A date is its midnight; as the end of an absence (`end`), the midnight after it: the last day away.
+    """
+    text = raw.strip()
+    zone = company.zone_for(session, user)
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(field, AWAY_AS, value=repr(text)) from None
+    else:
+        moment = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time.min)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(dt.UTC)
+
+
+def set_out_of_office(
+    session: Session, user: User, start: dt.datetime | None, end: dt.datetime | None, *,
+    fields: tuple[str, str] = ("out_of_office_from", "out_of_office_to"),
+) -> None:
+    """Mark a user away from `start` (None: now) until `end` (None: until cleared); both None clears it.
+
+    While away they get no leads from teams, round-robin lists or the rules. `fields` name the values in errors.
+    """
+    if start is None and end is None:
+        user.out_of_office_from = user.out_of_office_to = None
+        session.flush()
+        return
+    if not user.active:
+        raise ValidationError("email", INACTIVE)
+    start = start or utcnow()
+    if end is not None and end <= start:
+        start_text = company.show_time(start, company.zone_for(session, user))
+        raise ValidationError(fields[1], AWAY_BACKWARDS, start=start_text)
+    user.out_of_office_from, user.out_of_office_to = start, end
+    session.flush()
+
+
 def deactivate_user(
-    session: Session, email: str, *, reassign_to: str | None = None, actor: Actor = SYSTEM
+    session: Session, email: str, *, reassign_to: str | None = None, reassign_by_rules: bool = False,
+    actor: Actor = SYSTEM,
 ) -> dict[str, int]:
     """Stop a user from logging in and receiving leads; hand their open records and activities on.
 
     Returns how many records of each kind moved. Refuses when the user still owns open work and
-    nobody was named to take it: nothing may be left orphaned.
+    nobody was named to take it: nothing may be left orphaned. `reassign_by_rules`: their open leads
+    go where the assignment rules send them (never back to them), each with its open activities; what
+    the rules leave with them (the activities of a lead left in a pool, a lead the rules could not
+    decide) and the rest of their work go to `reassign_to`.
     """
     user = find_user(session, email)
     if not user.active:
-        raise ValidationError("email", f"{user.email} is already inactive")
+        raise ValidationError("email", N_("%(email)s is already inactive"), email=user.email)
     heir = find_user(session, reassign_to) if reassign_to else None
     if heir is not None and (not heir.active or heir.id == user.id):
-        raise ValidationError("reassign_to", f"{heir.email} must be another, active user")
+        raise ValidationError("reassign_to", N_("%(email)s must be another, active user"), email=heir.email)
     open_work = {name: list(session.scalars(stmt.where(model.owner_id == user.id)))
                  for name, (model, stmt) in _open_work().items()}
-    if heir is None and any(open_work.values()):
-        summary = ", ".join(f"{len(v)} {k}" for k, v in open_work.items() if v)
-        raise ValidationError(
-            "reassign_to", f"{user.email} still owns {summary}; name who takes them with --reassign-to"
-        )
+    by_rules = {lead.id for lead in open_work["leads"]} if reassign_by_rules else set()
+    _refuse_orphans(user, heir, {name: [r for r in rows if not _goes_by_rules(name, r, by_rules)]
+                                 for name, rows in open_work.items()})
+    user.active = False
+    user.deactivated_at = utcnow()
+    session.flush()
     moved = {name: len(rows) for name, rows in open_work.items()}
+    if by_rules:
+        open_work = _reassign_by_rules(session, user, open_work, by_rules, actor)
+        moved["leads_by_rules"] = moved["leads"] - len(open_work["leads"])
+        moved["leads"] = len(open_work["leads"]) if heir is not None else 0
+        moved["activities"] = len(open_work["activities"]) if heir is not None else 0
+        _refuse_orphans(user, heir, {k: v for k, v in open_work.items() if k in ("leads", "activities")},
+                        left_by_rules=True)
     if heir is not None:
         _hand_on(session, open_work, user.id, heir.id, actor)
     removed = assignment.remove_user(session, user.id, heir.id if heir is not None else None)
     moved.update({k: n for k, n in removed.items() if n})  # round-robin lists and forms, when any
-    user.active = False
-    user.deactivated_at = utcnow()
     session.flush()
     return moved
+
+
+def _goes_by_rules(name: str, row: Any, by_rules: set[int]) -> bool:
+    """Whether a piece of open work is handed on by the rules: one of the leads, or an activity on one."""
+    return (name == "leads" and row.id in by_rules) or (name == "activities" and row.lead_id in by_rules)
+
+
+def _refuse_orphans(user: User, heir: User | None, work: dict[str, list[Any]], *, left_by_rules: bool = False) -> None:
+    if heir is not None or not any(work.values()):
+        return
+    summary = ", ".join(f"{len(v)} {k}" for k, v in work.items() if v)
+    if left_by_rules:
+        raise ValidationError(
+            "reassign_to", N_("the assignment rules left %(email)s with %(work)s; name who takes them with "
+                              "--reassign-to"), email=user.email, work=summary,
+        )
+    raise ValidationError(
+        "reassign_to", N_("%(email)s still owns %(work)s; name who takes them with --reassign-to"),
+        email=user.email, work=summary,
+    )
+
+
+def _reassign_by_rules(
+    session: Session, user: User, work: dict[str, list[Any]], lead_ids: set[int], actor: Actor
+) -> dict[str, list[Any]]:
+    """Give the leaving user's open leads out by the rules; return the work still theirs afterwards."""
+    from crm_store.assignment.rules import assign_by_rules
+
+    assign_by_rules(session, sorted(lead_ids), utcnow(), reason_prefix=f"{user.email} deactivated",
+                    exclude_owner=True, actor=actor)
+    still = {
+        name: set(session.scalars(select(model.id).where(model.id.in_([r.id for r in work[name]]),
+                                                         model.owner_id == user.id)))
+        for name, model in (("leads", Lead), ("activities", Activity))
+    }
+    for row in (*work["leads"], *work["activities"]):
+        if row.id not in still["leads" if isinstance(row, Lead) else "activities"]:
+            session.expire(row)  # written set-based: its owner is read again when next used
+    return {**work, **{name: [r for r in work[name] if r.id in ids] for name, ids in still.items()}}
 
 
 def _hand_on(session: Session, work: dict[str, list[Any]], from_id: int, to_id: int, actor: Actor) -> None:

@@ -28,7 +28,7 @@ from crm_store.models import WebForm
 from crm_store.records.validation import Validator
 
 from ..extensions import csrf, limiter
-from ..state import client_ip, limit_key, state
+from ..state import client_ip, limit_key, page_language, state
 from . import cors, messages, payload, spam
 from .forms import VisitorForm, strip_controls, visitor_form
 
@@ -252,7 +252,7 @@ def _submit(public_id: str, data: Mapping[str, Any]) -> Accepted | Rejected:
         else:  # processed at once, in the same transaction
             receipt = app_state.write(lambda s: capture.receive(s, inbound))
     except ValidationError as exc:  # the store's own checks (e.g. a picklist changed meanwhile); nothing kept
-        return Rejected(form, settings, clean, {exc.field: [exc.message]})
+        return Rejected(form, settings, clean, {exc.field: [exc.in_language(page_language())]})
     app_state.maybe_prune()
     return Accepted(form, receipt)
 

@@ -11,6 +11,7 @@
     records/      the lists, record pages, create/edit/delete, owner, stage, take a pool lead, convert a lead
     search/       the header's search: the results page and the results as you type
     admin/        Users (admins)
+    automation/   Automation (admins): the flows' runs, mail delivery's health; the failing-automation banner
 
 An area is a folder with `routes.py` (a Blueprint named after the area, its routes from
 `crm_store.links.ROUTES`), `forms.py` (FlaskForms: every POST carries the CSRF token) and
@@ -30,6 +31,7 @@ from flask import Blueprint, Flask
 from . import access, page
 from .admin.routes import bp as admin_bp
 from .auth.routes import bp as auth_bp
+from .automation.routes import bp as automation_bp
 from .myday.routes import bp as myday_bp
 from .records import changes as _record_changes  # noqa: F401 - its routes join the records blueprint
 from .records import editing as _record_editing  # noqa: F401 - so do these
@@ -38,7 +40,7 @@ from .records.routes import bp as records_bp
 from .search.routes import bp as search_bp
 from .shell.routes import bp as shell_bp
 
-BLUEPRINTS: tuple[Blueprint, ...] = (auth_bp, shell_bp, myday_bp, records_bp, search_bp, admin_bp)
+BLUEPRINTS: tuple[Blueprint, ...] = (auth_bp, shell_bp, myday_bp, records_bp, search_bp, admin_bp, automation_bp)
 SESSION_LIFETIME = dt.timedelta(hours=12)  # signed in for a working day after the last page seen
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import lazy_gettext
 
 from crm_store import languages
 from crm_store.errors import ValidationError
+
+from ..state import page_language
 
 TOO_LONG = lazy_gettext("Use at most %(max)d characters.")  # WTForms' Length fills in max
 
@@ -21,12 +23,17 @@ TOO_LONG = lazy_gettext("Use at most %(max)d characters.")  # WTForms' Length fi
 def place_error(form: Any, exc: ValidationError, aliases: Mapping[str, str] | None = None) -> None:
     """Show a store error beside the form field it names (`aliases`: store field -> form field), else atop the form."""
     name = (aliases or {}).get(exc.field, exc.field)
-    message = gettext(exc.message)  # the store's own messages are in the catalogue; others show as written
+    message = store_message(exc)
     field = form._fields.get(name)
     if field is None:
         form.form_errors.append(message)
     else:
         field.errors = [*field.errors, message]
+
+
+def store_message(exc: ValidationError) -> str:
+    """A store error in the page's language, its values filled in (as written when the catalogue lacks it)."""
+    return exc.in_language(page_language())
 
 
 def language_choices() -> list[tuple[str, str]]:

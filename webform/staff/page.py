@@ -2,26 +2,35 @@
 
 Template globals (staff requests only): `current_user` (None before sign-in), `nav` (the header's
 items, the current one marked), `path(route, **values)` (`crm_store.links.path`: a page's path by its
-route name), `language_choices` ((code, name, lang tag) each) and `page_language`.
+route name), `language_choices` ((code, name, lang tag) each), `page_language`, and `automation_alert()`
+(for an admin, what is failing in the flows or mail delivery — `webform.staff.automation.health.Alert`, read
+once per request; None for anyone else or when nothing is: the layout's banner).
 
 Filters, in the page's language and the user's time zone (`g.zone`, else the company's):
-`{{ moment|when }}` a stored UTC datetime, `{{ day|day }}` a date, `{{ n|number }}`, `{{ minutes|duration }}`.
+`{{ moment|when }}` a stored UTC datetime, `{{ day|day }}` a date, `{{ n|number }}`, `{{ minutes|duration }}`,
+`{{ lead.status|choice }}` a picklist value or stage name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm_store import languages, links
 from crm_store.languages import N_
 
+from ..state import state
 from .access import current_user, is_staff_request
+from .automation import health
+
+log = logging.getLogger("leadline.web")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ NAV = (
     NavItem("contacts", N_("Contacts"), "records", {"module": "contacts"}),
     NavItem("opportunities", N_("Opportunities"), "records", {"module": "opportunities"}),
     NavItem("users", N_("Users"), "users", admin_only=True),
+    NavItem("automation", N_("Automation"), "automation", admin_only=True),
 )
 
 
@@ -72,7 +82,23 @@ def template_context() -> dict[str, Any]:
         "path": links.path,
         "language_choices": [(code, lang.name, lang.page_tag) for code, lang in languages.LANGUAGES.items()],
         "page_language": _language(),
+        "automation_alert": automation_alert,
     }
+
+
+def automation_alert() -> health.Alert | None:
+    """For an admin, what is failing in the automation (read once per request); None for others or when all is well."""
+    user = current_user()
+    if user is None or user.role != "admin":
+        return None
+    if "automation_alert" not in g:
+        try:
+            with state().readers() as db:
+                g.automation_alert = health.alert(db)
+        except SQLAlchemyError:  # the page (perhaps the database's error page) is shown without the banner
+            log.warning("could not read the automation's health for the banner", exc_info=True)
+            g.automation_alert = None
+    return g.automation_alert or None
 
 
 def _language() -> str:
@@ -108,9 +134,15 @@ def duration(minutes: int | None) -> str:
     return "" if minutes is None else languages.format_duration(minutes, _language())
 
 
+def choice(value: str | None) -> str:
+    """A picklist value or stage name in the page's language (seeded ones translated, the company's own as stored)."""
+    return languages.translate_value(_language(), value)
+
+
 def init_app(app: Flask) -> None:
     """Give templates the staff globals and filters."""
     app.context_processor(template_context)
-    filters: dict[str, Callable[..., str]] = {"when": when, "day": day, "number": number, "duration": duration}
+    filters: dict[str, Callable[..., str]] = {"when": when, "day": day, "number": number, "duration": duration,
+                                            "choice": choice}
     for name, function in filters.items():
         app.add_template_filter(function, name)

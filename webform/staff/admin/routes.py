@@ -19,7 +19,7 @@ from crm_store.staff import users as staff
 
 from ...state import state
 from ..access import admin_required, signed_in_user
-from ..forms import place_error
+from ..forms import place_error, store_message
 from .forms import ROLE_NAMES, ActionForm, DeactivateForm, UserAddForm
 
 bp = Blueprint("admin", __name__, template_folder="templates")
@@ -109,7 +109,7 @@ def user_welcome(user_id: str) -> ResponseReturnValue:
     try:
         user = state().write(resend)
     except ValidationError as exc:
-        flash(gettext(exc.message), "error")
+        flash(store_message(exc), "error")
     else:
         flash(gettext(WELCOME_SENT, email=user.email), "success")
     return redirect(url_for("admin.users"), code=303)

@@ -19,6 +19,7 @@ from crm_store.staff.my_day import my_day
 
 from ...state import state
 from ..access import login_required, safe_next, signed_in_user
+from ..forms import store_message
 from ..page import day as show_day
 from ..records.modules import module_of, record_path
 from .forms import CALL_STATUSES, CallForm, DoneForm, FollowUpForm
@@ -74,7 +75,7 @@ def task_complete(activity_id: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(gettext(exc.message), "error")
+        flash(store_message(exc), "error")
     else:
         flash(gettext(TASK_DONE, subject=task.subject), "success")
     return _back(form, links.path("home"))
@@ -96,7 +97,7 @@ def call_log(module: str, number: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(gettext(exc.message), "error")
+        flash(store_message(exc), "error")
     else:
         flash(gettext(CALL_LOGGED, number=number.upper()), "success")
     return _back(form, record_path(name, number.upper()))
@@ -134,7 +135,7 @@ def follow_up(module: str, number: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(gettext(exc.message), "error")
+        flash(store_message(exc), "error")
     else:
         flash(gettext(FOLLOW_UP_PLANNED, day=show_day(task.due_date, "full")), "success")
     return _back(form, record_path(name, number.upper()))

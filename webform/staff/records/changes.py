@@ -18,7 +18,7 @@ from crm_store.staff import actions
 
 from ...state import state
 from ..access import login_required, safe_next, signed_in_user
-from ..forms import place_error
+from ..forms import place_error, store_message
 from . import pickers
 from .forms import REQUIRED, ConfirmForm, ConvertForm, OwnerForm, StageForm
 from .modules import module_of, record_path
@@ -34,7 +34,7 @@ NEW_ACCOUNT = "new"  # the conversion form's choice of a new account
 
 def _refused(exc: ValidationError) -> None:
     """Show a store error after the redirect (the form is on the record page)."""
-    flash(gettext(exc.message), "error")
+    flash(store_message(exc), "error")
 
 
 @bp.post(links.ROUTES["record_owner"])

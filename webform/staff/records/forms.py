@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from crm_store.records import registry
 
 from ..forms import TOO_LONG
+from ..page import choice
 from .fields import FORMS, FormField
 
 REQUIRED = lazy_gettext("This field is required.")
@@ -46,7 +47,10 @@ class RecordForm(FlaskForm):
             if spec.kind in SELECTS:
                 key = spec.picklist if spec.kind == "picklist" else spec.kind
                 blank = [] if spec.kind in ("owner", "stage") else [("", "—")]
-                self._fields[spec.name].choices = blank + choices.get(key or "", [])
+                found = choices.get(key or "", [])
+                if spec.kind in ("picklist", "stage"):  # seeded values in the page's language, as stored otherwise
+                    found = [(value, choice(label)) for value, label in found]
+                self._fields[spec.name].choices = blank + found
 
 
 def _field(module: str, spec: FormField) -> Field:
@@ -91,6 +95,7 @@ class StageForm(FlaskForm):
     lost_reason = SelectField(lazy_gettext("Lost reason"), validate_choice=False)
     lost_reason_detail = StringField(lazy_gettext("Lost reason details"),
                                      validators=[Length(max=2000, message=TOO_LONG)])
+    lost_stages: list[str] = []  # the process's lost stages: the page asks for a reason only for these
 
 
 class ConfirmForm(FlaskForm):

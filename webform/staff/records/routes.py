@@ -27,6 +27,7 @@ from crm_store.staff import scope as scoping
 from ...state import state
 from ..access import login_required, signed_in_user
 from ..myday.forms import CALL_STATUSES, CallForm, FollowUpForm
+from ..page import choice
 from . import pickers
 from .forms import ConfirmForm, OwnerForm, StageForm
 from .modules import list_path, module_of, record_path
@@ -160,6 +161,7 @@ def _stage_form(db: Session, opp: Any) -> StageForm:
     rows = pickers.stage_rows(db, opp.sales_process_id)
     current = next((s.name for s in rows if s.id == opp.stage_id), "")
     form = StageForm(formdata=None, data={"stage": current, "lost_reason": opp.lost_reason or ""})
-    form.stage.choices = [(s.name, s.name) for s in rows]
-    form.lost_reason.choices = [("", "—"), *((v, v) for v in picklists.values(db, "lost_reason"))]
+    form.stage.choices = [(s.name, choice(s.name)) for s in rows]
+    form.lost_stages = [s.name for s in rows if s.is_lost]  # the lost reason is asked only for these (staff.js)
+    form.lost_reason.choices = [("", "—"), *((v, choice(v)) for v in picklists.values(db, "lost_reason"))]
     return form
