@@ -53,10 +53,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, delete, func, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.bulk_insert import git_state, machine, prepare, server_version, vacuum
+from bench.bulk_insert import prepare, run_header, vacuum
 from crm_store import languages
 from crm_store.assignment import conditions as cond
 from crm_store.assignment import rules as assignment_rules
@@ -361,12 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_s = time.perf_counter() - started
     log(f"loaded in {load_s:.1f} s (not timed)")
     result: dict[str, Any] = {
-        "benchmark": "assign_leads",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.assign_leads " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(),
-        "git": git_state(),
-        "database": {"url": make_url(url).render_as_string(), "server": server_version(engine)},
+        **run_header("assign_leads", argv, url, engine),
         "sizes": sizes, "seed": args.seed, "load_seconds": round(load_s, 1),
         "rules": [{"name": n, "conditions": c, "team": t} for n, c, t in RULES], "unassigned_pool": POOL,
         "goal": {"seconds": GOAL_SECONDS, "leads": GOAL_LEADS},

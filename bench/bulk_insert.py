@@ -434,6 +434,18 @@ def machine() -> dict[str, Any]:
     return describe(('sqlalchemy',))
 
 
+def run_header(benchmark: str, argv: Sequence[str] | None, url: str, engine: Engine) -> dict[str, Any]:
+    """What every benchmark's result starts with: its name, when, the command, the machine, commit and database."""
+    return {
+        "benchmark": benchmark,
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": f"python -m bench.{benchmark} " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(),
+        "git": git_state(),
+        "database": {"url": make_url(url).render_as_string(), "server": server_version(engine)},
+    }
+
+
 def rate(figures: dict[str, Any]) -> str:
     return f"{figures['rows_per_s']:,}" if figures["rows_per_s"] else "–"
 

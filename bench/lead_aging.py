@@ -47,10 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.bulk_insert import git_state, machine, prepare, server_version, vacuum
+from bench.bulk_insert import prepare, run_header, vacuum
 from crm_store.actor import Actor
 from crm_store.automation import lead_aging as aging
 from crm_store.automation import runs
@@ -325,12 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"loaded in {load_s:.1f} s (not timed)")
 
     result: dict[str, Any] = {
-        "benchmark": "lead_aging",
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.lead_aging " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(),
-        "git": git_state(),
-        "database": {"url": make_url(url).render_as_string(), "server": server_version(engine)},
+        **run_header("lead_aging", argv, url, engine),
         "sizes": counts, "idle_days_mode": args.mode, "seed": args.seed, "load_seconds": round(load_s, 1),
         "goal_seconds": GOAL_SECONDS, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
