@@ -133,23 +133,33 @@ def format_number(value: Decimal | int | float, code: str, decimals: int = 0) ->
 
 def format_date(day: dt.date, code: str, width: Width = "medium") -> str:
     """Format a date the locale's way: Mar 14, 2025 / 2025年3月14日."""
-    from babel.dates import format_date as babel_format_date
+    return str(_date_pattern(code, width).apply(day, get(code).locale))
 
-    return babel_format_date(day, format=width, locale=get(code).locale)
+
+@cache
+def _date_pattern(code: str, width: Width) -> Any:
+    """The locale's date pattern of a width, parsed once (a list shows a date on every row)."""
+    from babel.dates import get_date_format
+
+    return get_date_format(width, locale=get(code).locale)
 
 
 def format_datetime(moment: dt.datetime, code: str, zone: ZoneInfo, width: Width = "medium") -> str:
     """Format a stored UTC moment in a zone the locale's way, without seconds: Mar 14, 2025, 9:05 AM."""
-    from babel.dates import format_datetime as babel_format_datetime
-    from babel.dates import get_date_format, get_datetime_format, get_time_format
+    return str(_datetime_pattern(code, width).apply(moment.astimezone(zone), get(code).locale))
+
+
+@cache
+def _datetime_pattern(code: str, width: Width) -> Any:
+    """The locale's date-and-time pattern of a width with the short time, parsed once (a list shows hundreds)."""
+    from babel.dates import get_date_format, get_datetime_format, get_time_format, parse_pattern
 
     locale = get(code).locale
-    pattern = (
+    return parse_pattern(
         str(get_datetime_format(width, locale=locale))
         .replace("{1}", get_date_format(width, locale=locale).pattern)
         .replace("{0}", get_time_format("short", locale=locale).pattern)
     )
-    return babel_format_datetime(moment.astimezone(zone), pattern, locale=locale)
 
 
 def format_duration(minutes: int, code: str) -> str:

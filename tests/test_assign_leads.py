@@ -253,11 +253,13 @@ def test_cadences_that_never_started_start_except_for_history(session, factory, 
     history = add_leads(session, 1, batch=batch, owner_id=rep.id, assigned_at=batch.created_at - dt.timedelta(days=9))
     closed = add_leads(session, 1, owner_id=rep.id, assigned_at=BEFORE, status="Lost Lead")
     not_yet = add_leads(session, 1, owner_id=rep.id, assigned_at=AS_OF + dt.timedelta(hours=1))
+    window = dt.timedelta(days=flow.CATCH_UP_DAYS)
+    too_old = add_leads(session, 1, owner_id=rep.id, assigned_at=AS_OF - window - dt.timedelta(seconds=1))
     session.commit()
     outcome = run(factory)
     assert outcome.counts["cadences_started"] == 2 and outcome.counts["assigned"] == 0
     started = set(session.scalars(select(Lead.id).where(Lead.cadence_step == 1)))
-    assert started == set(by_hand) and not started & set(history + closed + not_yet)
+    assert started == set(by_hand) and not started & set(history + closed + not_yet + too_old)
     session.rollback()
     assert run(factory).counts["cadences_started"] == 0
 

@@ -90,10 +90,11 @@ def test_one_chinese_character_finds_the_names_and_words_it_begins(session: Sess
 def test_document_holds_both_name_orders_and_national_phone_digits() -> None:
     row = type("Row", (), dict(id=1, number="LEA1", is_open=True, first_name="Ann", name="Lee", company="ACME Ltd",
                                email="Ann.Lee@Example.com", email2=None, phone="+886223456789",
-                               mobile="+14155550100"))
+                               mobile="+14155550100", owner_id=7))
     doc = documents.build_document("leads", row)
     assert doc["body"] == "\nann lee\nlee ann\nacme ltd\nann.lee@example.com\n"
     assert doc["phones"] == "\n0223456789\n04155550100\n"
+    assert doc["owner_id"] == 7
     assert documents.describe("leads", row) == ("Ann Lee", "ACME Ltd · Ann.Lee@Example.com")
     assert {"ann", "nn ", "ee", "td", "om"} <= terms.text_grams(doc["body"])
     assert terms.phone_grams(doc["phones"]) >= {223, 2234, 6789, 415, 4155, 100}  # "0223", ..., "0100"

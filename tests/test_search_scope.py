@@ -1,5 +1,8 @@
 """A search made for a user finds only what that user may see (`crm_store.staff.scope`), through every way of
-finding candidates, before CANDIDATES cuts them; the plans stay index-driven; `crm --as` scopes `crm search`."""
+finding candidates, before CANDIDATES cuts them; the plans stay index-driven; `crm --as` scopes `crm search`.
+
+Every test runs twice: with a common term's matches read from its postings, and read from the user's own
+documents (the path a rep's search for a common name takes at scale) — both must find the same records."""
 
 from __future__ import annotations
 
@@ -17,10 +20,22 @@ from crm_store.records import bulk
 from crm_store.search import index as search_index
 from crm_store.search import query, terms
 from crm_store.settings import company
+from crm_store.staff import scope
 from tests.staff_support import make_staff
 from tests.test_search import add, explain
 
 MODULES = ("leads", "accounts", "contacts", "opportunities")
+
+
+@pytest.fixture(autouse=True, params=["postings", "own documents"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which way a scoped search reads a term's text matches: from the postings, or from the user's documents."""
+    if request.param == "own documents":
+        monkeypatch.setattr(query, "SCOPE_FIRST", 0)
+        monkeypatch.setattr(query, "OWN_DOCUMENTS", 10**9)
+    else:
+        monkeypatch.setattr(query, "SCOPE_FIRST", 10**9)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -227,3 +242,51 @@ def test_command_searches_what_the_acting_user_may_see(
     unknown = crm("--as", "nobody@example.com", "search", "kestrel", ok=False)
     assert unknown.exit_code == 1
     assert unknown.stderr == "error: --as/CRM_USER: no user with email 'nobody@example.com'\n"
+
+
+def test_a_new_owner_reaches_the_search_documents_however_the_record_is_reassigned(
+    session: Session, staff: dict[str, User], path: str
+) -> None:
+    rep_a, rep_c = staff["rep_a"], staff["rep_c"]
+    records = {m: make(session, m, rep_a, f"Curlew {m}") for m in MODULES}
+    session.commit()
+    assert seen(session, rep_a, "curlew") == {number(r) for r in records.values()}
+    for module, record in records.items():  # a bulk UPDATE, as assignment and handover write it
+        session.execute(text(f"update {module} set owner_id = :o where id = :i"), {"o": rep_c.id, "i": record.id})
+    session.execute(text("update leads set owner_id = null where id = :i"), {"i": records["leads"].id})
+    session.commit()
+    owners = {module: owner for module, owner in session.execute(
+        select(SearchDocument.module, SearchDocument.owner_id).where(SearchDocument.body.like("%curlew%")))}
+    assert owners == {"leads": None, "accounts": rep_c.id, "contacts": rep_c.id, "opportunities": rep_c.id}
+    assert seen(session, rep_a, "curlew") == set()
+    assert seen(session, rep_c, "curlew") == {number(records[m]) for m in MODULES[1:]}
+    company.set_value(session, "unassigned_pool", "North")  # rep_a's team: the unowned lead is in their pool
+    session.commit()
+    assert seen(session, rep_a, "curlew") == {number(records["leads"])}
+
+
+def test_a_common_term_is_read_from_a_rep_s_own_documents_and_an_admin_s_from_the_postings(
+    session: Session, staff: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rep_a, rep_c, boss = staff["rep_a"], staff["rep_c"], staff["manager"]
+    ctx = bulk.BulkContext.load(session)
+    bulk.insert_records(session, "leads", [{"last_name": "Gannet", "owner_id": rep_c.id}] * 60, ctx)
+    bulk.insert_records(session, "accounts", [{"name": "Tern Ltd", "owner_id": rep_c.id}] * 5, ctx)
+    mine = make(session, "leads", rep_a, "Gannet")
+    search_index.rebuild_index(session)  # the gram counts the choice reads
+    session.commit()
+    monkeypatch.setattr(query, "SCOPE_FIRST", 40)
+    monkeypatch.setattr(query, "OWN_DOCUMENTS", 1)
+
+    def statement(user: User | None) -> str:
+        seen_by = scope.scope_of(session, user) if user is not None else None
+        stmt = query.candidates_query(session, parse("gannet"), None, query.visible_to(session, user), seen_by)
+        return str(stmt.compile())
+
+    assert "search_documents.owner_id IN" in statement(rep_a)  # 1 record of rep_a's against 61 postings
+    assert "search_documents.owner_id IN" not in statement(staff["admin"])  # sees everything
+    assert "search_documents.owner_id IN" not in statement(rep_c)  # 65 records: not fewer than the 61 postings
+    assert "search_documents.owner_id IN" in statement(boss)  # the manager of rep_a only
+    assert seen(session, rep_a, "gannet") == {number(mine)}
+    assert len(seen(session, rep_c, "gannet")) == 60
+    assert seen(session, boss, "gannet") == {number(mine)}

@@ -92,6 +92,30 @@ def test_my_day_lists_tasks_and_new_leads_and_each_is_done_in_one_click(client: 
     session.rollback()
 
 
+def test_a_long_day_lists_the_first_tasks_with_show_all_and_each_row_points_its_quick_actions_at_its_record(
+    client: Any, session: Session, crew: Crew
+) -> None:
+    company.set_value(session, "time_zone", "UTC")
+    number = record_of(session, crew, "leads", "rep", "Chou")
+    lead = lead_id(session, number)
+    for i in range(25):
+        task(session, crew, "rep", f"Follow up {i:02}", TODAY_UTC - dt.timedelta(days=1), lead_id=lead)
+    staff = signed_in(client, crew, "rep")
+    page = staff.get("/")
+    tasks = page.find("section", **{"aria-labelledby": "tasks-title"})
+    assert [e.text for e in tasks.all(class_="item__title")] == [f"Follow up {i:02}" for i in range(20)]
+    assert tasks.find(class_="card__footer").find("a").text == "Show all 25"
+    assert tasks.find(class_="card__footer").find("a").attrs["href"] == "/?all=1"
+    assert "25 overdue" in tasks.find(class_="card__header").text
+    quick = tasks.all("details", **{"class": "quick"})[0]  # filled by staff.js from the page's one template
+    assert quick.attrs["data-call"] == f"/leads/{number}/calls"
+    assert quick.attrs["data-follow-up"] == f"/leads/{number}/follow-ups"
+    assert quick.find("a").attrs["href"] == f"/leads/{number}"  # without script: the record's own forms
+    assert len(page.all("template", id="quick-actions")) == 1
+    everything = staff.get("/?all=1").find("section", **{"aria-labelledby": "tasks-title"})
+    assert len(everything.all(class_="item__title")) == 25 and not everything.all(class_="card__footer")
+
+
 def test_a_reminder_is_dismissed_and_another_reps_task_is_not_found(client: Any, session: Session,
                                                                     crew: Crew) -> None:
     number = record_of(session, crew, "leads", "rep", "Kao")

@@ -55,7 +55,7 @@ class Condition:
     key: Any = dataclass_field(init=False, repr=False, compare=False)  # the value as compared: casefolded
 
     def __post_init__(self) -> None:
-        key = tuple(fold(v) for v in self.value) if isinstance(self.value, tuple) else self.value
+        key = frozenset(fold(v) for v in self.value) if isinstance(self.value, tuple) else self.value
         object.__setattr__(self, "key", key if self.op in ("in", "is_empty") else fold(self.value))
 
     def stored(self) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
@@ -122,14 +123,19 @@ class Plan:
 
     def first_due(self, assigned_at: dt.datetime) -> dt.date:
         """The day touch 1 is due: when `sla_hours` working hours after the assignment end."""
-        calendar = self.calendar
-        return calendar.local_date(calendar.add_working_minutes(assigned_at, self.sla_hours * 60))
+        return _first_due(self.calendar, self.sla_hours, assigned_at)
 
     def first_task(
         self, lead_id: int, name: str, owner_id: int, language: str | None, assigned_at: dt.datetime
     ) -> dict[str, Any]:
         """The row of a lead's touch 1, for `insert_rows`."""
         return touch_row(lead_id, name, owner_id, language, 1, self.touches, self.first_due(assigned_at), assigned_at)
+
+
+@lru_cache(maxsize=4096)
+def _first_due(calendar: WorkingCalendar, sla_hours: int, assigned_at: dt.datetime) -> dt.date:
+    """A run assigns thousands of leads at one moment: their first touch's day is worked out once."""
+    return calendar.local_date(calendar.add_working_minutes(assigned_at, sla_hours * 60))
 
 
 def touch_row(

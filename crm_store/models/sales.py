@@ -66,6 +66,7 @@ class Lead(Record, Touchable, Base):
         Index("ix_leads_owner_assigned", "owner_id", "assigned_at"),  # My day: assigned to me since yesterday
         Index("ix_leads_sla", "first_response_at", "sla_step", "assigned_at"),  # sla-escalation's candidates
         Index("ix_leads_owner_aging", "owner_id", "aging_state"),  # My day: my aging and stale leads
+        Index("ix_leads_assigned_at", "assigned_at"),  # the cadence catch-up's window
     )
 
     lead_no: Mapped[str20] = mapped_column(unique=True)
@@ -237,6 +238,7 @@ class Opportunity(Record, Touchable, Base):
         Index("ix_opportunities_name", "name", "id"),
         Index("ix_opportunities_owner_name", "owner_id", "name", "id"),
         Index("ix_opportunities_owner_close", "owner_id", "expected_close_date", "id"),
+        Index("ix_opportunities_owner_rotting", "owner_id", "rotting_since"),  # My day: my rotting deals
     )
 
     opportunity_no: Mapped[str20] = mapped_column(unique=True)

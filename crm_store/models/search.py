@@ -7,6 +7,11 @@ two or more characters is found through a primary-key range or lookup, never a s
 Both posting tables are clustered on their primary key (WITHOUT ROWID on SQLite), and document ids
 grow with the records' creation time, so a gram's postings read backwards are newest first.
 `search_gram_stats` keeps each gram's document count from the last rebuild, to start from the rarest.
+
+A document also carries its record's owner, kept current by the database itself (a trigger on each searched
+table's `owner_id`, migration 0014, so bulk reassignments keep it too), with an (owner, module, body) index:
+a rep's search for a common term reads that user's own documents as one index range instead of checking
+other people's postings one by one (`crm_store.search.query`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class SearchDocument(Base):
     __table_args__ = (
         UniqueConstraint("module", "record_id", name="uq_search_documents_record"),
         Index("ix_search_documents_number", "number"),
+        Index("ix_search_documents_owner", "owner_id", "module", "body"),
     )
 
     # 32-bit on every backend: the posting tables repeat it once per gram.
@@ -47,6 +53,7 @@ class SearchDocument(Base):
     # National phone digits with the trunk 0 ("0912345678"), each between newlines.
     phones: Mapped[str] = mapped_column(String(100))
     is_open: Mapped[bool] = mapped_column(Boolean)
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # the record's; None: unowned (a pool lead)
 
 
 class SearchGram(Base):

@@ -63,6 +63,7 @@ class Note(RelatedTo, Base):
     """A note on a record, optionally with a time to remind its author (a memo reminder)."""
 
     __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_author_remind", "author_id", "remind_at"),)  # My day: my reminders due
 
     id: Mapped[intpk]
     body: Mapped[str] = mapped_column(Text)

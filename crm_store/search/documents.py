@@ -37,7 +37,7 @@ def document_rows(module: str) -> Select[Any]:
     """Select the live records of a module with what their documents and result lines are made of.
 
     Every row has the same columns, whatever the module: id, number, is_open, first_name, name, company,
-    email, email2, phone, mobile (NULL where the module has no such thing).
+    email, email2, phone, mobile (NULL where the module has no such thing), owner_id.
     """
     spec = registry.get(module)
     found = spec.searchable
@@ -60,7 +60,7 @@ def document_rows(module: str) -> Select[Any]:
         (spec.open_when() if spec.open_when else true()).label("is_open"),
         column(found.first_name, "first_name"), column(found.name, "name"), company,
         column(emails[0], "email"), column(emails[1], "email2"),
-        column(phones[0], "phone"), column(phones[1], "mobile"),
+        column(phones[0], "phone"), column(phones[1], "mobile"), model.owner_id,
     )
     if joined is not None:
         stmt = stmt.outerjoin(joined, joined_on)
@@ -87,6 +87,7 @@ def build_document(module: str, row: Any) -> dict[str, Any]:
         "module": module, "record_id": row.id, "number": row.number, "is_open": bool(row.is_open),
         "body": _pieces(normalise(p) for p in (*names, row.company, row.email, row.email2) if p),
         "phones": _pieces(national_digits(p) for p in (row.phone, row.mobile) if p),
+        "owner_id": row.owner_id,
     }
 
 

@@ -130,7 +130,7 @@ def _lead_row(get: Callable[[str], Any]) -> SimpleNamespace:
     return SimpleNamespace(
         id=get("id"), number=get("lead_no"), first_name=get("first_name"), name=get("last_name"),
         company=get("company"), email=get("email"), email2=get("secondary_email"), phone=get("phone_e164"),
-        mobile=get("mobile_e164"), is_open=is_open_lead(get),
+        mobile=get("mobile_e164"), is_open=is_open_lead(get), owner_id=get("owner_id"),
     )
 
 

@@ -3,6 +3,13 @@
 A search made for a user considers only the documents of records that user may see
 (`crm_store.staff.scope.search_condition`): the check is inside each way of finding candidates, before
 CANDIDATES cuts them, so a rep's own matches behind thousands of others' are still found.
+
+For a user who sees a small part of the data (a rep: about one record in fifty), a common term's postings
+are mostly other people's: checking each of them costs more than reading the user's own documents. So when
+the term's rarest gram is held by more than SCOPE_FIRST documents, and the user's records are not many more
+than that, the text is looked for in the user's own documents instead: one range of the documents' (owner,
+module, body) index per owner (the owner column is kept by a trigger; each match is still checked against
+its record) — the same matches, read from the other side.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    false,
     func,
     or_,
     select,
@@ -38,6 +46,7 @@ from crm_store.models import (
     SearchPhoneGram,
     User,
 )
+from crm_store.records import registry
 from crm_store.search.documents import check_modules, describe, document_rows, model_of
 from crm_store.search.terms import SEP, Term
 from crm_store.staff import scope
@@ -49,6 +58,8 @@ MATCHES = ("exact", "prefix", "substring")
 CANDIDATES = 2000
 PROBE = 3000  # postings counted per gram to find the rarest
 RANGE_SORT = 50_000  # a two-character range with more postings is read in index order, not sorted by age
+SCOPE_FIRST = 5_000  # a term whose rarest gram has more postings may be looked for in the user's own documents
+OWN_DOCUMENTS = 4  # ... when they are fewer than this many times its postings
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,8 @@ def search(
     parsed = Term.parse(term)
     if parsed is None:
         return []
-    ids = list(session.scalars(candidates_query(session, parsed, modules, visible_to(session, user))))
+    seen = scope.scope_of(session, user) if user is not None else None
+    ids = list(session.scalars(candidates_query(session, parsed, modules, visible_to(session, user), seen)))
     if not ids:
         return []
     found = session.execute(ranked_query(session, parsed, ids, limit)).all()
@@ -111,14 +123,20 @@ def visible_to(session: Session, user: User | None) -> ColumnElement[bool] | Non
 
 def candidates_query(
     session: Session, term: Term, modules: Sequence[str] | None = None,
-    scope_check: ColumnElement[bool] | None = None,
+    scope_check: ColumnElement[bool] | None = None, seen: scope.Scope | None = None,
 ) -> CompoundSelect[int]:
     """Select the ids of documents matching the term, at most CANDIDATES of the newest per way of finding.
 
     `scope_check` (from `visible_to`) is applied to each posting before that limit. Building the query
-    reads how common the term's grams are, to start from the rarest.
+    reads how common the term's grams are, to start from the rarest. With the user's scope (`seen`, the
+    same user's as `scope_check`), a common term may be looked for in the user's own documents instead.
     """
-    sources = [_text_source(session, term, modules, scope_check), _phone_source(session, term, modules, scope_check),
+    text = None
+    if seen is not None and scope_check is not None:
+        text = _own_documents_source(session, term, modules, seen, scope_check)
+    if text is None:
+        text = _text_source(session, term, modules, scope_check)
+    sources = [text, _phone_source(session, term, modules, scope_check),
                _number_source(term, modules, scope_check)]
     return union(*(s.subquery().select() for s in sources if s is not None))
 
@@ -187,6 +205,43 @@ def _text_source(
     grams = sorted({q[i : i + 3] for i in range(len(q) - 2)})
     matches = SearchDocument.body.like(f"%{_escape(q)}%", escape="\\")
     return _postings(session, SearchGram.__table__, grams, matches, modules, scope_check)
+
+
+def _own_documents_source(
+    session: Session, term: Term, modules: Sequence[str] | None, seen: scope.Scope, scope_check: ColumnElement[bool]
+) -> Select[Any] | None:
+    """The text matches read from the documents of the records in `seen`, when that is cheaper (else None).
+
+    Cheaper: the term's rarest gram (or its two-character range) is held by more than SCOPE_FIRST documents,
+    and the scope holds fewer records than OWN_DOCUMENTS times that: a document is read from the owner index
+    in order, a posting is checked with random look-ups. The count of records stops at what decides.
+    """
+    if seen.everything:
+        return None
+    q = term.text
+    if len(q) <= 2:  # the range's grams as of the last rebuild (a document may count more than once: an estimate)
+        stat = SearchGramStat
+        estimate = session.scalar(select(func.sum(stat.documents)).where(stat.gram >= q, stat.gram < _successor(q)))
+        postings = int(estimate or _capped_count(session, select(SearchGram.gram).where(
+            SearchGram.gram >= q, SearchGram.gram < _successor(q)), RANGE_SORT))
+    else:
+        grams = sorted({q[i : i + 3] for i in range(len(q) - 2)})
+        postings = min(_gram_counts(session, SearchGram.__table__, grams).values())
+    if postings <= SCOPE_FIRST:
+        return None
+    names = [m for m in registry.names(searchable=True) if modules is None or m in modules]
+    cap = postings * OWN_DOCUMENTS
+    records = sum(_capped_count(session, select(registry.get(m).model.id).where(scope.condition(seen, m)), cap)
+                  for m in names)
+    if records >= cap:
+        return None
+    doc = SearchDocument
+    owners = doc.owner_id.in_(sorted(seen.owners)) if seen.owners else false()
+    pool = and_(doc.owner_id.is_(None), doc.module == "leads") if seen.pool else false()
+    matches = _begins(q) if len(q) == 1 else doc.body.like(f"%{_escape(q)}%", escape="\\")
+    stmt = select(doc.id).where(or_(owners, pool), doc.module.in_(names), matches)
+    # The owner column is kept by a trigger; the record's own owner still decides, for each match.
+    return stmt.where(scope_check).order_by(doc.id.desc()).limit(CANDIDATES)
 
 
 def _phone_source(

@@ -3,7 +3,7 @@ schedule a follow-up, dismiss a reminder. Each POST returns to the page it came 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ FOLLOW_UP_PLANNED = N_("Follow-up planned for %(day)s.")
 REMINDER_DISMISSED = N_("Reminder dismissed.")
 PICK_A_DAY = N_("Pick a day, or press Tomorrow, In 3 days or Next week.")
 NOT_IN_THE_PAST = N_("Pick today or a later day.")
+SHOWN, SHOWN_ALL = 20, 1000  # tasks and new leads listed at first, and with "Show all" (the store stops sooner)
 
 
 @bp.get(links.ROUTES["home"])
@@ -46,6 +47,7 @@ def home() -> ResponseReturnValue:
         call_statuses=[(key, gettext(label)) for key, label in CALL_STATUSES.items()],
         quick=[(key, gettext(label)) for key, label in follow_ups.FOLLOW_UP_CHOICES.items()],
         here=links.path("home"), record_path=record_path, module_path=lambda m: registry.get(m).path,
+        shown=SHOWN_ALL if request.args.get("all") == "1" else SHOWN,
     )
 
 
