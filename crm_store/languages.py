@@ -16,7 +16,7 @@ import datetime as dt
 import gettext
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Literal
@@ -87,8 +87,14 @@ def translations(code: str) -> gettext.NullTranslations:
 
 def translate(code: str, message: str, **values: Any) -> str:
     """Translate a message into a language; `%(name)s` placeholders are filled from `values`."""
-    text = translations(code).gettext(message)
+    text = _translated(code, message)
     return text % values if values else text
+
+
+@lru_cache(maxsize=8192)
+def _translated(code: str, message: str) -> str:
+    """A message's translation, looked up once (the catalogues do not change while a process runs)."""
+    return translations(code).gettext(message)
 
 
 def translate_plural(code: str, singular: str, plural: str, n: int, **values: Any) -> str:

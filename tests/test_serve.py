@@ -346,3 +346,38 @@ def test_kill_9_of_a_worker_mid_burst_loses_no_accepted_submission(served: Serve
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(WebSubmission)) == len(stored_ids)
     engine.dispose()
+
+
+def _connections_of(pid: int, port: int) -> int:
+    """How many established TCP connections on the server's `port` the process `pid` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    held = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            held += local_port == port and state == "01" and inode in inodes  # 01: ESTABLISHED
+    return held
+
+
+def test_keep_alive_connections_are_shared_out_over_the_workers(served: Served) -> None:
+    """Browsers keep their connection: 32 opened one after another while the server idles must not all land
+    on the worker that happens to wake first (the other core would idle under their load)."""
+    conns = [http.client.HTTPConnection("127.0.0.1", served.port, timeout=10) for _ in range(32)]
+    try:
+        for conn in conns:
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() is not None
+        held = {pid: _connections_of(pid, served.port) for pid in served.workers()}
+        assert sum(held.values()) == 32, held
+        assert min(held.values()) >= 4, held
+    finally:
+        for conn in conns:
+            conn.close()

@@ -16,6 +16,7 @@ import asyncio
 import io
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -164,9 +165,46 @@ class Worker(UvicornWorker):
 
     Which `X-Forwarded-For` to believe is the app's decision (`CRM_TRUSTED_PROXIES`), so the server passes
     the connecting address through untouched.
+
+    Connections are shared out by the kernel. On one inherited listening socket, the worker whose event loop
+    wakes first accepts every connection waiting, and keeps it for all its requests (keep-alive): eight
+    browsers that connect while both workers are idle all land on one worker, which then runs every page on
+    one core while the other idles. So, when gunicorn's socket has SO_REUSEPORT (`--reuse-port`, as `crm
+    serve` sets it), each worker also listens on a socket of its own on the same address, and the kernel
+    spreads new connections over the group by their addresses; the inherited socket still serves, so a
+    worker's restart loses nothing queued on it.
     """
 
     CONFIG_KWARGS: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "proxy_headers": False, "lifespan": "on"}
+
+    async def _serve(self) -> None:
+        inherited: list[Any] = getattr(self, "sockets")  # noqa: B009 - gunicorn's attribute, untyped
+        self.sockets = [*inherited, *own_listeners(inherited, self.cfg.backlog)]
+        await super()._serve()
+
+
+def own_listeners(inherited: Iterable[Any], backlog: int) -> list[socket.socket]:
+    """A socket of this process's own for each inherited TCP listener that has SO_REUSEPORT, on its address."""
+    own = []
+    for listener in inherited:
+        if listener.family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        if not listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT):
+            continue
+        sock = socket.socket(listener.family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(listener.getsockname())
+            sock.listen(backlog)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            log.warning("no listening socket of this worker's own on %s (%s): the shared one serves",
+                        listener.getsockname(), exc)
+            continue
+        own.append(sock)
+    return own
 
 
 def _product() -> WholeRequests:

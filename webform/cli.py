@@ -16,6 +16,7 @@ def gunicorn_argv(host: str, port: int, workers: int, app: str = APP) -> list[st
         sys.executable, "-m", "gunicorn", app,
         "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "webform.asgi.Worker",
         "--backlog", "2048", "--timeout", "30", "--graceful-timeout", "20", "--keep-alive", "5",
+        "--reuse-port",  # each worker listens on its own socket too: the kernel shares connections out
         "--no-control-socket",  # gunicorn's control socket is one path per user, shared by every instance
         *(["--config", "python:webform.serve_hooks"] if app == APP else []),  # the intake's own process
     ]
