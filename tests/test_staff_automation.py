@@ -107,8 +107,9 @@ def test_my_day_lists_my_aging_and_stale_leads_the_longest_idle_first(client: An
     assert [b.text for b in first.all(class_="aging")] == ["Stale · Idle 41 days"]
     assert [b.text for b in second.all(class_="aging")] == ["Aging · Idle 9 days"]
     assert first.find("a").attrs["href"] == path("leads", stale.lead_no)
-    forms = [f.attrs["action"] for f in first.all("form")]  # the same quick actions as the other lead rows
-    assert forms == [path("leads", stale.lead_no, "calls"), path("leads", stale.lead_no, "follow-ups")]
+    quick = first.find("details", **{"class": "quick"})  # the same quick actions as the other lead rows
+    assert [quick.attrs["data-call"], quick.attrs["data-follow-up"]] == [
+        path("leads", stale.lead_no, "calls"), path("leads", stale.lead_no, "follow-ups")]
 
     boss = section(signed_in(client.application.test_client(), crew, "manager").get("/"), "aging-title")
     assert titles(boss) == ["Boss's"]  # mine only: a manager's reports' leads are theirs
@@ -147,7 +148,8 @@ def test_my_day_lists_my_rotting_opportunities_with_stage_days_and_amount(client
     meta = item.find(class_="item__meta").text
     assert stage_name in meta and "Idle 21 days" in meta and "its stage allows 14 days" in meta
     assert any(b.text.startswith("Rotting since") for b in item.all(class_="badge"))
-    assert path("opportunities", rotting.opportunity_no, "calls") in [f.attrs["action"] for f in item.all("form")]
+    quick = item.find("details", **{"class": "quick"})
+    assert quick.attrs["data-call"] == path("opportunities", rotting.opportunity_no, "calls")
 
 
 def test_a_manager_s_team_section_stays_beside_the_new_lists(client: Any, session: Session, crew: Crew) -> None:

@@ -65,7 +65,8 @@ class Lead(Record, Touchable, Base):
         Index("ix_leads_company", "company", "id"),
         Index("ix_leads_owner_assigned", "owner_id", "assigned_at"),  # My day: assigned to me since yesterday
         Index("ix_leads_sla", "first_response_at", "sla_step", "assigned_at"),  # sla-escalation's candidates
-        Index("ix_leads_owner_aging", "owner_id", "aging_state"),  # My day: my aging and stale leads
+        # My day: my aging and stale leads, the longest idle first, counted and ordered from the index alone
+        Index("ix_leads_owner_aging", "owner_id", "aging_state", "idle_days", "deleted_at", "converted_at"),
         Index("ix_leads_assigned_at", "assigned_at"),  # the cadence catch-up's window
     )
 
@@ -238,7 +239,8 @@ class Opportunity(Record, Touchable, Base):
         Index("ix_opportunities_name", "name", "id"),
         Index("ix_opportunities_owner_name", "owner_id", "name", "id"),
         Index("ix_opportunities_owner_close", "owner_id", "expected_close_date", "id"),
-        Index("ix_opportunities_owner_rotting", "owner_id", "rotting_since"),  # My day: my rotting deals
+        # My day: my rotting deals, counted and ordered from the index alone
+        Index("ix_opportunities_owner_rotting", "owner_id", "rotting_since", "closed_at", "deleted_at"),
     )
 
     opportunity_no: Mapped[str20] = mapped_column(unique=True)

@@ -58,8 +58,9 @@ MATCHES = ("exact", "prefix", "substring")
 CANDIDATES = 2000
 PROBE = 3000  # postings counted per gram to find the rarest
 RANGE_SORT = 50_000  # a two-character range with more postings is read in index order, not sorted by age
-SCOPE_FIRST = 5_000  # a term whose rarest gram has more postings may be looked for in the user's own documents
-OWN_DOCUMENTS = 4  # ... when they are fewer than this many times its postings
+SCOPE_FIRST = 500  # a term whose rarest gram has more postings may be looked for in the user's own documents
+OWN_DOCUMENTS = 50  # ... when they are fewer than this many times its postings: a posting checked costs about
+# fifty documents read in index order (measured at 1,000,000 leads: 75 µs against 1.5 µs)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def search(
     """
     if modules is not None:
         check_modules(modules)
+        modules = None if set(modules) >= set(registry.names(searchable=True)) else modules  # every one: no limit
     parsed = Term.parse(term)
     if parsed is None:
         return []
@@ -181,7 +183,9 @@ def _document_check(
     """Check a posting's document: the term's condition, the modules, the scope (its EXISTS on the record
     correlates to this SearchDocument, so each is one primary-key lookup)."""
     doc = SearchDocument
-    in_modules = doc.module.in_(modules) if modules is not None else None
+    # `module || ''`: an expression no index serves, so SQLite keeps looking the document up by its key
+    # instead of reading every document of the listed modules for each posting (38 s for "LEA12").
+    in_modules = doc.module.concat("").in_(modules) if modules is not None else None
     conditions = [c for c in (condition, in_modules, scope_check) if c is not None]
     return _checked(select(doc.id).where(doc.id == posting, *conditions)) if conditions else None
 
@@ -255,6 +259,9 @@ def _phone_source(
     return _postings(session, SearchPhoneGram.__table__, grams, phones, modules, scope_check)
 
 
+_NUMBERED = aliased(SearchDocument, name="n")  # made once: an alias made per search is adapted anew each time
+
+
 def _number_source(
     term: Term, modules: Sequence[str] | None, scope_check: ColumnElement[bool] | None
 ) -> Select[Any] | None:
@@ -262,11 +269,11 @@ def _number_source(
         return None
     # An alias, so the scope (written against SearchDocument) is checked document by document through the
     # primary key: put on this select itself, SQLite answers its OR by reading every document of each module.
-    doc = aliased(SearchDocument, name="n")
+    doc = _NUMBERED
     # Record numbers are letters and digits, and ":" sorts right after "9": the range is the prefix.
     stmt = select(doc.id).where(doc.number >= term.number, doc.number < term.number + ":")
     if modules is not None:
-        stmt = stmt.where(doc.module.in_(modules))
+        stmt = stmt.where(doc.module.concat("").in_(modules))  # not through an index: see _document_check
     if scope_check is not None:
         stmt = stmt.where(_document_check(doc.id, None, None, scope_check))
     return stmt.order_by(doc.number).limit(CANDIDATES)

@@ -194,14 +194,19 @@ def my_day(session: Session, user: User, as_of: dt.datetime | None = None) -> My
 
 
 def aging_leads(session: Session, user_id: int, limit: int = ATTENTION_LIMIT) -> Attention:
-    """The user's open aging and stale leads, the longest idle first."""
+    """The user's open aging and stale leads, the longest idle first.
+
+    Which ones and how many are read from `ix_leads_owner_aging` alone (a rep may have thousands); only the
+    rows shown are read from the table.
+    """
     mine = (Lead.owner_id == user_id, Lead.aging_state.in_(AGING_STATES), Lead.deleted_at.is_(None),
             Lead.converted_at.is_(None))
+    order = (Lead.idle_days.desc(), Lead.id)
+    shown = select(Lead.id).where(*mine).order_by(*order).limit(limit).scalar_subquery()
     stmt = (
         select(Lead.id, Lead.lead_no, Lead.first_name, Lead.last_name, Lead.company, Lead.status, Lead.aging_state,
                Lead.idle_days, func.coalesce(Lead.last_touch_at, Lead.created_at))
-        .where(*mine)
-        .order_by(func.coalesce(Lead.last_touch_at, Lead.created_at), Lead.id).limit(limit)
+        .where(Lead.id.in_(shown)).order_by(*order)
     )
     items = [AgingLead(row[0], row[1], display_name(row[2], row[3]), row[4], row[5], row[6] or "", row[7], row[8])
              for row in session.execute(stmt)]
@@ -209,16 +214,19 @@ def aging_leads(session: Session, user_id: int, limit: int = ATTENTION_LIMIT) ->
 
 
 def rotting_deals(session: Session, user_id: int, limit: int = ATTENTION_LIMIT) -> Attention:
-    """The user's open opportunities rotting in their stage, the longest rotting first."""
+    """The user's open opportunities rotting in their stage, the longest rotting first (chosen and counted from
+    `ix_opportunities_owner_rotting` alone)."""
     mine = (Opportunity.owner_id == user_id, Opportunity.rotting_since.is_not(None), Opportunity.closed_at.is_(None),
             Opportunity.deleted_at.is_(None))
+    order = (Opportunity.rotting_since, Opportunity.id)
+    shown = select(Opportunity.id).where(*mine).order_by(*order).limit(limit).scalar_subquery()
     stmt = (
         select(Opportunity.id, Opportunity.opportunity_no, Opportunity.name, SalesStage.name, SalesStage.rotting_days,
                Opportunity.idle_days, Opportunity.rotting_since, Opportunity.amount, Currency.code)
         .join(SalesStage, SalesStage.id == Opportunity.stage_id)
         .join(Currency, Currency.id == Opportunity.currency_id)
-        .where(*mine)
-        .order_by(Opportunity.rotting_since, Opportunity.id).limit(limit)
+        .where(Opportunity.id.in_(shown))
+        .order_by(*order)
     )
     items = [RottingDeal(row[0], row[1], row[2], row[3], row[4], row[5], cast(dt.datetime, row[6]), row[7], row[8])
              for row in session.execute(stmt)]  # rotting_since: never None here

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from crm_store import links
 from crm_store.models import User
@@ -51,8 +51,8 @@ def _owners(db: Session, found: list[SearchResult]) -> dict[tuple[str, int], str
         ids[result.module].append(result.id)
     names: dict[tuple[str, int], str] = {}
     for module, wanted in ids.items():
-        model, owner = registry.get(module).model, aliased(User)
-        rows = db.execute(select(model.id, owner.name).join(owner, owner.id == model.owner_id)
+        model = registry.get(module).model  # User itself, not an alias: an alias is adapted anew on each request
+        rows = db.execute(select(model.id, User.name).join(User, User.id == model.owner_id)
                           .where(model.id.in_(wanted)))
         names |= {(module, row_id): name for row_id, name in rows}
     return names

@@ -31,11 +31,16 @@ def upgrade() -> None:
     with op.batch_alter_table('search_documents', schema=None) as batch_op:
         batch_op.create_index('ix_search_documents_owner', ['owner_id', 'module', 'body'], unique=False)
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
-        batch_op.create_index('ix_opportunities_owner_rotting', ['owner_id', 'rotting_since'], unique=False)
+        batch_op.create_index('ix_opportunities_owner_rotting', ['owner_id', 'rotting_since', 'closed_at', 'deleted_at'],
+                              unique=False)
     with op.batch_alter_table('notes', schema=None) as batch_op:
         batch_op.create_index('ix_notes_author_remind', ['author_id', 'remind_at'], unique=False)
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.create_index('ix_leads_assigned_at', ['assigned_at'], unique=False)
+        # My day's aging leads are counted and ordered from the index alone (0013 indexed the state only)
+        batch_op.drop_index('ix_leads_owner_aging')
+        batch_op.create_index('ix_leads_owner_aging',
+                              ['owner_id', 'aging_state', 'idle_days', 'deleted_at', 'converted_at'], unique=False)
     create_owner_triggers()
 
 
@@ -67,6 +72,8 @@ def downgrade() -> None:
     if op.get_context().dialect.name == 'postgresql':
         op.execute("DROP FUNCTION IF EXISTS search_document_owner()")
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.drop_index('ix_leads_owner_aging')
+        batch_op.create_index('ix_leads_owner_aging', ['owner_id', 'aging_state'], unique=False)
         batch_op.drop_index('ix_leads_assigned_at')
     with op.batch_alter_table('notes', schema=None) as batch_op:
         batch_op.drop_index('ix_notes_author_remind')
