@@ -23,6 +23,11 @@ client) and, one page at a time, request it in a closed loop for `--warmup` + `-
 - a lead page with its timeline (`/leads/<number>`): up to 200 of the rep's leads, up to half of them
   worked (with activities), so their timelines have something in them.
 
+`--set part2` asks issue 14's pages instead (`--set all`: both): the pipeline board of the default process, the
+campaign list, a saved filter's list (a filter the rep saved, made once in the data dir; the list its `?saved=`
+link redirects to) and a CSV export of the rep's leads by the status or source nearest 10,000 rows (goal < 2 s;
+asked as the rep only).
+
 First as a rep of the demo (`--rep`, rep1@example.com: their own records, about 1 in 50), then the same
 pages (the same leads and terms) as the demo's admin (`--admin`: everything). Every answer must be a 200
 (a redirect to the sign-in page is not followed: it is a failure); anything else is counted and shown.
@@ -54,7 +59,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from bench.machine import describe
 from bench.webform_load import CLK_TCK, Server, latency_ms, machine_ticks
@@ -67,6 +72,9 @@ STATE_FILE = "bench_staff_pages.json"  # in a kept data dir: the demo users' pas
 REP, ADMIN = "rep1@example.com", "admin@example.com"
 LEAD_STATUS_FILTER = "Not Contacted"
 LEADS_PICKED, TERMS_PICKED = 200, 100
+EXPORT_ROWS = 10_000  # issue 14: an export of 10,000 rows (goal < 2 s)
+EXPORT_GOAL_MS = 2_000
+SAVED_FILTER = "Bench: not contacted, by name"
 FAILURE_EXAMPLES = 10
 SIGN_IN_TRIES = 5
 
@@ -212,6 +220,9 @@ class Picks:
     worked_leads: int
     terms: list[str]
     database: str
+    saved_list: str = ""  # the list a saved filter of the rep's opens (where ?saved=<id> redirects)
+    export: str = ""  # a CSV export of the rep's leads of about EXPORT_ROWS rows
+    export_rows: int = 0
 
 
 def pick(env: dict[str, str], rep_email: str, admin_email: str, seed: int) -> Picks:
@@ -240,6 +251,7 @@ def pick(env: dict[str, str], rep_email: str, admin_email: str, seed: int) -> Pi
                 select(Activity.lead_id).where(Activity.owner_id == rep.id, Activity.lead_id.is_not(None)).distinct()
             ))
             server = engine.dialect.name + " " + ".".join(map(str, engine.dialect.server_version_info or ()))
+            saved_list, export, export_rows = _part2_picks(session, rep)
     finally:
         engine.dispose()
     if not own:
@@ -258,7 +270,30 @@ def pick(env: dict[str, str], rep_email: str, admin_email: str, seed: int) -> Pi
             way = rng.random()
             terms.append(f"{first} {last}".strip() if way < 0.3 else last[:4] if way < 0.6 and len(last) > 4 else last)
     return Picks([row.lead_no for row in chosen], sum(1 for row in chosen if row.id in worked), terms,
-                 server.strip())
+                 server.strip(), saved_list, export, export_rows)
+
+
+def _part2_picks(session: Any, rep: Any) -> tuple[str, str, int]:
+    """The rep's saved filter (made once, kept in the data dir), and the lead filter whose export is nearest
+    EXPORT_ROWS rows (by status, or by source)."""
+    from sqlalchemy import func, select
+
+    from crm_store.models import Lead
+    from crm_store.records import saved_filters
+
+    params = {"status": LEAD_STATUS_FILTER, "sort": "name", "order": "asc"}
+    if not any(f.name == SAVED_FILTER for f in saved_filters.for_user(session, rep, "leads")):
+        saved_filters.save(session, rep, "leads", SAVED_FILTER, params)
+        session.commit()
+    leads = links.path("records", module="leads")
+    best: tuple[int, str] = (0, "")
+    for key, column in (("status", Lead.status), ("source", Lead.lead_source)):
+        for value, n in session.execute(select(column, func.count()).where(
+                Lead.owner_id == rep.id, Lead.deleted_at.is_(None), column.is_not(None)).group_by(column)):
+            if abs(n - EXPORT_ROWS) < abs(best[0] - EXPORT_ROWS):
+                best = (n, f"{key}={quote_plus(str(value))}")
+    export = links.path("records_export", module="leads") + (f"?owner=me&{best[1]}" if best[1] else "?owner=me")
+    return f"{leads}?{urlencode(params)}", export, best[0]
 
 
 @dataclass(frozen=True)
@@ -270,9 +305,11 @@ class Page:
     shown: str  # the paths as the report shows them
     paths: tuple[str, ...]
     deep: bool = False
+    roles: tuple[str, ...] = ("rep", "admin")
+    goal_ms: float = GOAL_P95_MS
 
 
-def pages(picks: Picks) -> list[Page]:
+def part1_pages(picks: Picks) -> list[Page]:
     home, leads = links.path("home"), links.path("records", module="leads")
     search, suggest = links.path("search"), links.path("search_suggest")
     filtered, by_name = urlencode({"status": LEAD_STATUS_FILTER}), urlencode({"sort": "name", "order": "asc"})
@@ -289,6 +326,26 @@ def pages(picks: Picks) -> list[Page]:
         Page("lead", "lead page with its timeline", f"{leads}/<number>",
              tuple(links.path("record", module="leads", number=n) for n in picks.leads)),
     ]
+
+
+def part2_pages(picks: Picks) -> list[Page]:
+    """Issue 14's: the board of the default process, the campaign list, a saved filter's list, a 10,000-row export
+    (the rep's; an admin's export would be every rep's leads, so only the board and lists are asked as admin)."""
+    board, campaigns = links.path("board"), links.path("campaigns")
+    return [
+        Page("board", "pipeline board, default process", board, (board,)),
+        Page("campaigns", "campaign list", campaigns, (campaigns,)),
+        Page("saved_filter", "a saved filter's list (where ?saved=<id> leads)", picks.saved_list,
+             (picks.saved_list,)),
+        Page("export", f"CSV export of {picks.export_rows:,} leads", picks.export, (picks.export,), roles=("rep",),
+             goal_ms=EXPORT_GOAL_MS),
+    ]
+
+
+def pages(picks: Picks, which: str = "part1") -> list[Page]:
+    """The pages of a set: part1 (issue 12's), part2 (issue 14's) or all."""
+    return ((part1_pages(picks) if which in ("part1", "all") else [])
+            + (part2_pages(picks) if which in ("part2", "all") else []))
 
 
 HEALTHZ = Page("healthz", "baseline", links.path("healthz"), (links.path("healthz"),))
@@ -464,7 +521,7 @@ async def drive(base: str, password: str, picks: Picks, args: argparse.Namespace
         log(f"{args.clients} clients signed in as {email} ({role})")
         try:
             out[role] = {}
-            for page in ([HEALTHZ] if role == "rep" else []) + pages(picks):
+            for page in ([HEALTHZ] if role == "rep" else []) + [p for p in pages(picks, args.set) if role in p.roles]:
                 out[role][page.key] = rec = await phase(clients, page, args, server)
                 window = summarise_page(page, rec, args)
                 log(f"  {role} {page.key}: {window['requests']:,} requests, p50 {_ms(window['latency_ms']['p50'])} "
@@ -507,7 +564,7 @@ def summarise_page(page: Page, rec: Recorded, args: argparse.Namespace) -> dict[
 
 
 def summarise(recorded: dict[str, dict[str, Recorded]], picks: Picks, args: argparse.Namespace) -> dict[str, Any]:
-    every = {HEALTHZ.key: HEALTHZ, **{p.key: p for p in pages(picks)}}
+    every = {HEALTHZ.key: HEALTHZ, **{p.key: p for p in pages(picks, args.set)}}
     roles: dict[str, Any] = {}
     for role, recs in recorded.items():
         roles[role] = {key: summarise_page(every[key], rec, args) for key, rec in recs.items()}
@@ -518,7 +575,8 @@ def summarise(recorded: dict[str, dict[str, Recorded]], picks: Picks, args: argp
             row["ratio_to_healthz"] = {q: round(lat[q] / health[q], 1) if lat[q] and health[q] else None
                                        for q in ("p50", "p95")}
             if role == "rep" and key != HEALTHZ.key:
-                row["goal_met"] = lat["p95"] is not None and lat["p95"] < GOAL_P95_MS
+                row["goal_ms"] = every[key].goal_ms
+                row["goal_met"] = lat["p95"] is not None and lat["p95"] < every[key].goal_ms
     return roles
 
 
@@ -573,7 +631,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["", f"### As {'a rep' if goal else 'an admin'} ({email})"
                   + ("" if goal else ", no goal"), "",
                   "| page | requests/s | p50 ms | p95 ms | p99 ms | ÷ /healthz p50 · p95 | non-200 | KB | "
-                  "server CPU ms/req | clients CPU s | other CPU s |" + (f" p95 < {GOAL_P95_MS} ms |" if goal else ""),
+                  "server CPU ms/req | clients CPU s | other CPU s |" + (" goal (p95) |" if goal else ""),
                   "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + ("---|" if goal else "")]
         for key, row in rows.items():
             lat, cpu = row["latency_ms"], row["cpu"]
@@ -585,7 +643,8 @@ def markdown(r: dict[str, Any]) -> str:
                      f"{cpu.get('other_processes_cpu_seconds', 0):,.1f} of "
                      f"{cpu.get('machine_cpu_seconds_available', 0):,.0f}"]
             if goal:
-                cells.append("" if key == HEALTHZ.key else ("met" if row["goal_met"] else "**NOT met**"))
+                cells.append("" if key == HEALTHZ.key else (f"< {row['goal_ms']:,.0f} ms: "
+                                                            + ("met" if row["goal_met"] else "**NOT met**")))
             lines.append("| " + " | ".join(cells) + " |")
         deep = rows.get("list_deep", {}).get("deep")
         if deep:
@@ -612,7 +671,8 @@ def markdown(r: dict[str, Any]) -> str:
     if logs:
         lines.append(f"Server log: {', '.join(f'{k} {v:,}' for k, v in logs.items())} (see --keep DIR's server.log).")
     met = r["goal_met"]
-    lines.append(f"Goal p95 < {GOAL_P95_MS} ms on each of the rep's pages: {'met' if met else 'NOT met'}.")
+    lines.append(f"Goal p95 < {GOAL_P95_MS} ms on each of the rep's pages (an export < {EXPORT_GOAL_MS:,} ms): "
+                 f"{'met' if met else 'NOT met'}.")
     return "\n".join(lines)
 
 
@@ -645,6 +705,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rep", default=REP, help=f"the rep to sign in as (default {REP})")
     p.add_argument("--admin", default=ADMIN, help=f"the admin to sign in as (default {ADMIN})")
     p.add_argument("--skip-admin", action="store_true", help="only the rep's pages")
+    p.add_argument("--set", choices=("part1", "part2", "all"), default="part1",
+                   help="which pages: part1 (issue 12: My day, lists, search, a lead page), part2 (issue 14: the "
+                        "board, campaigns, a saved filter's list, a 10,000-row export) or all")
     p.add_argument("--seed", type=int, default=2026,
                    help="random seed of the demo, the leads and the terms (default 2026)")
     p.add_argument("--json", metavar="PATH", type=Path, default=RESULTS,

@@ -87,14 +87,15 @@ def translations(code: str) -> gettext.NullTranslations:
 
 def translate(code: str, message: str, **values: Any) -> str:
     """Translate a message into a language; `%(name)s` placeholders are filled from `values`."""
-    text = _translated(code, message)
+    text = _translated(translations(code), message)
     return text % values if values else text
 
 
 @lru_cache(maxsize=8192)
-def _translated(code: str, message: str) -> str:
-    """A message's translation, looked up once (the catalogues do not change while a process runs)."""
-    return translations(code).gettext(message)
+def _translated(catalogue: gettext.NullTranslations, message: str) -> str:
+    """A message's translation in a catalogue, looked up once per catalogue (keyed by the catalogue itself, so
+    a replaced catalogue is never answered from another's lookups)."""
+    return catalogue.gettext(message)
 
 
 def translate_plural(code: str, singular: str, plural: str, n: int, **values: Any) -> str:

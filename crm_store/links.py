@@ -41,6 +41,43 @@ ROUTES: dict[str, str] = {
     "user_deactivate": "/users/<user_id>/deactivate",
     "user_welcome": "/users/<user_id>/welcome",  # send the welcome email again
     "automation": "/automation",  # admins: the flows' last runs and mail delivery's health
+    # -- staff web app part 2 (issue 14): each area adds its routes only inside its own block
+    # board
+    "board": "/board",  # the pipeline board of one sales process (?process=, ?owner=, ?team=)
+    "board_column": "/board/stages/<stage_id>",  # a column's next cards, "more" (?after=; and the board's query)
+    "board_move": "/board/cards/<number>/stage",  # POST: move a card to a stage (a lost one asks for the reason)
+    # duplicates, merge, recycle bin
+    "merge": "/duplicates/merge",  # GET ?module=&ids=1,2[,3]: choose the values; POST merges
+    "merge_undo": "/merges/<entry_id>/undo",  # the merge's audit entry, from the kept record's timeline
+    "bin_restore": "/bin/<module>/<number>/restore",  # module: any url path the bin holds (campaigns too)
+    "bin_purge": "/bin/<module>/<number>/purge",  # admins, after a confirmation
+    "duplicates": "/duplicates",
+    "recycle_bin": "/bin",
+    # documents
+    "document_upload": "/<module:module>/<number>/documents",  # POST: attach a file to a record
+    "document_download": "/documents/<number>/download",  # as an attachment, audited
+    "documents": "/documents",
+    # lists of campaigns and activities, saved filters, export, bulk actions
+    "records_export": "/<module:module>/export.csv",  # the filtered list (every page) as CSV
+    "records_bulk": "/<module:module>/bulk",  # POST: reassign, change status or delete the selected rows
+    "saved_filters": "/<module:module>/filters",  # POST: save the list's filter under a name
+    "saved_filter_rename": "/<module:module>/filters/<filter_id>/rename",  # POST
+    "saved_filter_delete": "/<module:module>/filters/<filter_id>/delete",  # POST
+    "campaigns": "/campaigns",
+    "campaign": "/campaigns/<number>",  # a campaign's fields, leads, contacts and opportunities
+    "activities": "/activities",
+    # agenda
+    "agenda": "/agenda",
+    "agenda_event_new": "/agenda/events/new",  # a call or meeting, with an invitation (.ics) to its attendees
+    "agenda_event": "/agenda/events/<activity_id>",  # edit or move one: the keyboard's and no-script way
+    "agenda_move": "/agenda/events/<activity_id>/move",  # POST: where a drag on the agenda dropped it
+    # web forms and quarantine (admins)
+    "web_forms": "/admin/forms",
+    "quarantine": "/admin/quarantine",
+    "web_form": "/admin/forms/<public_id>",  # a form's definition in short, its counts and embed snippet
+    "quarantine_release": "/admin/quarantine/<ref>/release",  # POST: the held submission makes (or adds to) a lead
+    "quarantine_discard": "/admin/quarantine/<ref>/discard",  # POST: confirmed as spam
+    # -- end of issue 14's blocks
     "report": "/reports/<name>",
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",

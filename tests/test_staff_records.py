@@ -180,7 +180,7 @@ def test_a_script_in_a_name_is_shown_as_text(client: Any, session: Session, crew
 
 def test_an_unknown_module_or_number_is_not_found(client: Any, session: Session, crew: Crew) -> None:
     staff = signed_in(client, crew, "admin")
-    for where in ("/campaigns", "/reports/x", "/leads/LEA999999", "/leads/LEA999999/edit"):
+    for where in ("/widgets", "/reports/x", "/leads/LEA999999", "/leads/LEA999999/edit", "/campaigns/CAM999999"):
         staff.get(where)
         assert staff.status == 404, where
 

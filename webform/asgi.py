@@ -5,7 +5,8 @@ event loop; `WholeRequests` waits there until a request's body has arrived in fu
 the request to a thread that runs the (WSGI) Flask app. A client that sends half a request and waits
 holds a coroutine and a socket, never one of the app's threads, so `/healthz`, the form and the API keep
 answering while hundreds of such connections are open. A body larger than the app accepts is not read
-further: the app answers 413 from what it has. Responses are buffered (they are small pages and JSON).
+further: the app answers 413 from what it has. `max_body` may depend on the request (a document upload
+may be megabytes; everything else a few kilobytes). Responses are buffered (they are small pages and JSON).
 
 `app` is what gunicorn loads: `webform.asgi:app`.
 """
@@ -40,7 +41,8 @@ BODY_SECONDS = 30.0  # a body that takes longer to arrive is answered 408 and th
 class WholeRequests:
     """An ASGI app that runs a WSGI app on complete requests, in a pool of threads."""
 
-    def __init__(self, wsgi: WSGIApp, *, max_body: int, threads: int = THREADS, admit: Admit | None = None,
+    def __init__(self, wsgi: WSGIApp, *, max_body: int | Callable[[Scope], int], threads: int = THREADS,
+                 admit: Admit | None = None,
                  on_startup: Callable[[], None] | None = None, on_shutdown: Callable[[], None] | None = None) -> None:
         self.wsgi = wsgi
         self.max_body = max_body
@@ -59,7 +61,8 @@ class WholeRequests:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            body = await asyncio.wait_for(self._body(receive), BODY_SECONDS)
+            limit = self.max_body(scope) if callable(self.max_body) else self.max_body
+            body = await asyncio.wait_for(self._body(receive, limit), BODY_SECONDS)
         except TimeoutError:
             await _answer(send, 408, [(b"content-type", b"text/plain"), (b"connection", b"close")],
                           b"The request took too long to arrive.\n")
@@ -73,7 +76,7 @@ class WholeRequests:
         status, headers, content = await loop.run_in_executor(pool, run_wsgi, self.wsgi, environ)
         await _answer(send, status, headers, content)
 
-    async def _body(self, receive: Receive) -> bytes | None:
+    async def _body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body (at most one byte more than the app accepts), or None when the client left."""
         chunks, size = [], 0
         while True:
@@ -83,8 +86,8 @@ class WholeRequests:
             chunk = message.get("body", b"")
             chunks.append(chunk)
             size += len(chunk)
-            if size > self.max_body or not message.get("more_body", False):
-                return b"".join(chunks)[: self.max_body + 1]
+            if size > limit or not message.get("more_body", False):
+                return b"".join(chunks)[: limit + 1]
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
@@ -213,13 +216,15 @@ def _product() -> WholeRequests:
     from webform.app import MAX_BODY, create_app
     from webform.extensions import limiter
     from webform.intake import PROCESS_ENV, STANDBY, Intake
+    from webform.staff.documents.routes import body_limit
 
     logging.basicConfig(level=load_config().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     state = app.extensions["leadline"]
     # with the intake in a process of its own (`crm serve`), this worker's thread stands by for it
     state.intake = intake = Intake(state, standby=STANDBY if os.environ.get(PROCESS_ENV) == "1" else 0.0)
-    return WholeRequests(app, max_body=MAX_BODY, admit=partial(limiter.admit, app),
+    return WholeRequests(app, max_body=lambda scope: body_limit(scope["method"], scope["path"], MAX_BODY),
+                         admit=partial(limiter.admit, app),
                          on_startup=intake.start, on_shutdown=intake.stop)
 
 

@@ -35,6 +35,8 @@ BACKOFF = (
 STUCK_AFTER = dt.timedelta(minutes=10)
 DEFAULT_DOMAIN = "leadline.invalid"  # Message-IDs of a deployment whose address has no host name
 
+_JITTER = random.Random()  # its own generator: a worker thread leaves the global one alone
+
 
 @dataclass(frozen=True)
 class AttachmentRef:
@@ -272,7 +274,7 @@ def mark_transient(session: Session, message_id: int, reason: str, now: dt.datet
     else:
         wait = BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
         row.status = "retrying"
-        row.next_attempt_at = now + wait * random.uniform(0.9, 1.1)
+        row.next_attempt_at = now + wait * _JITTER.uniform(0.9, 1.1)
     session.flush()
     return row.status
 

@@ -3,6 +3,7 @@
 from .automation import FLOW_RUN_STATUSES, RULE_OPERATORS, AssignmentRule, Cadence, FlowRun
 from .base import Base, utcnow
 from .capture import OWNER_KINDS, SUBMISSION_OUTCOMES, WebForm, WebFormAssignee, WebSubmission
+from .filters import SavedFilter
 from .history import AUDIT_ACTIONS, AuditEntry, Document, DocumentLink
 from .mail import OUTBOX_STATUSES, OutboxMessage
 from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
@@ -52,6 +53,7 @@ __all__ = [
     "RecordCounter",
     "SalesProcess",
     "SalesStage",
+    "SavedFilter",
     "SearchDocument",
     "SearchGram",
     "SearchGramStat",

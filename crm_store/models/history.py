@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, intpk, str255, utcnow
 from .work import RelatedTo
 
-AUDIT_ACTIONS = ("create", "update", "delete", "restore", "merge", "convert", "assign", "purge", "erase", "undo")
+AUDIT_ACTIONS = ("create", "update", "delete", "restore", "merge", "convert", "assign", "purge", "erase", "undo",
+                 "download")
 
 
 class AuditEntry(Base):
@@ -35,6 +36,10 @@ class Document(Base):
     """A file stored under the data dir by its content hash, attached to one or more records."""
 
     __tablename__ = "documents"
+    __table_args__ = (  # the documents list, newest first
+        Index("ix_documents_created", "created_at", "id"),
+        Index("ix_documents_owner_created", "owner_id", "created_at", "id"),
+    )
 
     id: Mapped[intpk]
     document_no: Mapped[str] = mapped_column(String(20), unique=True)

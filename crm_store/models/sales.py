@@ -241,6 +241,10 @@ class Opportunity(Record, Touchable, Base):
         Index("ix_opportunities_owner_close", "owner_id", "expected_close_date", "id"),
         # My day: my rotting deals, counted and ordered from the index alone
         Index("ix_opportunities_owner_rotting", "owner_id", "rotting_since", "closed_at", "deleted_at"),
+        # the pipeline board: a column's next open cards by close date, and its totals and recent closes
+        Index("ix_opportunities_stage_close", "stage_id", "expected_close_date", "id"),
+        Index("ix_opportunities_stage_closed", "stage_id", "closed_at", "id", "currency_id", "amount", "probability",
+              "owner_id", "deleted_at"),
     )
 
     opportunity_no: Mapped[str20] = mapped_column(unique=True)

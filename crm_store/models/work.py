@@ -32,6 +32,8 @@ class Activity(RelatedTo, Base):
         CheckConstraint("reminder_minutes is null or reminder_minutes >= 0", name="reminder"),
         Index("ix_activities_owner_open", "owner_id", "completed_at", "due_date"),
         Index("ix_activities_owner_start", "owner_id", "start_at"),  # My day: today's calls and meetings
+        Index("ix_activities_owner_created", "owner_id", "created_at", "id"),  # the activities list, newest first
+        Index("ix_activities_created", "created_at", "id"),
     )
 
     id: Mapped[intpk]

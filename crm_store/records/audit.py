@@ -1,4 +1,4 @@
-"""The audit trail: every create, update, delete, restore, merge, conversion and assignment."""
+"""The audit trail: every create, update, delete, restore, merge, conversion and assignment; document downloads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.db.fast_insert import insert_rows
-from crm_store.models import AuditEntry, User, utcnow
+from crm_store.models import AuditEntry, Document, User, utcnow
 from crm_store.models.base import UTCDateTime
 
 # Fields that change on every write and say nothing a person needs in a history.
@@ -139,3 +139,8 @@ def history(module: str, record_id: int) -> Select[AuditEntry]:
 def history_with_authors(module: str, record_id: int) -> Select[AuditEntry, str | None]:
     """Select a record's audit rows, oldest first, each with the email of the user who made it (if a user did)."""
     return history(module, record_id).add_columns(User.email).outerjoin(User, User.id == AuditEntry.user_id)
+
+
+def log_download(session: Session, document: Document, actor: Actor) -> AuditEntry:
+    """Write that `actor` downloaded a document (its number, who, when), in the caller's transaction."""
+    return log(session, "download", "documents", document.id, actor, record_no=document.document_no)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, null, or_, select
+from sqlalchemy import ColumnElement, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
@@ -75,26 +75,69 @@ def _rule(module: str) -> tuple[registry.Module, registry.DuplicateKeys]:
     return spec, spec.duplicates
 
 
-def candidates(session: Session, module: str) -> list[Candidate]:
-    """Read the keys of every live record of a module (converted leads are not candidates)."""
+def candidates(
+    session: Session, module: str, where: ColumnElement[bool] | None = None, *, shared: bool = False
+) -> list[Candidate]:
+    """Read the keys of every live record of a module (converted leads are not candidates).
+
+    `where` narrows the records (a user's scope: `crm_store.staff.scope.condition`); `shared` reads only those
+    holding a key another of them holds too — all a group can be made of, found by the database (of a million
+    leads, the few thousand that share a phone), instead of every record.
+    """
     spec, rule = _rule(module)
     model = spec.model
     first = getattr(model, spec.searchable.first_name) if spec.searchable and spec.searchable.first_name else None
     columns = [model.id, getattr(model, spec.number_field), getattr(model, spec.title), first,
                *(getattr(model, c) for c in (*rule.emails, *rule.phones)),
                getattr(model, rule.company_key) if rule.company_key else None]
+    conditions = [_live(spec)] + ([where] if where is not None else [])
+    if shared:
+        conditions.append(_sharing(spec, rule, conditions))
     found = []
     n_emails, n_phones = len(rule.emails), len(rule.phones)
-    for row in session.execute(select(*(c if c is not None else null() for c in columns)).where(_live(spec))):
+    for row in session.execute(select(*(c if c is not None else null() for c in columns)).where(*conditions)):
         label = f"{row[2]} {row[3] or ''}".strip()
         emails, phones = row[4 : 4 + n_emails], row[4 + n_emails : 4 + n_emails + n_phones]
         found.append(Candidate(row[0], row[1], label, _keys(emails, phones, row[-1])))
     return found
 
 
-def groups(session: Session, module: str) -> list[list[Candidate]]:
-    """Return groups of records that share an email, a phone or (accounts) a company name."""
-    items = candidates(session, module)
+def _key_columns(spec: registry.Module, rule: registry.DuplicateKeys) -> list[list[Any]]:
+    """The key expressions of a module, by kind: a value in any column of a kind matches it in the others."""
+    model = spec.model
+    kinds = [[func.lower(func.trim(getattr(model, c))) for c in rule.emails], [getattr(model, c) for c in rule.phones]]
+    if rule.company_key:
+        kinds.append([getattr(model, rule.company_key)])
+    return [kind for kind in kinds if kind]
+
+
+def _sharing(spec: registry.Module, rule: registry.DuplicateKeys, conditions: list[Any]) -> ColumnElement[bool]:
+    """The condition on a record holding a key value that another record (meeting `conditions`) holds too.
+
+    (SQLite's lower() folds ASCII letters only: two emails differing in the case of a non-ASCII letter are
+    told apart there, as `duplicates_of` tells them.)
+    """
+    model = spec.model
+    held = []
+    for kind in _key_columns(spec, rule):
+        values = union_all(*(
+            select(model.id.label("record_id"), column.label("value")).where(*conditions, column.is_not(None),
+                                                                          column != literal(""))
+            for column in kind
+        )).subquery()
+        shared = (select(values.c.value).group_by(values.c.value)
+                  .having(func.count(values.c.record_id.distinct()) > 1))
+        held += [column.in_(shared) for column in kind]
+    return or_(*held)
+
+
+def groups(session: Session, module: str, where: ColumnElement[bool] | None = None) -> list[list[Candidate]]:
+    """Return groups of records that share an email, a phone or (accounts) a company name.
+
+    `where` narrows the records first (a user's scope): a group is then made only of records it lets through,
+    so each group's shared values (`matched`) are among them too.
+    """
+    items = candidates(session, module, where, shared=where is not None)
     parent = list(range(len(items)))
 
     def find(i: int) -> int:

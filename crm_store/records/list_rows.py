@@ -1,21 +1,35 @@
 """The rows of the staff lists, one dataclass per module, read by id with the names they show (owner, account,
-stage) in one statement.
+stage) in one statement; the records activities and documents are about, named where the user may see them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session, aliased
 
-from crm_store.models import Account, Contact, Currency, Lead, Opportunity, SalesStage, User
+from crm_store.models import (
+    Account,
+    Activity,
+    Campaign,
+    Contact,
+    Currency,
+    Document,
+    DocumentLink,
+    Lead,
+    Opportunity,
+    SalesStage,
+    User,
+)
 from crm_store.records import registry
 from crm_store.records.names import display_name
+
+RELATED = ("leads", "accounts", "contacts", "opportunities")  # what activities and documents are about
 
 
 @dataclass(frozen=True)
@@ -87,12 +101,76 @@ class OpportunityRow:
     created_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class CampaignRow:
+    """A campaign in the list."""
+
+    id: int
+    number: str
+    name: str
+    campaign_type: str | None
+    status: str | None
+    start_date: dt.date | None
+    expected_close_date: dt.date | None
+    expected_revenue: Decimal | None
+    owner_id: int | None
+    owner_name: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A record an activity or a document is about: its module, number and title."""
+
+    module: str
+    number: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document in the list: its title, file, sniffed type and size; who uploaded it; what it is attached to
+    (the records the user may see)."""
+
+    id: int
+    number: str
+    name: str
+    filename: str
+    content_type: str
+    size: int
+    owner_id: int | None
+    owner_name: str | None
+    created_at: dt.datetime
+    links: tuple[tuple[str, int], ...] = ()  # (module, id) of each record it is attached to
+    about: tuple[RecordRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """A task, call, meeting or logged email in the list, with the record it is about (when the user sees it)."""
+
+    id: int
+    number: str  # its id: activities have no record number
+    name: str
+    type: str
+    status: str
+    priority: str | None
+    due_date: dt.date | None
+    start_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    owner_id: int | None
+    owner_name: str | None
+    created_at: dt.datetime
+    links: tuple[tuple[str, int], ...] = ()
+    about: tuple[RecordRef, ...] = ()
+
+
 def read(session: Session, module: str, ids: Sequence[int]) -> list[Any]:
     """The rows of these records, in the order of `ids`."""
     if not ids:
         return []
     statement, make = READERS[module]()
-    model = registry.get(module).model
+    model = Activity if module == "activities" else registry.get(module).model
     by_id = {row.id: make(row) for row in session.execute(statement.where(model.id.in_(list(ids))))}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -164,6 +242,92 @@ def _opportunities() -> tuple[Any, Callable[[Row[Any]], OpportunityRow]]:
     )
 
 
+def _campaigns() -> tuple[Any, Callable[[Row[Any]], CampaignRow]]:
+    owner = _owner()
+    stmt = select(
+        Campaign.id, Campaign.campaign_no, Campaign.name, Campaign.campaign_type, Campaign.status, Campaign.start_date,
+        Campaign.expected_close_date, Campaign.expected_revenue, Campaign.owner_id, owner.name.label("owner_name"),
+        Campaign.created_at,
+    ).outerjoin(owner, owner.id == Campaign.owner_id)
+    return stmt, lambda r: CampaignRow(
+        r.id, r.campaign_no, r.name, r.campaign_type, r.status, r.start_date, r.expected_close_date,
+        r.expected_revenue, r.owner_id, r.owner_name, r.created_at,
+    )
+
+
+def _documents() -> tuple[Any, Callable[[Row[Any]], DocumentRow]]:
+    owner = _owner()
+    stmt = select(
+        Document.id, Document.document_no, Document.title, Document.filename, Document.content_type, Document.size,
+        Document.owner_id, owner.name.label("owner_name"), Document.created_at,
+    ).outerjoin(owner, owner.id == Document.owner_id)
+    return stmt, lambda r: DocumentRow(
+        r.id, r.document_no, r.title, r.filename, r.content_type, r.size, r.owner_id, r.owner_name, r.created_at,
+    )
+
+
+def _activities() -> tuple[Any, Callable[[Row[Any]], ActivityRow]]:
+    owner = _owner()
+    stmt = select(
+        Activity.id, Activity.subject, Activity.type, Activity.status, Activity.priority, Activity.due_date,
+        Activity.start_at, Activity.completed_at, Activity.owner_id, owner.name.label("owner_name"),
+        Activity.created_at, *(getattr(Activity, _link(m)) for m in RELATED),
+    ).outerjoin(owner, owner.id == Activity.owner_id)
+    return stmt, lambda r: ActivityRow(
+        r.id, str(r.id), r.subject, r.type, r.status, r.priority, r.due_date, r.start_at, r.completed_at, r.owner_id,
+        r.owner_name, r.created_at, tuple((m, getattr(r, _link(m))) for m in RELATED if getattr(r, _link(m))),
+    )
+
+
+def attached(session: Session, module: str, record_id: int, limit: int = 50) -> list[DocumentRow]:
+    """The live documents attached to a record (a lead, account, contact or opportunity), newest first."""
+    column = getattr(DocumentLink, _link(module))
+    stmt = (
+        select(Document.id).join(DocumentLink, DocumentLink.document_id == Document.id)
+        .where(column == record_id, Document.deleted_at.is_(None))
+        .order_by(Document.created_at.desc(), Document.id.desc()).limit(limit)
+    )
+    return read(session, "documents", list(dict.fromkeys(session.scalars(stmt))))
+
+
+def _link(module: str) -> str:
+    return registry.get(module).link_column or ""
+
+
+def with_records(
+    session: Session, rows: list[Any], visible: Callable[[str], ColumnElement[bool]]
+) -> list[Any]:
+    """Activity or document rows with the records they are about named: those `visible(module)` lets through."""
+    if rows and isinstance(rows[0], DocumentRow):
+        rows = _with_links(session, rows)
+    wanted: dict[str, set[int]] = {}
+    for row in rows:
+        for module, record_id in row.links:
+            wanted.setdefault(module, set()).add(record_id)
+    named: dict[tuple[str, int], RecordRef] = {}
+    for module, ids in wanted.items():
+        spec = registry.get(module)
+        first = spec.searchable.first_name if spec.searchable is not None else None
+        columns = [spec.model.id, getattr(spec.model, spec.number_field), getattr(spec.model, spec.title)]
+        stmt = select(*columns, *([getattr(spec.model, first)] if first else [])).where(
+            spec.model.id.in_(sorted(ids)), spec.model.deleted_at.is_(None), visible(module))
+        for found in session.execute(stmt):
+            title = display_name(found[3], found[2]) if first else str(found[2])
+            named[(module, found[0])] = RecordRef(module, found[1], title)
+    return [replace(row, about=tuple(named[link] for link in row.links if link in named)) for row in rows]
+
+
+def _with_links(session: Session, rows: list[DocumentRow]) -> list[DocumentRow]:
+    """Document rows with the (module, id) of each record they are attached to."""
+    columns = [getattr(DocumentLink, _link(m)) for m in RELATED]
+    stmt = select(DocumentLink.document_id, *columns).where(DocumentLink.document_id.in_([r.id for r in rows]))
+    links: dict[int, list[tuple[str, int]]] = {}
+    for found in session.execute(stmt.order_by(DocumentLink.id)):
+        links.setdefault(found[0], []).extend((m, v) for m, v in zip(RELATED, found[1:], strict=True) if v)
+    return [replace(row, links=tuple(links.get(row.id, ()))) for row in rows]
+
+
 READERS: dict[str, Callable[[], tuple[Any, Callable[[Row[Any]], Any]]]] = {
     "leads": _leads, "accounts": _accounts, "contacts": _contacts, "opportunities": _opportunities,
+    "campaigns": _campaigns, "documents": _documents, "activities": _activities,
 }

@@ -1,10 +1,15 @@
-"""The staff lists of leads, accounts, contacts and opportunities: filtered, sorted, a page at a time, within scope.
+"""The staff lists of leads, accounts, contacts, opportunities, campaigns, documents and activities: filtered,
+sorted, a page at a time, within scope.
 
 Fast at a million rows: a list is sorted only on an indexed key (with the id breaking ties) and paged by
 keyset — a cursor holds the key and id of the row it continues from, never an offset. A user who sees
 the records of a few owners gets one index range per owner (`owner_id, key, id`), each cut at the page
 size and merged, instead of every row of all those owners sorted; an admin reads one range (`key, id`).
 The page's rows are then read with their owner's name, by id (`crm_store.records.list_rows`).
+
+Campaigns are everyone's (`scope.EVERYONE`): one range. A document is seen when its owner's records are or it is
+attached to a record in the scope: one range, each row checked (`scope.condition`). An activity (a task, call,
+meeting or logged email) is seen when its owner's records are, one range per owner like the records.
 """
 
 from __future__ import annotations
@@ -17,16 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from crm_store.errors import ValidationError
 from crm_store.languages import N_
-from crm_store.models import User
+from crm_store.models import Activity, CampaignMember, User, utcnow
 from crm_store.records import list_rows, registry
+from crm_store.settings import company
 from crm_store.staff import scope as scoping
 
-MODULES = ("leads", "accounts", "contacts", "opportunities")
+MODULES = ("leads", "accounts", "contacts", "opportunities")  # the records with lists and pages of their own
+LISTS = (*MODULES, "campaigns", "documents", "activities")  # every list `list_records` pages through
+DUE = ("overdue", "today", "week")  # activities: not done and past their day; on the user's today; in 7 days
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_BRANCHES = 64  # owners read one index range each; past this many, one range over all of them
@@ -50,10 +58,16 @@ SORTS: dict[str, dict[str, SortKey]] = {
         "created": _MOMENT, "name": SortKey("name"),
         "close": SortKey("expected_close_date", dt.date.fromisoformat, lambda v: v.isoformat()),
     },
+    "campaigns": {"created": _MOMENT, "name": SortKey("name")},
+    "documents": {"created": _MOMENT, "name": SortKey("title")},
+    "activities": {"created": _MOMENT, "name": SortKey("subject")},
 }
 # Where a name typed in the filter may begin: the record's title, and a lead's company.
 PREFIX_COLUMNS = {"leads": ("last_name", "company"), "accounts": ("name",), "contacts": ("last_name",),
-                  "opportunities": ("name",)}
+                  "opportunities": ("name",), "campaigns": ("name",), "documents": ("title",),
+                  "activities": ("subject",)}
+KIND_COLUMNS = {"campaigns": "campaign_type", "activities": "type"}  # what `ListFilter.kind` narrows
+CAMPAIGN_MEMBERS = {"leads": "lead_id", "contacts": "contact_id"}  # besides the campaign they came from
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,12 @@ class ListFilter:
 
     owner_id: int | None = None
     unowned: bool = False  # only records without an owner (the pool of leads)
-    status: str | None = None  # leads
+    status: str | None = None  # leads, campaigns, activities
     stage_id: int | None = None  # opportunities
+    kind: str | None = None  # a campaign's type; an activity's type (task, call, meeting, email)
+    due: str | None = None  # activities: one of DUE, by the user's day in their zone (`as_of`: now by default)
+    campaign_id: int | None = None  # leads and contacts from or in the campaign; its opportunities
+    as_of: dt.datetime | None = None
     lead_source: str | None = None  # leads, contacts, opportunities
     prefix: str | None = None  # the name (or a lead's company) begins with it, as typed
     created_from: dt.datetime | None = None  # inclusive
@@ -97,10 +115,10 @@ def list_records(
     size: int = PAGE_SIZE,
     scope: scoping.Scope | None = None,
 ) -> Page[Any]:
-    """Return a page of a module's live records that `user` may see (rows typed per module, see `list_rows`)."""
-    if module not in MODULES:
+    """Return a page of a list's live rows that `user` may see (rows typed per list, see `list_rows`)."""
+    if module not in LISTS:
         raise ValidationError("module", N_("%(module)s has no list; one of %(choices)s"), module=repr(module),
-                              choices=", ".join(MODULES))
+                              choices=", ".join(LISTS))
     if sort not in SORTS[module]:
         raise ValidationError("sort", N_("%(value)s is not one of %(choices)s"), value=repr(sort),
                               choices=", ".join(SORTS[module]))
@@ -110,12 +128,16 @@ def list_records(
     key = SORTS[module][sort]
     after = _read_cursor(cursor, sort, descending, key)
     backward = after is not None and after[2]
-    found = _ids(session, module, filters, scope or scoping.scope_of(session, user), key, descending, after, size)
+    scope = scope or scoping.scope_of(session, user)
+    day = _day(session, user, filters.as_of) if filters.due is not None else None
+    found = _ids(session, module, filters, scope, key, descending, after, size, day)
     more = len(found) > size
     found = found[:size]
     if backward:
         found.reverse()
     rows = list_rows.read(session, module, [row_id for row_id, _ in found])
+    if module in ("documents", "activities"):
+        rows = list_rows.with_records(session, rows, lambda name: scoping.condition(scope, name))
     first, last = (found[0], found[-1]) if found else (None, None)
     has_next = (more and not backward) or (after is not None and backward)
     has_previous = (more and backward) or (after is not None and not backward)
@@ -127,15 +149,42 @@ def list_records(
     )
 
 
+def count_records(
+    session: Session, user: User, module: str, filters: ListFilter | None = None, *, scope: scoping.Scope | None = None,
+) -> int:
+    """How many live rows of a list `user` may see pass the filter (the campaign page's counts)."""
+    filters, scope = filters or ListFilter(), scope or scoping.scope_of(session, user)
+    model = model_of(module)
+    day = _day(session, user, filters.as_of) if filters.due is not None else None
+    shown = [*_conditions(module, model, filters, day)]
+    branches = _owner_branches(module, model, filters, scope)
+    if not branches:
+        return 0
+    either = or_(*(and_(true(), *branch) for branch in branches)) if len(branches) > 1 else and_(true(), *branches[0])
+    return int(session.scalar(select(func.count()).select_from(model).where(*shown, either)) or 0)
+
+
+def model_of(module: str) -> Any:
+    """The model a list reads (activities have no registry entry: they are not records of their own)."""
+    return Activity if module == "activities" else registry.get(module).model
+
+
+def _day(session: Session, user: User, as_of: dt.datetime | None) -> tuple[dt.date, dt.datetime]:
+    """The user's today and the moment it began, in their zone (else the company's)."""
+    zone = company.zone_for(session, user)
+    today = (as_of or utcnow()).astimezone(zone).date()
+    return today, dt.datetime.combine(today, dt.time(), zone)
+
+
 def _ids(
     session: Session, module: str, filters: ListFilter, scope: scoping.Scope, key: SortKey, descending: bool,
-    after: tuple[Any, int, bool] | None, size: int,
+    after: tuple[Any, int, bool] | None, size: int, day: tuple[dt.date, dt.datetime] | None = None,
 ) -> list[tuple[int, Any]]:
     """The (id, key) of up to size + 1 rows in reading order (reversed when reading backward)."""
-    model = registry.get(module).model
+    model = model_of(module)
     column = getattr(model, key.column)
     down = descending != (after is not None and after[2])  # reading backward turns the order around
-    where = [*_conditions(module, model, filters)]
+    where = [*_conditions(module, model, filters, day)]
     if after is not None:
         mark = tuple_(literal(after[0], column.type), literal(after[1]))
         where.append(tuple_(column, model.id) < mark if down else tuple_(column, model.id) > mark)
@@ -162,6 +211,11 @@ def _owner_branches(
     module: str, model: Any, filters: ListFilter, scope: scoping.Scope
 ) -> list[list[ColumnElement[bool]]]:
     """One owner condition per index range to read; [] when the filter asks for what the scope hides."""
+    if module in scoping.EVERYONE or module == "documents":
+        shown = [] if scope.everything or module in scoping.EVERYONE else [scoping.condition(scope, module)]
+        if filters.unowned:
+            return [[model.owner_id.is_(None), *shown]]
+        return [[model.owner_id == filters.owner_id, *shown]] if filters.owner_id is not None else [shown]
     if filters.unowned:
         return [[model.owner_id.is_(None)]] if scope.sees_owner(None, module) else []
     if filters.owner_id is not None:
@@ -170,23 +224,31 @@ def _owner_branches(
         return [[]]
     owners = sorted(scope.owners)
     pool = [[model.owner_id.is_(None)]] if scope.sees_owner(None, module) else []
-    if len(owners) > MAX_BRANCHES:
-        return [[scoping.condition(scope, module)]]
+    if len(owners) > MAX_BRANCHES:  # the scope's condition (activities have no registry entry to ask it of)
+        many = model.owner_id.in_(owners)
+        return [[or_(many, model.owner_id.is_(None)) if pool else many]]
     return [[model.owner_id == owner] for owner in owners] + pool
 
 
-def _conditions(module: str, model: Any, filters: ListFilter) -> list[ColumnElement[bool]]:
+def _conditions(
+    module: str, model: Any, filters: ListFilter, day: tuple[dt.date, dt.datetime] | None = None
+) -> list[ColumnElement[bool]]:
     """The filter as SQL conditions (the owner apart); a filter the module does not have is refused."""
     found: list[ColumnElement[bool]] = [model.deleted_at.is_(None)]
     if module == "leads" and not filters.include_converted:
         found.append(model.converted_at.is_(None))
     for field, column, value in (("status", "status", filters.status), ("stage_id", "stage_id", filters.stage_id),
-                                 ("lead_source", "lead_source", filters.lead_source)):
+                                 ("lead_source", "lead_source", filters.lead_source),
+                                 ("kind", KIND_COLUMNS.get(module, "-"), filters.kind),
+                                 ("campaign_id", "campaign_id", filters.campaign_id)):
         if value is None:
             continue
-        if field == "status" and module != "leads" or column not in model.__table__.columns:
+        if column not in model.__table__.columns:
             raise ValidationError(field, N_("%(module)s cannot be filtered by %(field)s"), module=module, field=field)
-        found.append(getattr(model, column) == value)
+        is_campaign = field == "campaign_id"
+        found.append(_campaign(module, model, int(value)) if is_campaign else getattr(model, column) == value)
+    if filters.due is not None:
+        found.append(_due(module, filters.due, day))
     if filters.prefix and filters.prefix.strip():
         typed = filters.prefix.strip()
         found.append(or_(*(_begins(getattr(model, c), typed) for c in PREFIX_COLUMNS[module])))
@@ -198,6 +260,29 @@ def _conditions(module: str, model: Any, filters: ListFilter) -> list[ColumnElem
     if filters.created_to is not None:
         found.append(model.created_at < filters.created_to)
     return found
+
+
+def _campaign(module: str, model: Any, campaign_id: int) -> ColumnElement[bool]:
+    """Came from the campaign, or (a lead, a contact) is one of its members."""
+    came = model.campaign_id == campaign_id
+    member = CAMPAIGN_MEMBERS.get(module)
+    if member is None:
+        return came
+    column = getattr(CampaignMember, member)
+    return or_(came, model.id.in_(select(column).where(CampaignMember.campaign_id == campaign_id, column.is_not(None))))
+
+
+def _due(module: str, due: str, day: tuple[dt.date, dt.datetime] | None) -> ColumnElement[bool]:
+    """An activity's day (a task's due date, a call's or meeting's start) against the user's today."""
+    if module != "activities" or due not in DUE or day is None:
+        raise ValidationError("due", N_("%(value)s is not one of %(choices)s"), value=repr(due), choices=", ".join(DUE))
+    today, start = day
+    if due == "overdue":
+        return and_(Activity.completed_at.is_(None), or_(Activity.due_date < today, Activity.start_at < start))
+    days = 1 if due == "today" else 7
+    end_day, end = today + dt.timedelta(days=days), start + dt.timedelta(days=days)
+    return or_(and_(Activity.due_date >= today, Activity.due_date < end_day),
+               and_(Activity.start_at >= start, Activity.start_at < end))
 
 
 def _begins(column: Any, typed: str) -> ColumnElement[bool]:

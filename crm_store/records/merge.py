@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
 from crm_store.models import AuditEntry, Base, StageHistory, utcnow
 from crm_store.records import audit, registry
 from crm_store.records.lifecycle import reindex
@@ -16,6 +17,8 @@ from crm_store.records.validation import SYSTEM_FIELDS, coerce
 
 # History stays with the opportunity it describes; everything else follows the survivor.
 NOT_MOVED = frozenset({StageHistory.__table__})
+# Columns kept from a field (its E.164 form, its company key): taken with it, so search and duplicates follow.
+DERIVED_FROM = {"phone": ("phone_e164",), "mobile": ("mobile_e164",), "name": ("name_key",)}
 
 
 def _module_of(record: Any) -> registry.Module:
@@ -36,17 +39,20 @@ def merge(
     if any(type(o) is not type(survivor) or o.id == survivor.id for o in others):
         raise ValidationError("records", "merge records of the same module, each once")
     if any(r.deleted_at is not None for r in [survivor, *others]):
-        raise ValidationError("records", "a deleted record cannot be merged; restore it first")
+        raise ValidationError("records", N_("a deleted record cannot be merged; restore it first"))
     fields: dict[str, list[Any]] = {}
-    for name, source in (take or {}).items():
+    chosen = take or {}
+    for name, source in chosen.items():
         if name not in survivor.__table__.columns or name in SYSTEM_FIELDS or name == number_field:
             raise ValidationError(name, f"is not a field that can be taken in a merge of {module}")
         if source not in others:
             raise ValidationError(name, "take values from one of the records being merged")
-        old, new = getattr(survivor, name), getattr(source, name)
-        if old != new:
-            fields[name] = [audit.plain(old), audit.plain(new)]
-            setattr(survivor, name, new)
+        derived = [d for d in DERIVED_FROM.get(name, ()) if d in survivor.__table__.columns and d not in chosen]
+        for column in (name, *derived):
+            old, new = getattr(survivor, column), getattr(source, column)
+            if old != new:
+                fields[column] = [audit.plain(old), audit.plain(new)]
+                setattr(survivor, column, new)
     session.flush()
     moved = _move_related(session, survivor.__table__, [o.id for o in others], survivor.id)
     session.expire_all()  # the set-based moves bypassed the objects already loaded
@@ -59,6 +65,7 @@ def merge(
         session, "merge", module, survivor.id, actor, record_no=getattr(survivor, number_field),
         changes={"fields": fields, "merged": [[o.id, getattr(o, number_field)] for o in others],
                  "moved": moved},
+        at=now,  # the moment the others went to the bin (the bin says who put them there)
     )
     session.flush()
     return entry
@@ -90,12 +97,19 @@ def undo(session: Session, entry_id: int, actor: Actor) -> AuditEntry:
     if entry is None:
         raise NotFound(f"no audit entry {entry_id}; `crm history RECORD_NO` lists them")
     if entry.undone_by_id is not None:
-        raise ValidationError("audit_id", f"entry {entry_id} was already undone by entry {entry.undone_by_id}")
+        raise ValidationError("audit_id", N_("entry %(entry)s was already undone by entry %(by)s"), entry=entry_id,
+                              by=entry.undone_by_id)
     model = registry.get(entry.module).model
     record = session.get(model, entry.record_id)
     if record is None:
         raise NotFound(f"the record of entry {entry_id} no longer exists (purged)")
     if entry.action == "merge":
+        gone = [number for other_id, number in entry.changes["merged"] if session.get(model, other_id) is None]
+        if gone:
+            raise ValidationError(
+                "audit_id", N_("%(numbers)s was purged from the recycle bin: the merge cannot be undone"),
+                numbers=", ".join(gone),
+            )
         _undo_merge(session, model, record, entry.changes)
     elif entry.action == "update" and "stage" in entry.changes:
         raise ValidationError("audit_id", "a stage change is undone by moving the opportunity back to its stage")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, delete, select, update
+from sqlalchemy import Table, and_, delete, null, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.models import Activity, Base, CampaignMember, DocumentLink, Note, StageHistory, utcnow
+from crm_store.models import Activity, AuditEntry, Base, CampaignMember, DocumentLink, Note, StageHistory, utcnow
 from crm_store.records import audit, registry
+from crm_store.records.names import display_name
 from crm_store.search import index as search_index
 from crm_store.settings import company
+from crm_store.staff import scope as scoping
 
 # Rows that only make sense with their record: removed with it when nothing else holds them.
 ATTACHED = (Activity.__table__, Note.__table__, DocumentLink.__table__)
@@ -21,26 +23,82 @@ OWNED = (StageHistory.__table__, CampaignMember.__table__)
 
 @dataclass(frozen=True)
 class BinEntry:
-    """A deleted record."""
+    """A deleted record (`first_name` and `owner_id` too when it has them: `title` is its whole name)."""
 
     module: str
     id: int
     number: str
     label: str
     deleted_at: dt.datetime
+    first_name: str | None = None
+    owner_id: int | None = None
+
+    @property
+    def title(self) -> str:
+        """The record as people read it: a person's whole name (family name first in Chinese), else its name."""
+        return display_name(self.first_name, self.label) if self.first_name else str(self.label or "")
 
 
-def entries(session: Session, module: str | None = None) -> list[BinEntry]:
-    """List deleted records, newest deletion first."""
+@dataclass(frozen=True)
+class Deletion:
+    """Who put a record in the bin (a user or an automation, as the audit row names them) and how: deleted, or merged
+    `into` a record."""
+
+    user_id: int | None
+    automation: str | None
+    at: dt.datetime
+    into: str | None = None  # the survivor's number when the record was merged away
+
+
+def entries(session: Session, module: str | None = None, *, scope: scoping.Scope | None = None) -> list[BinEntry]:
+    """List deleted records, newest deletion first; `scope`: only those its user may see."""
     found = []
     for spec in registry.modules():
         if not spec.editable or (module and spec.name != module):
             continue
         model = spec.model
         number, label = getattr(model, spec.number_field), getattr(model, spec.title)
-        stmt = select(model.id, number, label, model.deleted_at).where(model.deleted_at.is_not(None))
-        found += [BinEntry(spec.name, i, n, lab, at) for i, n, lab, at in session.execute(stmt)]
+        first = spec.searchable.first_name if spec.searchable is not None else None
+        stmt = select(model.id, number, label, model.deleted_at, getattr(model, first) if first else null(),
+                      model.owner_id if "owner_id" in model.__table__.c else null()
+                      ).where(model.deleted_at.is_not(None))
+        if scope is not None:
+            stmt = stmt.where(scoping.condition(scope, spec.name))
+        found += [BinEntry(spec.name, i, n, lab, at, f, o) for i, n, lab, at, f, o in session.execute(stmt)]
     return sorted(found, key=lambda e: e.deleted_at, reverse=True)
+
+
+MERGE_WINDOW = dt.timedelta(seconds=2)  # a merge's audit row is written at (older ones: just after) its binning
+
+
+def deletions(session: Session, binned: list[BinEntry]) -> dict[tuple[str, int], Deletion]:
+    """Who put each record in the bin: its `delete` audit row, or the `merge` row that names it among the merged."""
+    if not binned:
+        return {}
+    keys = [(e.module, e.id) for e in binned]
+    candidates: dict[tuple[str, int], list[Deletion]] = {}
+    deleted = select(AuditEntry.module, AuditEntry.record_id, AuditEntry.user_id, AuditEntry.automation,
+                     AuditEntry.at).where(AuditEntry.action == "delete",
+                                          tuple_(AuditEntry.module, AuditEntry.record_id).in_(keys))
+    for module, record_id, user_id, automation, at in session.execute(deleted):
+        candidates.setdefault((module, record_id), []).append(Deletion(user_id, automation, at))
+    windows = {(e.module, e.deleted_at) for e in binned}
+    merged = select(AuditEntry).where(AuditEntry.action == "merge", or_(*(
+        and_(AuditEntry.module == module, AuditEntry.at.between(at, at + MERGE_WINDOW)) for module, at in windows
+    )))
+    wanted = set(keys)
+    for entry in session.scalars(merged):
+        for other_id, _number in (entry.changes or {}).get("merged", []):
+            if (entry.module, other_id) in wanted:
+                candidates.setdefault((entry.module, other_id), []).append(
+                    Deletion(entry.user_id, entry.automation, entry.at, entry.record_no))
+    by_key = {(e.module, e.id): e.deleted_at for e in binned}
+    return {key: min(found, key=lambda d: abs(d.at - by_key[key])) for key, found in candidates.items()}
+
+
+def purge_date(session: Session, entry: BinEntry) -> dt.datetime:
+    """When `purge` (run daily) deletes the record for good: `recycle_bin_days` after it was deleted."""
+    return entry.deleted_at + dt.timedelta(days=company.get(session, "recycle_bin_days"))
 
 
 def purge(session: Session, actor: Actor, *, older_than_days: int | None = None,
@@ -50,19 +108,33 @@ def purge(session: Session, actor: Actor, *, older_than_days: int | None = None,
     cutoff = (now or utcnow()) - dt.timedelta(days=days)
     purged: dict[str, int] = {}
     for spec in _purge_order():
-        module, model = spec.name, spec.model
+        model = spec.model
         number = getattr(model, spec.number_field)
         rows = session.execute(select(model.id, number).where(model.deleted_at < cutoff)).all()
-        if not rows:
-            continue
-        ids = [r[0] for r in rows]
-        if spec.searchable is not None:
-            search_index.index_records(session, module, ids)  # drops their documents before the rows go
-        _detach(session, model.__table__, ids)
-        session.execute(delete(model).where(model.id.in_(ids)))
-        audit.log_many(session, "purge", module, ((i, n, {}) for i, n in rows), actor)
-        purged[module] = len(ids)
+        if rows:
+            purged[spec.name] = _purge(session, spec, [(r[0], r[1]) for r in rows], actor)
     return purged
+
+
+def purge_records(session: Session, module: str, ids: list[int], actor: Actor) -> int:
+    """Delete these records for good now, those of them in the bin (an admin's choice); return how many."""
+    spec = registry.get(module)
+    model = spec.model
+    number = getattr(model, spec.number_field)
+    rows = session.execute(select(model.id, number).where(model.id.in_(ids), model.deleted_at.is_not(None))).all()
+    return _purge(session, spec, [(r[0], r[1]) for r in rows], actor) if rows else 0
+
+
+def _purge(session: Session, spec: registry.Module, rows: list[tuple[int, str]], actor: Actor) -> int:
+    """Delete records of one module with what only they hold, audited; return how many."""
+    module, model = spec.name, spec.model
+    ids = [i for i, _n in rows]
+    if spec.searchable is not None:
+        search_index.index_records(session, module, ids)  # drops their documents before the rows go
+    _detach(session, model.__table__, ids)
+    session.execute(delete(model).where(model.id.in_(ids)))
+    audit.log_many(session, "purge", module, ((i, n, {}) for i, n in rows), actor)
+    return len(ids)
 
 
 def _purge_order() -> list[registry.Module]:

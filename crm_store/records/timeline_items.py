@@ -18,6 +18,7 @@ from crm_store.languages import N_, translate, translate_value
 from crm_store.models import AuditEntry, User
 from crm_store.records import blocks, registry
 from crm_store.records.names import display_name
+from crm_store.records.validation import DERIVED
 
 ACTIONS = {
     "create": ("created", N_("Record created")),
@@ -31,6 +32,7 @@ ACTIONS = {
 CONVERTED_TO = {"account": N_("Account: %(number)s"), "contact": N_("Contact: %(number)s"),
                 "opportunity": N_("Opportunity: %(number)s")}
 STAGE_FIELDS = ("stage", "probability")  # an opportunity's stage change: told by its stage history
+MERGED_IN = N_("Merged in: %(numbers)s")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class TimelineItem:
 
     Kinds: call, meeting, task, email (a logged email), note, web_inquiry, mail (sent by the CRM), stage_change,
     status_change, owner_change, field_change, created, converted, deleted, restored, merged, erased, undone.
-    `ref` is the (table, id) of the row it comes from.
+    `ref` is the (table, id) of the row it comes from; `undoable` marks a merge not undone yet (the record page
+    offers to undo it: `ref` is its audit entry).
     """
 
     kind: str
@@ -48,6 +51,7 @@ class TimelineItem:
     summary: str
     details: tuple[str, ...] = ()
     ref: tuple[str, int] | None = None
+    undoable: bool = False
 
 
 class Names:
@@ -86,6 +90,10 @@ def audit_items(session: Session, module: str, entries: list[AuditEntry], names:
             items.append(TimelineItem("owner_change", entry.at, who, summary, (), ref))
         elif entry.action == "update":
             items += _updates(module, entry, changes, who, targets, shown, names.language)
+        elif entry.action == "merge":
+            items.append(TimelineItem("merged", entry.at, who, translate(names.language, ACTIONS["merge"][1]),
+                                      _merged(module, changes, targets, shown, names.language), ref,
+                                      undoable=entry.undone_by_id is None))
         else:
             kind, words = ACTIONS.get(entry.action, (entry.action, entry.action))
             details = _converted(changes, names.language) if entry.action == "convert" else ()
@@ -115,6 +123,20 @@ def _updates(
     return items
 
 
+def _merged(
+    module: str, changes: dict[str, Any], targets: dict[str, Table], shown: dict[tuple[str, int], str], language: str,
+) -> tuple[str, ...]:
+    """A merge's details: the records merged in, then each value taken from them (`Email: old → new`)."""
+    numbers = ", ".join(str(number) for _id, number in changes.get("merged", []))
+    lines = [translate(language, MERGED_IN, numbers=numbers)] if numbers else []
+    fields = changes.get("fields")
+    for field, pair in (fields.items() if isinstance(fields, dict) else []):
+        if field not in DERIVED and isinstance(pair, list) and len(pair) == 2:
+            lines.append(f"{blocks.label(module, field, language)}: {_value(field, pair[0], targets, shown, language)}"
+                         f" → {_value(field, pair[1], targets, shown, language)}")
+    return tuple(lines)
+
+
 def _converted(changes: dict[str, Any], language: str) -> tuple[str, ...]:
     return tuple(translate(language, words, number=changes[key][1])
                  for key, words in CONVERTED_TO.items()
@@ -131,7 +153,9 @@ def _look_up(session: Session, entries: Iterable[AuditEntry], targets: dict[str,
     """How each id the entries hold is shown: a user by name, a record by number and title, else by name."""
     wanted: dict[Table, set[int]] = defaultdict(set)
     for entry in entries:
-        for field, pair in (entry.changes or {}).items():
+        changes = entry.changes or {}
+        taken = changes.get("fields") if entry.action == "merge" else None  # a merge's values taken, by field
+        for field, pair in (*changes.items(), *(taken.items() if isinstance(taken, dict) else ())):
             if field in targets and isinstance(pair, list):
                 wanted[targets[field]].update(v for v in pair if isinstance(v, int) and not isinstance(v, bool))
     shown: dict[tuple[str, int], str] = {}

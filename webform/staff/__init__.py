@@ -12,6 +12,12 @@
     search/       the header's search: the results page and the results as you type
     admin/        Users (admins)
     automation/   Automation (admins): the flows' runs, mail delivery's health; the failing-automation banner
+    board/        the pipeline board: a sales process's stages as columns of deal cards; drag or a menu moves one
+    agenda/       the agenda: a week or a day of events and tasks, a new event with an invitation, drag to move
+    intake/       Web forms and the quarantine (admins): counts, embed snippet; why each was held, release, discard
+    cleanup/      Duplicates (groups, a field-by-field merge, undo) and the recycle bin (restore; purge for admins)
+    documents/    upload a document on a record's page, download one as an attachment (audited); its section there
+    lists/        the campaigns, activities and documents lists; a campaign's page with its leads, contacts, deals
 
 An area is a folder with `routes.py` (a Blueprint named after the area, its routes from
 `crm_store.links.ROUTES`), `forms.py` (FlaskForms: every POST carries the CSRF token) and
@@ -30,8 +36,14 @@ from flask import Blueprint, Flask
 
 from . import access, page
 from .admin.routes import bp as admin_bp
+from .agenda.routes import bp as agenda_bp
 from .auth.routes import bp as auth_bp
 from .automation.routes import bp as automation_bp
+from .board.routes import bp as board_bp
+from .cleanup.routes import bp as cleanup_bp
+from .documents.routes import bp as documents_bp
+from .intake.routes import bp as intake_bp
+from .lists.routes import bp as lists_bp
 from .myday.routes import bp as myday_bp
 from .records import changes as _record_changes  # noqa: F401 - its routes join the records blueprint
 from .records import editing as _record_editing  # noqa: F401 - so do these
@@ -40,7 +52,14 @@ from .records.routes import bp as records_bp
 from .search.routes import bp as search_bp
 from .shell.routes import bp as shell_bp
 
-BLUEPRINTS: tuple[Blueprint, ...] = (auth_bp, shell_bp, myday_bp, records_bp, search_bp, admin_bp, automation_bp)
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    auth_bp, shell_bp, myday_bp, records_bp, search_bp, admin_bp, automation_bp,
+    board_bp,
+    agenda_bp,
+    intake_bp,
+    cleanup_bp,
+    documents_bp, lists_bp,
+)
 SESSION_LIFETIME = dt.timedelta(hours=12)  # signed in for a working day after the last page seen
 
 

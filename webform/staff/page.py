@@ -42,6 +42,7 @@ class NavItem:
     route: str
     values: dict[str, str] = field(default_factory=dict)
     admin_only: bool = False
+    more: bool = False  # under the header's "More" menu rather than in the bar
 
     @property
     def href(self) -> str:
@@ -59,8 +60,18 @@ NAV = (
     NavItem("accounts", N_("Accounts"), "records", {"module": "accounts"}),
     NavItem("contacts", N_("Contacts"), "records", {"module": "contacts"}),
     NavItem("opportunities", N_("Opportunities"), "records", {"module": "opportunities"}),
-    NavItem("users", N_("Users"), "users", admin_only=True),
-    NavItem("automation", N_("Automation"), "automation", admin_only=True),
+    NavItem("board", N_("Board"), "board"),
+    NavItem("agenda", N_("Agenda"), "agenda"),
+    # under "More"
+    NavItem("activities", N_("Activities"), "activities", more=True),
+    NavItem("campaigns", N_("Campaigns"), "campaigns", more=True),
+    NavItem("documents", N_("Documents"), "documents", more=True),
+    NavItem("duplicates", N_("Duplicates"), "duplicates", more=True),
+    NavItem("bin", N_("Recycle bin"), "recycle_bin", more=True),
+    NavItem("web_forms", N_("Web forms"), "web_forms", admin_only=True, more=True),
+    NavItem("quarantine", N_("Quarantine"), "quarantine", admin_only=True, more=True),
+    NavItem("users", N_("Users"), "users", admin_only=True, more=True),
+    NavItem("automation", N_("Automation"), "automation", admin_only=True, more=True),
 )
 
 

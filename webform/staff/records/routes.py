@@ -56,24 +56,27 @@ def visible(db: Session, user: User, module: str, number: str) -> Any:
 @bp.get(links.ROUTES["records"])
 @login_required
 def records(module: str) -> ResponseReturnValue:
-    """A module's list: filtered, sorted on an indexed column, a page at a time."""
+    """A module's list: filtered, sorted on an indexed column, a page at a time; my saved filters, export, bulk."""
     name, user, args = module_of(module), signed_in_user(), request.args
-    sort = args.get("sort", "created") if args.get("sort") in SORTS[name] else "created"
-    descending = args.get("order", "desc") != "asc"
+    active = list_tools.active_filter(name, user, args.get("saved"))  # someone else's: 404
+    if active is not None and not list_tools.params_of(args):
+        return redirect(list_tools.with_query(name, {**active[1], "saved": active[0]}), code=303)
+    filters, sort, descending = list_query(name, args, user)
     with state().readers() as db:
         scope = scoping.scope_of(db, user)
-        filters = _filters(name, args, user)
         try:
             page = list_records(db, user, name, filters, sort=sort, descending=descending,
                                 cursor=args.get("cursor"), size=PAGE_SIZE, scope=scope)
         except ValidationError:
             flash(gettext(LIST_RESTARTED), "info")
             return redirect(_here(name, args, cursor=None), code=303)
+        owners = pickers.owners(db, user, scope)
         context = {
-            "owners": pickers.owners(db, user, scope), "pool": scope.sees_owner(None, name),
+            "owners": owners, "pool": scope.sees_owner(None, name),
             "statuses": picklists.values(db, "lead_status") if name == "leads" else [],
             "sources": picklists.values(db, "lead_source") if name != "accounts" else [],
             "stages": [(str(s.id), s.name) for s in pickers.stage_rows(db)] if name == "opportunities" else [],
+            "tools": list_tools.tools(db, user, name, args, scope, owners, active[0] if active else None),
         }
     return render_template(
         "staff/records/list.html", module=name, spec=registry.get(name), page=page, args=args,
@@ -82,9 +85,16 @@ def records(module: str) -> ResponseReturnValue:
     )
 
 
+def list_query(module: str, args: Any, user: User) -> tuple[ListFilter, str, bool]:
+    """A list's filter, sort and direction from its query (the page, its export and saved filters read it alike)."""
+    sort = args.get("sort", "created") if args.get("sort") in SORTS[module] else "created"
+    return _filters(module, args, user), sort, args.get("order", "desc") != "asc"
+
+
 def _filters(module: str, args: Any, user: User) -> ListFilter:
     owner = args.get("owner", "")
     stage = args.get("stage", "")
+    campaign = args.get("campaign", "")
     return ListFilter(
         owner_id=user.id if owner == "me" else int(owner) if owner.isdigit() else None,
         unowned=owner == "pool",
@@ -92,11 +102,12 @@ def _filters(module: str, args: Any, user: User) -> ListFilter:
         stage_id=int(stage) if module == "opportunities" and stage.isdigit() else None,
         lead_source=(args.get("source") or None) if module != "accounts" else None,
         prefix=(args.get("q") or "").strip()[:100] or None,
+        campaign_id=int(campaign) if module != "accounts" and campaign.isdigit() else None,  # the campaign page's
     )
 
 
 def _is_filtered(args: Any) -> bool:
-    return any(args.get(key) for key in ("owner", "status", "stage", "source", "q"))
+    return any(args.get(key) for key in ("owner", "status", "stage", "source", "q", "campaign"))
 
 
 def _here(module: str, args: Any, **changes: Any) -> str:
@@ -165,3 +176,6 @@ def _stage_form(db: Session, opp: Any) -> StageForm:
     form.lost_stages = [s.name for s in rows if s.is_lost]  # the lost reason is asked only for these (staff.js)
     form.lost_reason.choices = [("", "—"), *((v, choice(v)) for v in picklists.values(db, "lost_reason"))]
     return form
+
+
+from . import list_tools  # noqa: E402 - saved filters, export and bulk actions join this blueprint (and use list_query)
