@@ -39,10 +39,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -55,7 +53,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from bench.bulk_insert import prepare, run_header, vacuum
+from bench.bulk_insert import finish, prepare, run_header, vacuum
 from crm_store import languages
 from crm_store.assignment import conditions as cond
 from crm_store.assignment import rules as assignment_rules
@@ -391,15 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["ratio_orm_to_job"] = round(extrapolated / job["seconds"], 1)
     full = args.leads == GOAL_LEADS and args.reps == SIZES["large"].reps
     result["goal_met"] = job["seconds"] < GOAL_SECONDS if full else None
-    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    engine.dispose()
-    if args.keep:
-        log(f"kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    finish(result, engine, Path(tmp), args.keep, args.json, ascii_only=False)
     print(markdown(result))
     for problem in checks["problems"]:
         log(f"PROBLEM: {problem}")

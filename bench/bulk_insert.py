@@ -446,6 +446,20 @@ def run_header(benchmark: str, argv: Sequence[str] | None, url: str, engine: Eng
     }
 
 
+def finish(result: dict[str, Any], engine: Engine, tmp: Path, keep: bool, json_path: Path, *,
+           ascii_only: bool = True) -> None:
+    """What every benchmark does when its runs are over: the load average at the end, the engine disposed, the
+    temporary directory kept (said on stderr) or removed, and the result written as JSON."""
+    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    engine.dispose()
+    if keep:
+        print(f"kept in {tmp}", file=sys.stderr, flush=True)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2, ensure_ascii=ascii_only) + "\n")
+
+
 def rate(figures: dict[str, Any]) -> str:
     return f"{figures['rows_per_s']:,}" if figures["rows_per_s"] else "–"
 

@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -49,7 +47,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from bench.bulk_insert import prepare, run_header, vacuum
+from bench.bulk_insert import finish, prepare, run_header, vacuum
 from crm_store.actor import Actor
 from crm_store.automation import lead_aging as aging
 from crm_store.automation import runs
@@ -361,15 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["ratio_orm_to_first_night"] = round(extrapolated / first["seconds"], 1)
     result["ratio_orm_to_next_night"] = round(extrapolated / next_night["seconds"], 1)
     result["goal_met"] = max(first["seconds"], next_night["seconds"]) < GOAL_SECONDS if args.scale == 1 else None
-    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    engine.dispose()
-    if args.keep:
-        log(f"kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    finish(result, engine, Path(tmp), args.keep, args.json)
     m = result["machine"]
     print(f"## Lead aging: {m['cpus']} CPUs ({m['cpu_model']}), Python {m['python']}, "
           f"{result['database']['server']}, SQLAlchemy {m['sqlalchemy']}\n")
