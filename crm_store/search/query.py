@@ -106,7 +106,7 @@ def search(
     if parsed is None:
         return []
     seen = scope.scope_of(session, user) if user is not None else None
-    ids = list(session.scalars(candidates_query(session, parsed, modules, visible_to(session, user), seen)))
+    ids = list(session.scalars(candidates_query(session, parsed, modules, visible_to(session, user, seen), seen)))
     if not ids:
         return []
     found = session.execute(ranked_query(session, parsed, ids, limit)).all()
@@ -116,11 +116,14 @@ def search(
             for r in found if (r.module, r.id) in lines]
 
 
-def visible_to(session: Session, user: User | None) -> ColumnElement[bool] | None:
-    """The condition on search documents for the records `user` may see; None: no limit (no user, an admin)."""
+def visible_to(
+    session: Session, user: User | None, seen: scope.Scope | None = None
+) -> ColumnElement[bool] | None:
+    """The condition on search documents for the records `user` may see; None: no limit (no user, an admin).
+    `seen`: the user's scope, when already worked out (it costs two queries)."""
     if user is None:
         return None
-    return scope.search_condition(session, user, SearchDocument.module, SearchDocument.record_id)
+    return scope.search_condition(session, user, SearchDocument.module, SearchDocument.record_id, seen)
 
 
 def candidates_query(

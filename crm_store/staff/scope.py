@@ -146,14 +146,15 @@ def fetch_by_number(
 
 
 def search_condition(
-    session: Session, user: User, module_column: Any, record_id_column: Any
+    session: Session, user: User, module_column: Any, record_id_column: Any, seen: Scope | None = None
 ) -> ColumnElement[bool] | None:
     """The scope as a condition on search documents (their module and record id columns); None: no limit.
 
     For a search's candidate query, inside it, before any limit: each document is checked against its
     record (by primary key) — `exists(select(Lead.id).where(Lead.id == record_id, <scope>))` per module.
+    `seen`: the user's scope when the caller has already worked it out.
     """
-    scope = scope_of(session, user)
+    scope = seen if seen is not None else scope_of(session, user)
     if scope.everything:
         return None
     per_module = []
