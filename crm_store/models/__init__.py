@@ -1,12 +1,12 @@
 """The typed SQLAlchemy models of the store; importing this package registers every table."""
 
-from .automation import FLOW_RUN_STATUSES, RULE_OPERATORS, AssignmentRule, Cadence, FlowRun
+from .automation import FLOW_RUN_STATUSES, RULE_OPERATORS, AssignmentRule, Cadence, FlowRun, StagePlaybook
 from .base import Base, utcnow
 from .capture import OWNER_KINDS, SUBMISSION_OUTCOMES, WebForm, WebFormAssignee, WebSubmission
 from .filters import SavedFilter
 from .history import AUDIT_ACTIONS, AuditEntry, Document, DocumentLink
 from .mail import OUTBOX_STATUSES, OutboxMessage
-from .people import ASSIGNMENT_STRATEGIES, LANGUAGES, ROLES, Team, TeamMember, User
+from .people import ASSIGNMENT_STRATEGIES, DIGEST_TIME, LANGUAGES, ROLES, Team, TeamMember, User
 from .pipeline import SalesProcess, SalesStage, StageHistory
 from .privacy import Erasure
 from .reference import Batch, CompanySetting, Currency, PicklistValue, RecordCounter
@@ -36,6 +36,7 @@ __all__ = [
     "OPEN_LEAD_EXCLUDED_STATUSES",
     "OUTBOX_STATUSES",
     "ROLES",
+    "DIGEST_TIME",
     "Account",
     "Activity",
     "Base",
@@ -53,6 +54,7 @@ __all__ = [
     "RecordCounter",
     "SalesProcess",
     "SalesStage",
+    "StagePlaybook",
     "SavedFilter",
     "SearchDocument",
     "SearchGram",

@@ -1,4 +1,4 @@
-"""The automation's own tables: flow runs, assignment rules and follow-up cadences.
+"""The automation's own tables: flow runs, assignment rules, follow-up cadences and stage playbooks.
 
 The state the flows keep on records lives on the records themselves (`Lead.assignment_reason`,
 `Lead.cadence_step`, `Lead.sla_step`, `Lead.aging_state`, `Opportunity.rotting_since`, ...): a flow's
@@ -72,3 +72,23 @@ class Cadence(Base):
     offsets: Mapped[list[int]] = mapped_column(JSON, default=list)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StagePlaybook(Base):
+    """What a sales stage needs: the tasks its owner gets on entering it, and a short "what to do now".
+
+    `guidance` is the "what to do now" text by language ({"en": "...", "zh_Hant": "..."}); `tasks` is a list
+    of {"subject": {"en": "...", "zh_Hant": "..."}, "offset_days": working days after entering the stage
+    (0 = the same day), "priority": "High" | "Medium" | "Low" (optional)}. One playbook per stage; a stage
+    without one (or with `active` off) fires nothing. Seeded for every stage of both seeded processes;
+    `crm config export/import` carries them.
+    """
+
+    __tablename__ = "stage_playbooks"
+
+    id: Mapped[intpk]
+    stage_id: Mapped[int] = mapped_column(ForeignKey("sales_stages.id", ondelete="CASCADE"), unique=True)
+    guidance: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_store import languages
@@ -14,6 +14,7 @@ from .base import Base, intpk, str100, str255, utcnow
 ROLES = ("admin", "manager", "rep")
 LANGUAGES = languages.CODES
 ASSIGNMENT_STRATEGIES = ("round_robin", "weighted", "least_loaded")
+DIGEST_TIME = "08:00"  # a user's digest time when they have not chosen one
 
 
 class User(Base):
@@ -30,6 +31,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(10), default="en")
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # The morning digest: local time it is sent after on working days ("HH:MM"; empty: DIGEST_TIME), whether
+    # it is sent at all, and the local date of the last one (a digest claims its date by a conditional UPDATE).
+    digest_time: Mapped[str | None] = mapped_column(String(5))
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    last_digest_on: Mapped[dt.date | None] = mapped_column(Date)
     out_of_office_from: Mapped[dt.datetime | None]
     out_of_office_to: Mapped[dt.datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))

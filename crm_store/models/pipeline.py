@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, Money, intpk, str100
@@ -57,7 +68,12 @@ class StageHistory(Base):
     """One row per stage an opportunity entered; the current stage has no `left_at`."""
 
     __tablename__ = "stage_history"
-    __table_args__ = (Index("ix_stage_history_opportunity", "opportunity_id", "entered_at"),)
+    __table_args__ = (
+        Index("ix_stage_history_opportunity", "opportunity_id", "entered_at"),
+        # stage-playbooks' catch-up: live stage entries whose playbook has not fired yet
+        Index("ix_stage_history_playbook", "entered_at", sqlite_where=text("playbook_fired_at is null"),
+              postgresql_where=text("playbook_fired_at is null")),
+    )
 
     id: Mapped[intpk]
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"))
@@ -69,3 +85,6 @@ class StageHistory(Base):
     left_at: Mapped[dt.datetime | None]
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     changed_by_automation: Mapped[str | None] = mapped_column(String(100))
+    # When the stage's playbook fired for this entry (its tasks created, its email queued), or when it was
+    # decided that it never will (history from an import or the demo): set once, by a conditional UPDATE.
+    playbook_fired_at: Mapped[dt.datetime | None]

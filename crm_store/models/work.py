@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, intpk, str255, utcnow
@@ -34,6 +34,11 @@ class Activity(RelatedTo, Base):
         Index("ix_activities_owner_start", "owner_id", "start_at"),  # My day: today's calls and meetings
         Index("ix_activities_owner_created", "owner_id", "created_at", "id"),  # the activities list, newest first
         Index("ix_activities_created", "created_at", "id"),
+        # reminders: events with a reminder not sent yet, by start
+        Index("ix_activities_reminder_due", "start_at",
+              sqlite_where=text("reminder_minutes is not null and reminder_sent_at is null and start_at is not null"),
+              postgresql_where=text("reminder_minutes is not null and reminder_sent_at is null "
+                                    "and start_at is not null")),
     )
 
     id: Mapped[intpk]
@@ -65,7 +70,11 @@ class Note(RelatedTo, Base):
     """A note on a record, optionally with a time to remind its author (a memo reminder)."""
 
     __tablename__ = "notes"
-    __table_args__ = (Index("ix_notes_author_remind", "author_id", "remind_at"),)  # My day: my reminders due
+    __table_args__ = (
+        Index("ix_notes_author_remind", "author_id", "remind_at"),  # My day: my reminders due
+        Index("ix_notes_remind_due", "remind_at", sqlite_where=text("reminded_at is null"),
+              postgresql_where=text("reminded_at is null")),  # reminders: memos due, not sent yet
+    )
 
     id: Mapped[intpk]
     body: Mapped[str] = mapped_column(Text)

@@ -221,6 +221,7 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     _define("form_min_fill_seconds", WholeNumber(0, 600), 3,
             "Seconds a visitor needs at least to fill a web form; faster is spam."),
     _define("flow_run_days", WholeNumber(1, 3650), 30, "Days the history of automation runs is kept."),
+    _define("backup_keep", WholeNumber(1, 365), 14, "Nightly backups kept in the data directory's backups folder."),
     _define("unassigned_pool", Line(200), "", "Team or user email for leads no rule assigns (empty: none)."),
     _define("record_sharing", _choice(*RECORD_SHARING), "private",
             "Who sees a rep's records besides their managers: private, or team (the members of their teams)."),
