@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Table, Text
@@ -65,10 +65,80 @@ class FixedDecimal(TypeDecorator[Decimal]):
         return Decimal(str(round(float(value), self.scale))) if dialect.name == "sqlite" else Decimal(value)
 
 
-class Money(FixedDecimal):
-    """An amount with four decimals."""
+class _ExactOnSQLite(Numeric):
+    """NUMERIC(20, 4) as SQLite declares it, passing values through untouched (no float conversion either way)."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+class Exact(FixedDecimal):
+    """A decimal with a fixed scale, exact on both backends, also when summed in SQL (money, quantities, rates).
+
+    PostgreSQL stores NUMERIC(20, scale). SQLite has no exact decimal type (a NUMERIC column holds REAL
+    values, and SUM over them adds floats), so there the column holds the value in units of the last place
+    as an INTEGER — Money's 1234.5 is 12345000 ten-thousandths — which SQLite adds exactly. The column keeps
+    its declared NUMERIC(20, scale) (integer values stay integers under NUMERIC affinity). Python always
+    sees a `Decimal` with `scale` places, and SQL written with the ORM (comparisons, SUM, MIN, MAX, ORDER BY)
+    works unchanged on both; only raw arithmetic on SQLite sees the scaled integers: SUM, MIN, MAX, COALESCE
+    and value ± value or × a number keep the type by themselves, but AVG is untyped (`type_coerce(func.avg(
+    col), Money())`), and a division is best done in Python on the Decimal. Values are rounded half-up to
+    `scale` places when stored.
+    """
 
     scale = 4
+    impl = Numeric(20, scale)
+    cache_ok = True
+
+    @property
+    def places(self) -> Decimal:
+        return Decimal(1).scaleb(-self.scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_ExactOnSQLite(20, self.scale))
+        return dialect.type_descriptor(Numeric(20, self.scale))
+
+    def process_bind_param(self, value: Decimal | int | float | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        rounded = exact.quantize(self.places, rounding=ROUND_HALF_UP)
+        return int(rounded.scaleb(self.scale)) if dialect.name == "sqlite" else rounded
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name != "sqlite":
+            return Decimal(value).quantize(self.places, rounding=ROUND_HALF_UP)
+        if isinstance(value, float):  # AVG over the integers: round to the scale
+            return Decimal(repr(value)).scaleb(-self.scale).quantize(self.places, rounding=ROUND_HALF_UP)
+        return Decimal(int(value)).scaleb(-self.scale)
+
+
+class Money(Exact):
+    """An amount with four decimals (more than any currency's minor unit: unit prices may need them)."""
+
+    scale = 4
+    impl = Numeric(20, scale)
+    cache_ok = True
+
+
+class Quantity(Exact):
+    """A quantity of a product with three decimals (Vtiger's quantity(25,3)): 1.5 kg, 12 boxes."""
+
+    scale = 3
+    impl = Numeric(20, scale)
+    cache_ok = True
+
+
+class Percent(Exact):
+    """A percentage with three decimals: a tax rate of 5, a discount of 12.5."""
+
+    scale = 3
     impl = Numeric(20, scale)
     cache_ok = True
 

@@ -165,6 +165,7 @@ class Account(Record, Touchable, Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     account_type: Mapped[str | None] = mapped_column(String(100))
     annual_revenue: Mapped[Decimal | None] = mapped_column(Money)
+    tax_id: Mapped[str | None] = mapped_column(String(30))  # a 統一編號: printed on sales documents
     email_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     notify_owner: Mapped[bool] = mapped_column(Boolean, default=False)
     bill_street: Mapped[str | None] = mapped_column(String(250))

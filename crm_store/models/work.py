@@ -14,12 +14,16 @@ ACTIVITY_TYPES = ("task", "call", "meeting", "email")
 
 
 class RelatedTo:
-    """Links to the lead, account, contact or opportunity a row is about."""
+    """Links to the record a row is about: a lead, account, contact, opportunity, product or sales document."""
 
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id"), index=True)
+    sales_order_id: Mapped[int | None] = mapped_column(ForeignKey("sales_orders.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
 
 
 class Activity(RelatedTo, Base):

@@ -289,3 +289,45 @@ register(Module(
 register(Module(
     "documents", "Document", "DOC", "document", N_("document"), N_("documents"), title="title", editable=False,
 ))
+register(Module(
+    "products", "Product", "PRO", "product", N_("product"), N_("products"), title="name",
+    required=("name",),
+    picklists={"category": "product_category", "manufacturer": "manufacturer", "usage_unit": "usage_unit"},
+    references={"image_document_id": "Document"},
+    searchable=Searchable("name", company="product_code"),  # the code shows as the result's second line
+    link_column="product_id",
+))
+register(Module(
+    "price_books", "PriceBook", "PB", "price_book", N_("price book"), N_("price books"), title="name",
+    url_path="price-books", required=("name",),
+))
+# Quotes, sales orders and invoices: their lines, totals and stock are crm_store.sales's; a document keeps its
+# amounts when the person on it is erased (invoices must be kept), losing only the contact.
+_SALES_DOCUMENT = Personal(fields=("contact_id",), ties=(Tie("contacts", "contact_id", here=True),))
+register(Module(
+    "quotes", "Quote", "QUO", "quote", N_("quote"), N_("quotes"), title="subject",
+    required=("subject", "account_id"),
+    picklists={"status": "quote_stage", "carrier": "carrier"},
+    references={"account_id": "Account", "contact_id": "Contact", "opportunity_id": "Opportunity",
+                "price_book_id": "PriceBook"},
+    searchable=Searchable("subject", company_from="account_id"),
+    personal=_SALES_DOCUMENT, link_column="quote_id",
+))
+register(Module(
+    "sales_orders", "SalesOrder", "SO", "sales_order", N_("sales order"), N_("sales orders"), title="subject",
+    url_path="sales-orders", required=("subject", "account_id"),
+    picklists={"status": "sales_order_status", "carrier": "carrier"},
+    references={"account_id": "Account", "contact_id": "Contact", "opportunity_id": "Opportunity",
+                "price_book_id": "PriceBook", "quote_id": "Quote"},
+    searchable=Searchable("subject", company_from="account_id"),
+    personal=_SALES_DOCUMENT, link_column="sales_order_id",
+))
+register(Module(
+    "invoices", "Invoice", "INV", "invoice", N_("invoice"), N_("invoices"), title="subject",
+    required=("subject", "account_id", "invoice_date"),
+    picklists={"status": "invoice_status"},
+    references={"account_id": "Account", "contact_id": "Contact", "opportunity_id": "Opportunity",
+                "price_book_id": "PriceBook", "sales_order_id": "SalesOrder", "quote_id": "Quote"},
+    searchable=Searchable("subject", company_from="account_id"),
+    personal=_SALES_DOCUMENT, link_column="invoice_id",
+))

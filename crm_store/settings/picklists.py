@@ -53,6 +53,24 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         N_("Price"), N_("Competitor"), N_("No Budget"), N_("No Decision"), N_("Timing"), N_("Product Fit"),
         N_("Went Silent"), N_("Other"),
     ),
+    # products and sales documents (Vtiger's quotestage, sostatus, invoicestatus, carrier, usageunit, ...)
+    "quote_stage": (N_("Created"), N_("Delivered"), N_("Reviewed"), N_("Accepted"), N_("Rejected")),
+    "sales_order_status": (N_("Created"), N_("Approved"), N_("Delivered"), N_("Cancelled")),
+    "invoice_status": (
+        N_("AutoCreated"), N_("Created"), N_("Approved"), N_("Sent"), N_("Credit Invoice"), N_("Paid"), N_("Cancel"),
+    ),
+    "carrier": (N_("FedEx"), N_("UPS"), N_("USPS"), N_("DHL"), N_("BlueDart")),
+    "usage_unit": (
+        N_("Box"), N_("Carton"), N_("Dozen"), N_("Each"), N_("Hours"), N_("Days"), N_("Incidents"), N_("Impressions"),
+        N_("Lb"), N_("M"), N_("Pack"), N_("Pages"), N_("Pieces"), N_("Quantity"), N_("Reams"), N_("Sheet"),
+        N_("Spiral Binder"), N_("Sq Ft"),
+    ),
+    "product_category": (
+        N_("Hardware"), N_("Software"), N_("CRM Applications"), N_("Support"), N_("Installation"), N_("Migration"),
+        N_("Customization"), N_("Training"),
+    ),
+    "manufacturer": (N_("AltvetPet Inc."), N_("LexPon Inc."), N_("MetBeat Corp")),
+    "payment_method": (N_("Bank Transfer"), N_("Cash"), N_("Check"), N_("Credit Card"), N_("Other")),
 }
 
 # Values the product's rules depend on: they can be renamed in labels, never removed.
@@ -60,6 +78,9 @@ LOCKED: dict[str, frozenset[str]] = {
     "lead_status": frozenset({"Junk Lead", "Lost Lead", "Cold", "Not Contacted"}),
     "task_status": frozenset({"Not Started", "Completed"}),
     "event_status": frozenset({"Planned", "Held", "Not Held"}),
+    "invoice_status": frozenset({"Created", "Paid", "Cancel"}),  # payments set Paid; Cancel gives stock back
+    "quote_stage": frozenset({"Created", "Accepted"}),
+    "sales_order_status": frozenset({"Created", "Cancelled"}),
 }
 
 
