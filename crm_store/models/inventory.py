@@ -47,7 +47,8 @@ class Tax(Base):
     """A tax (name, rate in percent): products carry their tax classes, documents copy the rates at save time."""
 
     __tablename__ = "taxes"
-    __table_args__ = (CheckConstraint("rate >= 0 and rate <= 100", name="rate"),)
+    # Not "rate <= 100": on SQLite the column holds thousandths (5 % is 5000); the store checks the upper bound.
+    __table_args__ = (CheckConstraint("rate >= 0", name="rate"),)
 
     id: Mapped[intpk]
     name: Mapped[str100] = mapped_column(unique=True)

@@ -17,7 +17,7 @@ from crm_store.actor import SYSTEM, Actor
 from crm_store.db.fast_insert import insert_rows, reserve_ids
 from crm_store.errors import NotFound, ValidationError
 from crm_store.languages import N_
-from crm_store.models import Account, Base, Campaign, Contact, Currency, Lead, Opportunity, SalesStage, utcnow
+from crm_store.models import Account, Base, Campaign, Contact, Currency, Invoice, Lead, Opportunity, SalesStage, utcnow
 from crm_store.pipeline import stages
 from crm_store.records import audit, numbering, registry
 from crm_store.records.duplicates import duplicates_of
@@ -170,6 +170,7 @@ def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
     """Move a record to the recycle bin (soft delete); it keeps its number."""
     if record.deleted_at is not None:
         raise ValidationError("id", N_("the record is already deleted"))
+    _stock_follows_bin(session, record, actor, binned=True)
     record.deleted_at = utcnow()
     spec = registry.of_record(record)
     audit.log(session, "delete", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
@@ -189,10 +190,22 @@ def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool
             raise ValidationError(
                 "id", N_("restoring would duplicate %(numbers)s; merge them, or restore with --force"), numbers=numbers
             )
+    _stock_follows_bin(session, record, actor, binned=False)
     record.deleted_at = None
     audit.log(session, "restore", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
     session.flush()
     reindex(session, record)
+
+
+def _stock_follows_bin(session: Session, record: Any, actor: Actor, *, binned: bool) -> None:
+    """An invoice gives its stock back when binned and takes it again when restored (as Vtiger does)."""
+    if isinstance(record, Invoice):
+        from crm_store.sales import stock  # sales builds on records: loaded only when an invoice moves
+
+        if binned:
+            stock.give_back(session, record, actor)
+        else:
+            stock.take_again(session, record, actor)
 
 
 def reindex(session: Session, *changed: Any) -> None:

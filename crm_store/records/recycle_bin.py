@@ -9,7 +9,18 @@ from sqlalchemy import Table, and_, delete, null, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.models import Activity, AuditEntry, Base, CampaignMember, DocumentLink, Note, StageHistory, utcnow
+from crm_store.models import (
+    Activity,
+    AuditEntry,
+    Base,
+    CampaignMember,
+    DocumentLink,
+    LineItem,
+    Note,
+    Payment,
+    StageHistory,
+    utcnow,
+)
 from crm_store.records import audit, registry
 from crm_store.records.names import display_name
 from crm_store.search import index as search_index
@@ -19,6 +30,9 @@ from crm_store.staff import scope as scoping
 # Rows that only make sense with their record: removed with it when nothing else holds them.
 ATTACHED = (Activity.__table__, Note.__table__, DocumentLink.__table__)
 OWNED = (StageHistory.__table__, CampaignMember.__table__)
+# Rows that belong to a record by one column (a document's lines and payments), not by the others they hold.
+OWNED_BY = {(t.name, c) for t, c in ((LineItem.__table__, "quote_id"), (LineItem.__table__, "sales_order_id"),
+                                     (LineItem.__table__, "invoice_id"), (Payment.__table__, "invoice_id"))}
 
 
 @dataclass(frozen=True)
@@ -156,7 +170,7 @@ def _detach(session: Session, target: Table, ids: list[int]) -> None:
             if fk.column.table is not target:
                 continue
             column = fk.parent
-            if table in OWNED:
+            if table in OWNED or (table.name, column.name) in OWNED_BY:
                 session.execute(delete(table).where(column.in_(ids)))
                 continue
             if table in ATTACHED:  # an activity or note about nothing else goes with the record

@@ -216,6 +216,8 @@ DEFINITIONS: tuple[CompanySettingDef, ...] = (
     _define("sla_hours", WholeNumber(1, 720), 4, "Working hours for a first response to a new lead."),
     _define("sla_reassign", parse_on_off, False, "Reassign a lead whose SLA was missed (on/off)."),
     _define("prices_include_tax", parse_on_off, False, "Whether price-book prices include tax (on/off)."),
+    _define("allow_negative_stock", parse_on_off, True,
+            "Whether invoices may take a product's stock below zero, with a warning (on/off)."),
     _define("recycle_bin_days", WholeNumber(1, 3650), 30, "Days deleted records stay in the recycle bin."),
     _define("ip_retention_days", WholeNumber(1, 3650), 90, "Days visitors' IP addresses are kept."),
     _define("form_min_fill_seconds", WholeNumber(0, 600), 3,

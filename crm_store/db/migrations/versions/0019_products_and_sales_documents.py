@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('applies_to_shipping', sa.Boolean(), nullable=False),
-    sa.CheckConstraint('rate >= 0 and rate <= 100', name=op.f('ck_taxes_rate')),
+    sa.CheckConstraint('rate >= 0', name=op.f('ck_taxes_rate')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_taxes')),
     sa.UniqueConstraint('name', name=op.f('uq_taxes_name'))
     )
