@@ -107,16 +107,35 @@ def translate_value(code: str, value: str | None) -> str:
     """A value the company's data holds (a picklist value, a stage or process name) in a language.
 
     The values the product seeds are in the catalogue (`crm_store.settings.picklists.DEFAULTS`, the
-    seeded sales processes); a value the company added or renamed is shown as stored.
+    seeded sales processes); a value the company added or renamed is shown as stored. A value whose
+    English is also another message's has its own translation in the "picklist value" context
+    (`VALUES_IN_CONTEXT`): a quote Created (已建立) is not the time a record was created (建立時間).
     """
     if not value:
         return value or ""
-    return translations(code).gettext(value)
+    catalogue = translations(code)
+    if value in VALUES_IN_CONTEXT:
+        return catalogue.pgettext(VALUE_CONTEXT, value)
+    return catalogue.gettext(value)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional name the extractor looks for
     """Mark a message for translation where it is defined; translate it where it is shown."""
     return message
+
+
+def pgettext(context: str, message: str) -> str:
+    """Mark a message for translation in a context (the extractor reads the call); translate it where it is shown."""
+    return message
+
+
+VALUE_CONTEXT = "picklist value"
+# Seeded picklist values whose English is also a label, a button or a heading elsewhere (the context is written
+# out in each call: the extractor reads literals only).
+VALUES_IN_CONTEXT = frozenset({
+    pgettext("picklist value", "Created"), pgettext("picklist value", "Accepted"),
+    pgettext("picklist value", "Cancel"), pgettext("picklist value", "Days"), pgettext("picklist value", "Pages"),
+})
 
 
 # -- formatting --------------------------------------------------------------------------------------------

@@ -156,6 +156,20 @@ CONTEXT: dict[str, dict[str, str]] = {
         "charts": "Images {cid, title}; each cid must be the inline_cid of an attachment.",
         "csv_filename": "Filename of the attached CSV; render() checks that it is attached.",
     },
+    "sales_document": {
+        "recipient_name": "Name of the customer's contact it goes to, else the account's name.",
+        "kind": '"quote", "sales_order" or "invoice": the wording of the subject and the body.',
+        "document_number": "The document's number (QUO12, SO12, INV12); the customer has no link to it.",
+        "document_subject": "The document's subject.",
+        "account_name": "Name of the account (the buyer).",
+        "amount": "Formatted: a quote's or an order's grand total, an invoice's balance due.",
+        "due": "Formatted: a quote's valid-till date, an order's or an invoice's due date; or None.",
+        "pdf_filename": "Filename of the attached PDF; render() checks that it is attached.",
+        "sender_name": "Name of the member of staff who sent it (replies go to them).",
+        "company_phone": "The company's phone number (company_phone), or None.",
+        "company_email": "The company's email address (company_email), or None.",
+        "company_address": "The company's postal address (company_address), or None.",
+    },
 }
 
 _LEADS = [
@@ -338,6 +352,20 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "charts": [{"cid": "pipeline-chart@leadline", "title": "Amount by stage"}],
         "csv_filename": "pipeline-by-stage-2025-03-14.csv",
     },
+    "sales_document": {
+        "recipient_name": "陳志明",
+        "kind": "quote",
+        "document_number": "QUO208",
+        "document_subject": "2025 年度耗材 Q2 報價",
+        "account_name": "宏達精密工業股份有限公司",
+        "amount": "NT$262,500",
+        "due": "2025-04-30",
+        "pdf_filename": "QUO208.pdf",
+        "sender_name": "林怡君",
+        "company_phone": "02-2345-6789 分機 210",
+        "company_email": "service@goodfortune.com.tw",
+        "company_address": "106 台北市大安區敦化南路二段 99 號 8 樓",
+    },
 }
 
 
@@ -359,6 +387,7 @@ def _report_csv(sample: dict[str, Any]) -> bytes:
 
 
 SAMPLE_ATTACHMENTS: dict[str, tuple[Attachment, ...]] = {
+    "sales_document": (Attachment("QUO208.pdf", "application/pdf", b"%PDF-1.7\nQUO208\n%%EOF\n"),),
     "scheduled_report": (
         Attachment("pipeline-chart.png", "image/png", _png(8, 4, (31, 95, 153)), "pipeline-chart@leadline"),
         Attachment(

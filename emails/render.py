@@ -57,6 +57,7 @@ KNOWN_TEMPLATES: tuple[str, ...] = (
     "visitor_auto_reply",
     "scheduled_report",
     "quarantine_summary",
+    "sales_document",
 )
 ADDED_KEYS = frozenset({"base_url", "company_name", "language", "link", "email_subject", "email_reason"})
 # Headers render() owns; `headers=` may add others (Reply-To, List-Unsubscribe, ...).
@@ -322,8 +323,9 @@ def _check_attachments(template: str, ctx: dict[str, Any], html: str, attachment
     missing = sorted(set(_CID_REF.findall(html)) - inline)
     if missing:
         raise ValueError(f"the HTML shows cid:{', cid:'.join(missing)} but no attachment has that inline_cid")
-    if template == "scheduled_report" and ctx["csv_filename"] not in {a.filename for a in attachments}:
-        raise ValueError(f"scheduled_report promises {ctx['csv_filename']!r} but it is not attached")
+    promised = {"scheduled_report": "csv_filename", "sales_document": "pdf_filename"}.get(template)
+    if promised is not None and ctx[promised] not in {a.filename for a in attachments}:
+        raise ValueError(f"{template} promises {ctx[promised]!r} but it is not attached")
 
 
 def _add_body(msg: EmailMessage, text: str, html: str, attachments: list[Attachment]) -> None:

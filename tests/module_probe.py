@@ -44,7 +44,7 @@ class Prospect(Record, Touchable, Base):
 
 
 registry.register(registry.Module(
-    "prospects", Prospect, "PRO", "prospect", N_("prospect"), N_("prospects"), title="last_name",
+    "prospects", Prospect, "PSP", "prospect", N_("prospect"), N_("prospects"), title="last_name",
     required=("last_name",), picklists={"rating": "rating"}, references={"campaign_id": "Campaign"},
     searchable=registry.Searchable("last_name", first_name="first_name", emails=("email",), phones=("phone_e164",)),
     duplicates=registry.DuplicateKeys(phones=("phone_e164",)), person=True, mergeable=True,
@@ -81,14 +81,14 @@ def run() -> dict[str, Any]:
             "unknown field": refusal(session, {"last_name": "X", "colour": "red"}),
         }
         seen["search_name"] = [(r.module, r.number, r.title) for r in query.search(session, "lin mei")]
-        seen["search_number"] = [r.number for r in query.search(session, "pro2")]
+        seen["search_number"] = [r.number for r in query.search(session, "psp2")]
         seen["search_phone"] = sorted(r.number for r in query.search(session, "0912345678"))
         seen["duplicates"] = [[c.number for c in group] for group in duplicates.groups(session, "prospects")]
         exported = privacy.export_person(session, "MEI.LIN@example.com")
         seen["export"] = [row["prospect_no"] for row in exported.get("prospects", [])]
     runner = CliRunner()
     seen["cli_search"] = runner.invoke(main, ["search", "Lin", "--module", "prospects"]).output
-    seen["cli_history"] = runner.invoke(main, ["history", "PRO1"]).output
+    seen["cli_history"] = runner.invoke(main, ["history", "PSP1"]).output
     with session_factory(engine).begin() as session:
         erased = privacy.erase_person(session, "mei.lin@example.com", Actor.system("test"))
         seen["erased"] = erased.get("prospects")
@@ -96,8 +96,8 @@ def run() -> dict[str, Any]:
         seen["search_after_erase"] = [r.number for r in query.search(session, "mei.lin")]
         lifecycle.delete(session, session.get(Prospect, second.id))
     seen["cli_bin"] = runner.invoke(main, ["bin", "list", "--module", "prospects"]).output
-    seen["cli_restore"] = runner.invoke(main, ["bin", "restore", "PRO2"]).output
-    seen["link"] = links.record_url(config.base_url, "prospects", "PRO1")
+    seen["cli_restore"] = runner.invoke(main, ["bin", "restore", "PSP2"]).output
+    seen["link"] = links.record_url(config.base_url, "prospects", "PSP1")
     seen["label_zh"] = registry.get("prospects").display_label("zh_Hant")
     engine.dispose()
     return seen

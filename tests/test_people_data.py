@@ -175,13 +175,20 @@ def test_every_personal_declaration_names_real_columns() -> None:
     from crm_store.records import registry
 
     declared = {m.name: m.personal for m in registry.modules() if m.personal is not None}
-    assert set(declared) == {"leads", "accounts", "contacts"}
+    assert set(declared) == {"leads", "accounts", "contacts", "quotes", "sales_orders", "invoices"}
     for name, part in declared.items():
         module = registry.get(name)
         columns = module.model.__table__.columns
-        assert any(f in columns for f in part.fields) and (part.title_key is None or part.title_key in columns), name
+        assert part.title_key is None or part.title_key in columns, name
+        assert any(f in columns for f in part.fields) or part.copied_addresses, name  # it holds something of theirs
+        blocks = (*part.addresses, *part.copied_addresses)
+        assert all(p + a in columns for p in blocks for a in registry.ADDRESS_PARTS), name
+        assert all(f in columns for f in part.scrubbed), name
         for tie in part.ties:
             holder = module if tie.here else registry.get(tie.module)
             assert tie.column in holder.model.__table__.columns, (name, tie)
     accounts = registry.get("accounts").personal_data()
     assert accounts is not None and {"email", "phone", "bill_city", "description"} <= set(accounts.fields)
+    invoices = registry.get("invoices").personal_data()  # kept by law: nothing blanked wholesale, the person taken off
+    assert invoices is not None and invoices.fields == () and {t.column for t in invoices.ties} == {
+        "contact_id", "account_id"}

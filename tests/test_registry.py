@@ -25,22 +25,22 @@ def test_a_new_module_works_everywhere_with_one_declaration(env: dict[str, str])
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen["numbers"] == ["PRO1", "PRO2"]  # numbering: its own counter, started on first use
+    assert seen["numbers"] == ["PSP1", "PSP2"]  # numbering: its own counter, started on first use
     assert seen["e164"] == "+886912345678"  # validation: phone fields get their E.164 form
     assert seen["refused"] == {
         "no last name": "last_name", "bad rating": "rating", "no such campaign": "campaign_id",
         "unknown field": "colour",
     }
-    assert seen["search_name"] == [["prospects", "PRO1", "Mei Lin"]]  # search: names in both orders
-    assert seen["search_number"] == ["PRO2"]  # its record numbers are search terms
-    assert seen["search_phone"] == ["PRO1", "PRO2"]
-    assert seen["duplicates"] == [["PRO1", "PRO2"]]  # the same phone
-    assert seen["export"] == ["PRO1"]  # personal-data export finds it by email, in any case
+    assert seen["search_name"] == [["prospects", "PSP1", "Mei Lin"]]  # search: names in both orders
+    assert seen["search_number"] == ["PSP2"]  # its record numbers are search terms
+    assert seen["search_phone"] == ["PSP1", "PSP2"]
+    assert seen["duplicates"] == [["PSP1", "PSP2"]]  # the same phone
+    assert seen["export"] == ["PSP1"]  # personal-data export finds it by email, in any case
     assert seen["erased"] == 1 and seen["after_erase"] == "[erased]" and seen["search_after_erase"] == []
-    assert "PRO1" in seen["cli_search"] and "prospect" in seen["cli_search"]  # the CLI: --module accepts it
-    assert " create " in seen["cli_history"] and "prospect_no: — -> PRO1" in seen["cli_history"]
-    assert "PRO2" in seen["cli_bin"] and "Restored PRO2" in seen["cli_restore"]
-    assert seen["link"] == "http://127.0.0.1:8000/prospects/PRO1"
+    assert "PSP1" in seen["cli_search"] and "prospect" in seen["cli_search"]  # the CLI: --module accepts it
+    assert " create " in seen["cli_history"] and "prospect_no: — -> PSP1" in seen["cli_history"]
+    assert "PSP2" in seen["cli_bin"] and "Restored PSP2" in seen["cli_restore"]
+    assert seen["link"] == "http://127.0.0.1:8000/prospects/PSP1"
     assert seen["label_zh"] == "prospect"  # no translation yet: the English name, not an error
 
 
@@ -59,7 +59,9 @@ def test_every_builtin_module_is_declared_whole() -> None:
         if module.link_column is not None:
             assert module.link_column.endswith("_id")
     assert len(numbers) == len(registry.modules())  # prefixes are unique
-    assert registry.names(searchable=True) == ["leads", "accounts", "contacts", "opportunities"]
+    assert registry.names(searchable=True) == [
+        "leads", "accounts", "contacts", "opportunities", "products", "quotes", "sales_orders", "invoices",
+    ]
     assert registry.names(person=True) == ["leads", "contacts"]
 
 
@@ -68,8 +70,10 @@ def test_lookups_by_number_model_and_name() -> None:
     assert registry.by_number("POT7").name == "opportunities"
     assert registry.by_number("LEA") is None and registry.by_number("XYZ1") is None
     assert registry.of_model(registry.get("contacts").model).name == "contacts"
+    assert [registry.by_number(n) for n in ("inv3", "SO12", "PB1", "PRO1")] == [
+        registry.get(m) for m in ("invoices", "sales_orders", "price_books", "products")]
     with pytest.raises(ValidationError, match="module"):
-        registry.get("quotes")
+        registry.get("widgets")
     assert registry.get("leads").display_label("zh_Hant") == "潛在客戶"
 
 

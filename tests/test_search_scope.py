@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ from click.testing import Result
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from crm_store.models import SearchDocument, User
-from crm_store.records import bulk
+from crm_store.actor import Actor
+from crm_store.models import Currency, SearchDocument, User
+from crm_store.records import bulk, lifecycle, registry
+from crm_store.sales import bulk as sales_bulk
 from crm_store.search import index as search_index
 from crm_store.search import query, terms
 from crm_store.settings import company
@@ -197,6 +200,7 @@ def test_scoped_candidates_are_read_through_indexes(session: Session, staff: dic
         pool = module == "leads"
         bulk.insert_records(session, module, [v | {"owner_id": owners[i % (3 if pool else 2)]}
                                               for i, v in enumerate(values)], ctx)
+    _sales_records(session, owners[:2])
     search_index.rebuild_index(session)
     session.commit()
     if backend == "postgresql":
@@ -205,7 +209,7 @@ def test_scoped_candidates_are_read_through_indexes(session: Session, staff: dic
     plans = {term: explain(session, query.candidates_query(session, parse(term), None, check))
              for term in ("王小", "王", "王小一", "0912 000", "LEA1")}
     everything = "\n\n".join(plans.values())
-    for table in ("leads", "accounts", "contacts", "opportunities"):  # each record checked by its key
+    for table in registry.names(searchable=True):  # each record checked by its key
         key = f"SEARCH {table} USING INTEGER PRIMARY KEY (rowid=?)" if backend == "sqlite" else f"pk_{table}"
         assert all(key in plan for plan in plans.values()), everything
     if backend == "sqlite":
@@ -218,6 +222,21 @@ def test_scoped_candidates_are_read_through_indexes(session: Session, staff: dic
         assert "Seq Scan" not in everything and "hashed SubPlan" not in everything, everything
     assert len(_candidates(session, "王小", rep_a)) == 2 * PLANNED // 3  # rep_a's leads and the pool's
     assert len(_candidates(session, "王", rep_a)) == 2 * PLANNED // 3 + PLANNED  # and half the accounts and deals
+
+
+def _sales_records(session: Session, owners: list[int | None]) -> None:
+    """PLANNED products, quotes, orders and invoices (none of them matching the planned terms), owned in turn."""
+    currency = session.scalars(select(Currency.id).where(Currency.code == "TWD")).one()
+    products = bulk.insert_records(session, "products", [
+        {"name": f"Widget {i}", "currency_id": currency, "unit_price": "10", "product_type": "service",
+         "specifications": [], "owner_id": owners[i % 2]}
+        for i in range(PLANNED)], bulk.BulkContext.load(session))
+    account = lifecycle.create_account(session, {"name": "Plain Trading"}).id  # its documents are found by its name
+    for module in ("quotes", "sales_orders", "invoices"):
+        sales_bulk.insert_documents(session, module, [
+            sales_bulk.NewDocument({"subject": f"Order {i}", "account_id": account, "owner_id": owners[i % 2]},
+                                   [sales_bulk.NewLine(products[i], Decimal(1))])
+            for i in range(PLANNED)], Actor.system("test"), index=False)
 
 
 def test_command_searches_what_the_acting_user_may_see(

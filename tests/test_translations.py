@@ -75,3 +75,23 @@ def test_a_translated_message_is_used_and_english_is_the_source() -> None:
     assert languages.format_duration(95, "zh_Hant") == "1 小時 35 分鐘"
     assert languages.format_duration(95, "en") == "1 h 35 min"
     assert languages.translate("en", "%(n)s min", n=3) == "3 min"
+
+
+def test_sales_modules_fields_and_values_are_named_in_chinese() -> None:
+    from crm_store.records import blocks, registry
+    from crm_store.settings.picklists import DEFAULTS
+
+    names = {m: (registry.get(m).display_label("zh_Hant"), registry.get(m).display_label("zh_Hant", plural=True))
+             for m in ("products", "price_books", "quotes", "sales_orders", "invoices")}
+    assert names == {"products": ("產品", "產品"), "price_books": ("價目表", "價目表"),
+                     "quotes": ("報價單", "報價單"), "sales_orders": ("訂單", "訂單"), "invoices": ("請款單", "請款單")}
+    shown = [blocks.label("invoices", f, "zh_Hant") for f in ("grand_total", "balance", "terms", "bill_street")]
+    assert shown == ["總計金額", "未收餘額", "條款與條件", languages.translate("zh_Hant", "Billing street")]
+    assert blocks.label("products", "qty_in_stock", "zh_Hant") == "庫存數量"
+    # A status whose English is also a label has its own translation: a quote Created is not a creation time.
+    assert languages.translate_value("zh_Hant", "Created") == "已建立" != languages.translate("zh_Hant", "Created")
+    assert languages.translate_value("zh_Hant", "Cancel") == "已取消"
+    assert languages.translate_value("en", "Created") == "Created"
+    for picklist in ("quote_stage", "sales_order_status", "invoice_status", "usage_unit", "product_category",
+                     "payment_method"):
+        assert all(languages.translate_value("zh_Hant", v) != v for v in DEFAULTS[picklist]), picklist

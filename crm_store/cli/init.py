@@ -7,11 +7,12 @@ import click
 
 @click.command()
 def init() -> None:
-    """Create or upgrade the database and seed picklists, stages, currencies and settings."""
+    """Create or upgrade the database and seed picklists, stages, currencies, settings and the business tax."""
     from crm_store.config import load_config
     from crm_store.db.engine import make_engine, session_factory
     from crm_store.db.schema import upgrade
     from crm_store.ops.backup import backup_before_migration
+    from crm_store.sales import taxes
     from crm_store.settings import seed
 
     config = load_config()
@@ -23,6 +24,7 @@ def init() -> None:
         before, after = upgrade(engine)
         with session_factory(engine).begin() as session:
             report = seed.seed_all(session)
+            taxes_added = taxes.seed(session)  # not in seed_all: test databases set their own
     finally:
         engine.dispose()
     where = config.database_url if not config.is_sqlite else config.database_url.removeprefix("sqlite:///")
@@ -36,3 +38,5 @@ def init() -> None:
             f"{report.sales_processes} sales processes, {report.settings} company settings, "
             f"{report.cadences} follow-up cadences."
         )
+    if taxes_added:
+        click.echo(f"Seeded the default tax: {', '.join(f'{n} {r.normalize():f} %' for n, r, _s in taxes.DEFAULTS)}.")

@@ -130,5 +130,7 @@ def _touch(session: Session, row: Activity | Note, at: dt.datetime) -> None:
         parent_id = getattr(row, field)
         if parent_id is not None:
             parent = session.get(model, parent_id)
-            if parent is not None and (parent.last_touch_at is None or parent.last_touch_at < at):
+            if parent is None or not hasattr(parent, "last_touch_at"):  # products and sales documents keep none
+                continue
+            if parent.last_touch_at is None or parent.last_touch_at < at:
                 parent.last_touch_at = at

@@ -134,6 +134,75 @@ LAYOUTS: dict[str, tuple[Block, ...]] = {
 }
 
 
+
+def _document(title: str, number: str, status: str, own: tuple[Field, ...]) -> tuple[Block, ...]:
+    """A quote's, order's or invoice's blocks (Vtiger's): details, addresses, terms, description, totals."""
+    return (
+        Block(title, (
+            _f("subject", N_("Subject")), _f(number, NUMBER), _f("status", status, "picklist"), *own,
+            _f("opportunity_id", N_("Opportunity name"), "reference"),
+            _f("contact_id", N_("Contact name"), "reference"), _f("account_id", N_("Organization name"), "reference"),
+            _f("currency_id", N_("Currency"), "reference"), _f("conversion_rate", N_("Conversion rate"), "number"),
+            _f("price_book_id", N_("Price book"), "reference"), _f("tax_mode", N_("Tax mode")),
+            _f("prices_include_tax", N_("Prices include tax"), "bool"), OWNER, *SYSTEM,
+        )),
+        LAYOUTS["accounts"][1],  # billing and shipping address, labelled as an account's
+        Block(N_("Terms & Conditions"), (_f("terms", N_("Terms & conditions"), "textarea"),)),
+        DESCRIPTION,
+        Block(N_("Totals"), (
+            _f("subtotal", N_("Items total"), "money"), _f("discount_percent", N_("Discount (%)"), "percent"),
+            _f("discount_amount", N_("Discount amount"), "money"), _f("overall_discount", N_("Discount"), "money"),
+            _f("shipping_amount", N_("Shipping & handling"), "money"),
+            _f("shipping_tax", N_("Tax on shipping"), "money"), _f("pre_tax_total", N_("Pre-tax total"), "money"),
+            _f("tax_total", N_("Tax"), "money"), _f("adjustment", N_("Adjustment"), "money"),
+            _f("grand_total", N_("Grand total"), "money"), _f("taxes", N_("Taxes")),
+            _f("shipping_taxes", N_("Taxes on shipping")),
+        )),
+    )
+
+
+CARRIER = _f("carrier", N_("Carrier"), "picklist")
+ORDER_REFERENCES = (_f("purchase_order", N_("Purchase order")), _f("customer_no", N_("Customer no.")))
+# Products, price books and the sales documents: their fields' labels (in the audit trail, the timeline), in
+# Vtiger's blocks, for their pages to come (issue 16 part 2 moves them into LAYOUTS).
+COMING: dict[str, tuple[Block, ...]] = {
+    "products": (
+        Block(N_("Product Details"), (
+            _f("name", N_("Product name")), _f("product_no", NUMBER), _f("product_code", N_("Part number")),
+            _f("product_type", N_("Product type")), _f("active", N_("Product active"), "bool"),
+            _f("category", N_("Product category"), "picklist"), _f("manufacturer", N_("Manufacturer"), "picklist"),
+            _f("image_document_id", N_("Product image"), "reference"), OWNER, *SYSTEM,
+        )),
+        Block(N_("Pricing Information"), (
+            _f("unit_price", N_("Unit price"), "money"), _f("currency_id", N_("Currency"), "reference"),
+        )),
+        Block(N_("Stock Information"), (
+            _f("usage_unit", N_("Usage unit"), "picklist"), _f("qty_in_stock", N_("Qty in stock"), "number"),
+            _f("reorder_level", N_("Reorder level"), "number"),
+        )),
+        Block(N_("Specifications"), (_f("specifications", N_("Specifications")),)),
+        DESCRIPTION,
+    ),
+    "price_books": (
+        Block(N_("Price Book Details"), (
+            _f("name", N_("Price book name")), _f("price_book_no", NUMBER), _f("active", N_("Active"), "bool"),
+            _f("currency_id", N_("Currency"), "reference"), OWNER, *SYSTEM,
+        )),
+        DESCRIPTION,
+    ),
+    "quotes": _document(N_("Quote Details"), "quote_no", N_("Quote stage"), (
+        _f("valid_till", N_("Valid till"), "date"), CARRIER)),
+    "sales_orders": _document(N_("Sales Order Details"), "sales_order_no", N_("Status"), (
+        _f("quote_id", N_("Quote"), "reference"), _f("due_date", N_("Due date"), "date"), CARRIER,
+        *ORDER_REFERENCES)),
+    "invoices": _document(N_("Invoice Details"), "invoice_no", N_("Status"), (
+        _f("invoice_date", N_("Invoice date"), "date"), _f("due_date", N_("Due date"), "date"),
+        _f("sales_order_id", N_("Sales order"), "reference"), _f("quote_id", N_("Quote"), "reference"),
+        *ORDER_REFERENCES, _f("received", N_("Amount received"), "money"), _f("balance", N_("Balance"), "money"),
+        _f("stock_deducted", N_("Stock deducted"), "bool"))),
+}
+
+
 def layout(module: str) -> tuple[Block, ...]:
     """The blocks of a module's record page (none for a module without one)."""
     return LAYOUTS.get(module, ())
@@ -141,7 +210,7 @@ def layout(module: str) -> tuple[Block, ...]:
 
 def label(module: str, field: str, language: str = "en") -> str:
     """A field's label in a language; a field on no page is named by its column ("phone_e164" -> "phone e164")."""
-    for block in layout(module):
+    for block in (*layout(module), *COMING.get(module, ())):
         for f in block.fields:
             if f.name == field:
                 return translate(language, f.label)

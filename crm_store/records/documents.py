@@ -287,6 +287,11 @@ def _link_column(record: Any) -> str:
     return column
 
 
+def read_content(source: bytes | Path, filename: str) -> bytes:
+    """Read what `add_document` would store, with its limits (a regular file, at most MAX_DOCUMENT_BYTES)."""
+    return _read_limited(source, sanitize_filename(filename))
+
+
 def _read_limited(source: bytes | Path, name: str) -> bytes:
     content = bytes(source) if isinstance(source, (bytes, bytearray)) else _read_file(source, name)
     if len(content) > MAX_DOCUMENT_BYTES:

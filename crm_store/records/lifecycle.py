@@ -1,7 +1,9 @@
 """Create, update and delete leads, accounts, contacts, opportunities and campaigns.
 
 Every function takes the caller's session and never commits: the edge owns the transaction,
-so a failed validation leaves nothing half-written.
+so a failed validation leaves nothing half-written. Quotes, sales orders and invoices are saved with
+their lines, totals and stock by `crm_store.sales.documents`: `create` and `update` hand them over, and
+an invoice gives its stock back when it goes to the recycle bin and takes it again when restored.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def create(
     if not spec.editable:
         raise ValidationError("module", N_("%(module)s are not created this way"), module=module)
     values = dict(values)
+    if (documents := _sales_documents(module)) is not None:  # with their lines: {"lines": [...], ...}
+        lines = values.pop("lines", None)
+        return documents.create(session, module, values, lines, actor, at=at).document
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
     at = at or utcnow()
@@ -125,6 +130,10 @@ def update(session: Session, record: R, values: dict[str, Any], actor: Actor = S
     spec = registry.of_record(record)
     module = spec.name
     values = dict(values)
+    if (documents := _sales_documents(module)) is not None:  # totals, locks and stock are theirs
+        lines = values.pop("lines", None)
+        saved: R = documents.update(session, record, values, lines, actor).document
+        return saved
     stage = values.pop("stage", None)
     currency = values.pop("currency", None)
     if spec.number_field in values:
@@ -170,7 +179,7 @@ def delete(session: Session, record: Any, actor: Actor = SYSTEM) -> None:
     """Move a record to the recycle bin (soft delete); it keeps its number."""
     if record.deleted_at is not None:
         raise ValidationError("id", N_("the record is already deleted"))
-    _stock_follows_bin(session, record, actor, binned=True)
+    stock_follows_bin(session, record, actor, binned=True)
     record.deleted_at = utcnow()
     spec = registry.of_record(record)
     audit.log(session, "delete", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
@@ -190,15 +199,16 @@ def restore(session: Session, record: Any, actor: Actor = SYSTEM, *, force: bool
             raise ValidationError(
                 "id", N_("restoring would duplicate %(numbers)s; merge them, or restore with --force"), numbers=numbers
             )
-    _stock_follows_bin(session, record, actor, binned=False)
+    stock_follows_bin(session, record, actor, binned=False)
     record.deleted_at = None
     audit.log(session, "restore", spec.name, record.id, actor, record_no=getattr(record, spec.number_field))
     session.flush()
     reindex(session, record)
 
 
-def _stock_follows_bin(session: Session, record: Any, actor: Actor, *, binned: bool) -> None:
-    """An invoice gives its stock back when binned and takes it again when restored (as Vtiger does)."""
+def stock_follows_bin(session: Session, record: Any, actor: Actor, *, binned: bool) -> None:
+    """An invoice gives its stock back when binned and takes it again when restored (as Vtiger does); call it
+    before changing `deleted_at`, from every path that bins or restores a record."""
     if isinstance(record, Invoice):
         from crm_store.sales import stock  # sales builds on records: loaded only when an invoice moves
 
@@ -206,6 +216,13 @@ def _stock_follows_bin(session: Session, record: Any, actor: Actor, *, binned: b
             stock.give_back(session, record, actor)
         else:
             stock.take_again(session, record, actor)
+
+
+def _sales_documents(module: str) -> Any:
+    """`crm_store.sales.documents` when the module is one of its documents (quotes, orders, invoices), else None."""
+    from crm_store.sales import documents  # sales builds on records: loaded when first needed
+
+    return documents if module in documents.MODELS else None
 
 
 def reindex(session: Session, *changed: Any) -> None:

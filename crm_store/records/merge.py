@@ -12,7 +12,7 @@ from crm_store.errors import NotFound, ValidationError
 from crm_store.languages import N_
 from crm_store.models import AuditEntry, Base, StageHistory, utcnow
 from crm_store.records import audit, registry
-from crm_store.records.lifecycle import reindex
+from crm_store.records.lifecycle import reindex, stock_follows_bin
 from crm_store.records.validation import SYSTEM_FIELDS, coerce
 
 # History stays with the opportunity it describes; everything else follows the survivor.
@@ -113,9 +113,14 @@ def undo(session: Session, entry_id: int, actor: Actor) -> AuditEntry:
         _undo_merge(session, model, record, entry.changes)
     elif entry.action == "update" and "stage" in entry.changes:
         raise ValidationError("audit_id", "a stage change is undone by moving the opportunity back to its stage")
+    elif entry.action == "update" and _is_sales_document(entry.module):
+        _undo_document_update(session, record, entry.changes, actor)
     elif entry.action in ("update", "assign"):
         _set_fields(record, {k: v[0] for k, v in entry.changes.items() if k in record.__table__.columns})
     elif entry.action == "delete":
+        if record.deleted_at is None:
+            raise ValidationError("audit_id", N_("the record is not in the recycle bin"))
+        stock_follows_bin(session, record, actor, binned=False)  # a restored invoice takes its stock again
         record.deleted_at = None
     else:
         raise ValidationError("audit_id", f"a {entry.action} cannot be undone")
@@ -141,6 +146,24 @@ def _undo_merge(session: Session, model: Any, survivor: Any, changes: dict[str, 
         other = session.get(model, other_id)
         if other is not None:
             other.deleted_at = None
+
+
+def _is_sales_document(module: str) -> bool:
+    from crm_store.sales import documents  # sales builds on records: loaded when first needed
+
+    return module in documents.MODELS
+
+
+def _undo_document_update(session: Session, record: Any, changes: dict[str, Any], actor: Actor) -> None:
+    """Put a quote's, order's or invoice's changed fields back through its own save: totals, locks and stock follow.
+    Its lines are not (the audit trail keeps them in words): they are changed back by editing the document."""
+    from crm_store.sales import documents, headers
+
+    if "lines" in changes:
+        raise ValidationError("audit_id", N_("a change of a document's lines is undone by editing its lines again"))
+    module = registry.of_record(record).name
+    entered = headers.COMMON | headers.OWN[module] | {"adjustment"}
+    documents.update(session, record, {k: v[0] for k, v in changes.items() if k in entered}, actor=actor)
 
 
 def _set_fields(record: Any, values: dict[str, Any]) -> None:

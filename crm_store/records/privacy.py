@@ -7,6 +7,11 @@ lead). Besides records, a person is in what is attached to their records (notes,
 in the audit trail and the search index of those records, in the outbox (mail to them, and staff notices
 about them, with the .eml files the mail worker wrote) and in the web submissions they sent. Export reads
 the same places erase clears. Every erase is logged, hashed (`erasures`), for restores of older backups.
+
+A quote, sales order or invoice naming the person (as its contact, or made out to the account made from their
+lead) is kept with its numbers, dates, amounts, lines and payments — an invoice must be, by law — and loses the
+person: the contact link, the addresses copied from theirs, their name, email and phones in its texts, its
+lines' comments and its payments' references. Export gives those documents with their lines and payments.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from crm_store.models import (
     Document,
     DocumentLink,
     Erasure,
+    LineItem,
     Note,
     OutboxMessage,
+    Payment,
     SearchDocument,
     SearchGram,
     SearchGramStat,
@@ -47,6 +54,11 @@ ERASED_ADDRESS = "erased@erased.invalid"
 PERSONAL_FIELDS = registry.PERSON_FIELDS  # a person's own record: every field that says who they are
 OUTBOX_FOLDER = "outbox"  # under the data dir: the mail worker's .eml files, named <outbox id>-<template>.eml
 __all__ = ["ERASED", "ERASED_ADDRESS", "PERSONAL_FIELDS", "erase_person", "export_person", "reapply_erasures"]
+# Rows that are part of a record, found by its link column (a document's lines, an invoice's payments), with their
+# free texts that may mention the person.
+PARTS: dict[str, tuple[Any, str, tuple[str, ...]]] = {  # name: (model, its order, its free texts)
+    "lines": (LineItem, "position", ("description", "comment")), "payments": (Payment, "paid_on", ("reference",)),
+}
 
 
 @dataclass
@@ -57,10 +69,15 @@ class Person:
     own: dict[str, list[Any]] = field(default_factory=dict)  # module -> the person's records (leads, contacts)
     tied: dict[str, list[Any]] = field(default_factory=dict)  # module -> records tied to them (their account)
     mentions: Mentions = field(default_factory=Mentions)
+    places: set[tuple[str, str]] = field(default_factory=set)  # ("street" | "po_box", normalised): where they live
 
     def ids(self, module: str) -> list[int]:
         """The ids of the person's own records of a module."""
         return [r.id for r in self.own.get(module, [])]
+
+    def found_ids(self, module: str) -> list[int]:
+        """The ids of the records of a module that are the person's or tied to them."""
+        return [r.id for r in (*self.own.get(module, []), *self.tied.get(module, []))]
 
     def numbers(self) -> list[str]:
         """The record numbers of the person's own records (staff notices name them)."""
@@ -89,17 +106,31 @@ def find_person(session: Session, email: str) -> Person:
         for record in rows:
             person.mentions.add_record(record)
     person.mentions.add(person.email)
+    for module, rows in (*person.own.items(), *person.tied.items()):
+        part = registry.get(module).personal_data()
+        prefixes = part.addresses if part is not None else ()
+        person.places |= {place for r in rows for prefix in prefixes for place in _places(r, prefix)}
     return person
 
 
+def _places(record: Any, prefix: str) -> set[tuple[str, str]]:
+    """The street and PO box of an address block, normalised (case and spacing do not make another address)."""
+    found = set()
+    for part in ("street", "po_box"):
+        value = getattr(record, prefix + part, None)
+        if value and value.strip():
+            found.add((part, " ".join(value.split()).casefold()))
+    return found
+
+
 def _tied(spec: registry.Module, tie: registry.Tie, person: Person) -> Any:
-    """Select the records of a module tied to the person's records of another module."""
+    """Select the records of a module tied to the person's records of another module (or to records tied to them)."""
     other = registry.get(tie.module)
     if tie.here:  # this module's column points at the person's record
         link = getattr(spec.model, tie.column) == other.model.id
     else:  # the person's record points at this module's
         link = getattr(other.model, tie.column) == spec.model.id
-    stmt = select(spec.model).join(other.model, link).where(other.model.id.in_(person.ids(tie.module)))
+    stmt = select(spec.model).join(other.model, link).where(other.model.id.in_(person.found_ids(tie.module)))
     return stmt.where(tie.when()) if tie.when is not None else stmt
 
 
@@ -113,9 +144,11 @@ def export_person(session: Session, email: str, data_dir: Path | None = None) ->
     out: dict[str, Any] = {"email": person.email, "exported_at": utcnow().isoformat()}
     for module, rows in person.own.items():
         column = registry.get(module).link_column
-        out[module] = [_row(r) | (_attached(session, column, r.id) if column else {}) for r in rows]
+        out[module] = [_row(r) | (_attached(session, column, r.id) | _parts(session, column, r.id) if column else {})
+                       for r in rows]
     for module, rows in person.tied.items():
-        out[module] = [_row(r) for r in rows]
+        column = registry.get(module).link_column
+        out[module] = [_row(r) | (_parts(session, column, r.id) if column else {}) for r in rows]
     out["emails"] = [
         {"template": m.template, "to_staff": m.to_staff, "status": m.status, "created_at": audit.plain(m.created_at),
          "sent_at": audit.plain(m.sent_at), "context": m.context,
@@ -135,6 +168,21 @@ def _attached(session: Session, column: str, record_id: int) -> dict[str, list[d
         "notes": [_row(n) for n in session.scalars(select(Note).where(getattr(Note, column) == record_id))],
         "documents": [_row(d) for d in session.scalars(docs)],
     }
+
+
+def _part_rows(session: Session, column: str, record_id: int) -> dict[str, list[Any]]:
+    """The lines and payments of a record (none for a record that has none)."""
+    found = {}
+    for name, (model, order, _texts) in PARTS.items():
+        if column in model.__table__.columns:
+            stmt = select(model).where(getattr(model, column) == record_id).order_by(getattr(model, order), model.id)
+            found[name] = list(session.scalars(stmt))
+    return found
+
+
+def _parts(session: Session, column: str, record_id: int) -> dict[str, list[dict[str, Any]]]:
+    """A record's lines and payments, JSON-ready."""
+    return {name: [_row(r) for r in rows] for name, rows in _part_rows(session, column, record_id).items()}
 
 
 def erase_person(
@@ -195,10 +243,17 @@ def _erase_tied(session: Session, spec: registry.Module, record: Any, person: Pe
     part = spec.personal_data()
     assert part is not None
     cleared = [f for f in part.fields if hasattr(record, f) and getattr(record, f) is not None]
+    cleared += [t.column for t in part.ties if t.here and registry.get(t.module).person
+                and getattr(record, t.column) in person.ids(t.module)]  # the person on it (an invoice's contact)
+    cleared += _copied_addresses(record, part.copied_addresses, person)
     for name in cleared:
         setattr(record, name, None)
+    personal = {*part.fields, *cleared}  # blanked in the audit trail too; the scrubbed texts lose only the person
+    for name in part.scrubbed:
+        if (text := person.mentions.scrub(getattr(record, name))) != getattr(record, name):
+            setattr(record, name, text)
+            cleared.append(name)
     title = person.mentions.scrub(getattr(record, spec.title))
-    personal = set(part.fields)
     if title != getattr(record, spec.title):
         setattr(record, spec.title, title)
         cleared.append(spec.title)
@@ -207,9 +262,28 @@ def _erase_tied(session: Session, spec: registry.Module, record: Any, person: Pe
             personal.add(part.title_key)
     if spec.link_column is not None:
         _scrub_attached(session, spec.link_column, record.id, person)
+        _scrub_parts(session, spec.link_column, record.id, person)
     _scrub_history(session, spec.name, record.id, personal, person)
     audit.log(session, "erase", spec.name, record.id, actor, record_no=getattr(record, spec.number_field),
               changes={"fields": cleared})
+
+
+def _copied_addresses(record: Any, prefixes: Sequence[str], person: Person) -> list[str]:
+    """The columns of the address blocks that are a copy of one of the person's addresses (by street or PO box)."""
+    columns = []
+    for prefix in prefixes:
+        if _places(record, prefix) & person.places:
+            columns += [prefix + p for p in registry.ADDRESS_PARTS if getattr(record, prefix + p, None) is not None]
+    return columns
+
+
+def _scrub_parts(session: Session, column: str, record_id: int, person: Person) -> None:
+    """Take the person's mentions out of a record's lines and payments (their amounts stay)."""
+    for name, rows in _part_rows(session, column, record_id).items():
+        for row in rows:
+            for text in PARTS[name][2]:
+                if (scrubbed := person.mentions.scrub(getattr(row, text))) != getattr(row, text):
+                    setattr(row, text, scrubbed)
 
 
 def _erase_attached(

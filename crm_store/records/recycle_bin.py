@@ -1,14 +1,21 @@
-"""The recycle bin: deleted records wait here, can be restored, and are purged after a while."""
+"""The recycle bin: deleted records wait here, can be restored, and are purged after a while.
+
+A record that other rows cannot do without stays: a product on the lines of a quote, order or invoice (the
+documents keep their lines, and an invoice must be kept), an account that documents are made out to. Purging
+it on request is refused naming what holds it; the daily purge leaves it in the bin until nothing does.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, delete, null, or_, select, tuple_, update
+from sqlalchemy import Table, and_, delete, func, null, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
+from crm_store.errors import ValidationError
+from crm_store.languages import N_
 from crm_store.models import (
     Activity,
     AuditEntry,
@@ -117,26 +124,63 @@ def purge_date(session: Session, entry: BinEntry) -> dt.datetime:
 
 def purge(session: Session, actor: Actor, *, older_than_days: int | None = None,
           now: dt.datetime | None = None) -> dict[str, int]:
-    """Delete for good what has been in the bin longer than `recycle_bin_days`; return counts per module."""
+    """Delete for good what has been in the bin longer than `recycle_bin_days`; return counts per module.
+
+    A record something still needs (`holders`) stays in the bin; it is tried again once the others are gone
+    (a product whose only lines were those of an invoice purged in the same run goes too)."""
     days = older_than_days if older_than_days is not None else company.get(session, "recycle_bin_days")
     cutoff = (now or utcnow()) - dt.timedelta(days=days)
     purged: dict[str, int] = {}
-    for spec in _purge_order():
-        model = spec.model
-        number = getattr(model, spec.number_field)
-        rows = session.execute(select(model.id, number).where(model.deleted_at < cutoff)).all()
-        if rows:
-            purged[spec.name] = _purge(session, spec, [(r[0], r[1]) for r in rows], actor)
+    for _attempt in range(2):
+        for spec in _purge_order():
+            model = spec.model
+            number = getattr(model, spec.number_field)
+            rows = session.execute(select(model.id, number).where(model.deleted_at < cutoff)).all()
+            held = holders(session, model.__table__, [r[0] for r in rows])
+            free = [(r[0], r[1]) for r in rows if r[0] not in held]
+            if free:
+                purged[spec.name] = purged.get(spec.name, 0) + _purge(session, spec, free, actor)
     return purged
 
 
 def purge_records(session: Session, module: str, ids: list[int], actor: Actor) -> int:
-    """Delete these records for good now, those of them in the bin (an admin's choice); return how many."""
+    """Delete these records for good now, those of them in the bin (an admin's choice); return how many.
+
+    Refused, naming the first record and what holds it, when another row cannot do without one of them."""
     spec = registry.get(module)
     model = spec.model
     number = getattr(model, spec.number_field)
-    rows = session.execute(select(model.id, number).where(model.id.in_(ids), model.deleted_at.is_not(None))).all()
+    rows = session.execute(select(model.id, number).where(model.id.in_(ids), model.deleted_at.is_not(None))
+                           .order_by(model.id)).all()
+    held = holders(session, model.__table__, [r[0] for r in rows])
+    for record_id, record_no in rows:
+        if record_id in held:
+            raise ValidationError("id", N_("%(number)s cannot be purged while other records refer to it (%(held)s): "
+                                           "they are kept, and it stays in the recycle bin"), number=record_no,
+                                  held=", ".join(f"{what} {n}" for what, n in sorted(held[record_id].items())))
     return _purge(session, spec, [(r[0], r[1]) for r in rows], actor) if rows else 0
+
+
+def holders(session: Session, target: Table, ids: list[int]) -> dict[int, dict[str, int]]:
+    """Which of these records other rows cannot do without (a required reference that is not theirs to delete):
+    record id -> {the table holding it ("line_items", "invoices"): how many rows}."""
+    held: dict[int, dict[str, int]] = {}
+    if not ids:
+        return held
+    for table in Base.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table is not target or fk.parent.nullable or _owned(table, fk.parent.name, fk.ondelete):
+                continue
+            column = fk.parent
+            stmt = select(column, func.count()).where(column.in_(ids)).group_by(column)
+            for record_id, n in session.execute(stmt):
+                held.setdefault(record_id, {})[table.name] = n
+    return held
+
+
+def _owned(table: Table, column: str, ondelete: str | None) -> bool:
+    """Whether rows of a table pointing at a record by a column are the record's: purged with it."""
+    return table in OWNED or (table.name, column) in OWNED_BY or (ondelete or "").upper() == "CASCADE"
 
 
 def _purge(session: Session, spec: registry.Module, rows: list[tuple[int, str]], actor: Actor) -> int:
@@ -170,7 +214,7 @@ def _detach(session: Session, target: Table, ids: list[int]) -> None:
             if fk.column.table is not target:
                 continue
             column = fk.parent
-            if table in OWNED or (table.name, column.name) in OWNED_BY:
+            if _owned(table, column.name, fk.ondelete):  # a document's lines, a product's prices in price books
                 session.execute(delete(table).where(column.in_(ids)))
                 continue
             if table in ATTACHED:  # an activity or note about nothing else goes with the record

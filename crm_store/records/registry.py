@@ -53,14 +53,20 @@ class Tie:
 
     By default `module.column` points at this module's record: leads.converted_account_id, the account
     made from their lead. With `here`, this module's `column` points at a record of `module`: an
-    invoice's contact_id. `when` narrows the tie with a SQL condition over both models (the account
-    was created by that conversion, not matched to one that existed).
+    invoice's contact_id. `module` is a person's module, or one declared earlier whose records are tied
+    to the person (an invoice's account_id: the account made from their lead). `when` narrows the tie
+    with a SQL condition over both models (the account was created by that conversion, not matched to
+    one that existed).
     """
 
     module: str
     column: str
     here: bool = False
     when: Callable[[], Any] | None = field(default=None, compare=False)
+
+
+# The parts of an address that locate a person (the country alone says nothing of them: it stays).
+ADDRESS_PARTS = ("street", "city", "state", "postal_code", "po_box")
 
 
 @dataclass(frozen=True)
@@ -70,12 +76,23 @@ class Personal:
 
     A person's own record (`Module.person`) is found by its email and loses every field listed; a tied
     record loses the fields listed and keeps the rest (an invoice keeps its amounts), its title losing
-    only the person's name (an account named after them becomes "[erased]"; "Acme" stays).
+    only the person's name (an account named after them becomes "[erased]"; "Acme" stays). A tie from
+    this module to a person's own record (an invoice's contact_id) is cleared.
+
+    Addresses are address blocks, named by their columns' prefix ("bill_" for bill_street, bill_city, …;
+    "" for street, city, …). `addresses` are the person's own: read from their records and the records
+    tied to them. `copied_addresses` may hold a copy of one (a document's, copied from its account when
+    saved, or typed): a block whose street or PO box is one of the person's loses its ADDRESS_PARTS, and
+    another (the company's) stays. `scrubbed` are free texts that keep everything but the person's name,
+    email and phones.
     """
 
     fields: tuple[str, ...] = PERSON_FIELDS
     ties: tuple[Tie, ...] = ()
     title_key: str | None = None  # a column derived from the title (accounts.name_key): cleared when it changes
+    addresses: tuple[str, ...] = ()
+    copied_addresses: tuple[str, ...] = ()
+    scrubbed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,7 +264,8 @@ register(Module(
     searchable=Searchable("last_name", first_name="first_name", company="company",
                           emails=("email", "secondary_email"), phones=("phone_e164", "mobile_e164")),
     duplicates=DuplicateKeys(phones=("phone_e164", "mobile_e164")),
-    person=True, personal=Personal(PERSON_FIELDS), link_column="lead_id", mergeable=True, open_when=_open_lead,
+    person=True, personal=Personal(PERSON_FIELDS, addresses=("",)), link_column="lead_id", mergeable=True,
+    open_when=_open_lead,
     settled_when=_converted_lead,
 ))
 register(Module(
@@ -258,7 +276,7 @@ register(Module(
     searchable=Searchable("name", emails=("email", "secondary_email"), phones=("phone_e164",)),
     duplicates=DuplicateKeys(phones=("phone_e164",), company_key="name_key"),
     personal=Personal(ACCOUNT_PERSONAL_FIELDS, ties=(Tie("leads", "converted_account_id", when=_made_by_conversion),),
-                      title_key="name_key"),
+                      title_key="name_key", addresses=("bill_", "ship_")),
     link_column="account_id", mergeable=True,
 ))
 register(Module(
@@ -269,7 +287,8 @@ register(Module(
     searchable=Searchable("last_name", first_name="first_name", company_from="account_id",
                           emails=("email", "secondary_email"), phones=("phone_e164", "mobile_e164")),
     duplicates=DuplicateKeys(phones=("phone_e164", "mobile_e164")),
-    person=True, personal=Personal(PERSON_FIELDS, ties=(Tie("leads", "converted_contact_id"),)),
+    person=True,
+    personal=Personal(PERSON_FIELDS, ties=(Tie("leads", "converted_contact_id"),), addresses=("mailing_",)),
     link_column="contact_id", mergeable=True,
 ))
 register(Module(
@@ -301,9 +320,14 @@ register(Module(
     "price_books", "PriceBook", "PB", "price_book", N_("price book"), N_("price books"), title="name",
     url_path="price-books", required=("name",),
 ))
-# Quotes, sales orders and invoices: their lines, totals and stock are crm_store.sales's; a document keeps its
-# amounts when the person on it is erased (invoices must be kept), losing only the contact.
-_SALES_DOCUMENT = Personal(fields=("contact_id",), ties=(Tie("contacts", "contact_id", here=True),))
+# Quotes, sales orders and invoices: their lines, totals and stock are crm_store.sales's. A document naming the
+# person as its contact, or made out to the account made from their lead, is kept (invoices must be, by law; quotes
+# and orders are the company's sales history and the chain to its invoices) with its numbers, dates, amounts and
+# lines, and loses the person: the contact link, the addresses copied from them, their name in its texts.
+_SALES_DOCUMENT = Personal(
+    fields=(), ties=(Tie("contacts", "contact_id", here=True), Tie("accounts", "account_id", here=True)),
+    copied_addresses=("bill_", "ship_"), scrubbed=("description", "terms"),
+)
 register(Module(
     "quotes", "Quote", "QUO", "quote", N_("quote"), N_("quotes"), title="subject",
     required=("subject", "account_id"),

@@ -5,6 +5,8 @@ scope's one rule) — and a single one that is not refuses the whole action befo
 caller's transaction holds the rest. Then set-based: one UPDATE for the records that change, the audit rows in
 one insert (as `records.lifecycle` writes them for one record: "assign", "update", "delete"), the search
 documents brought up to date, and a reassigned lead's follow-up cadence started as `actions.change_owner` does.
+Invoices keep Vtiger's stock rules: deleted ones give their stock back, and a status change is each invoice's
+own save (`sales.documents.update`: the Paid and Cancel locks, stock given back or taken again).
 
 Whom records may go to is the record page's rule (`webform/staff/records/pickers.owners`): an active user
 whose records the acting user sees (anyone for an admin; a rep: themselves, and teammates when shared).
@@ -99,6 +101,8 @@ def change_status(session: Session, user: User, module: str, ids: Collection[int
     rows = [row for row in selected(session, user, module, ids) if row.status != value]
     if not rows:
         return 0
+    if module == "invoices":
+        return _invoice_statuses(session, user, [row.id for row in rows], value)
     model, now = registry.get(module).model, utcnow()
     values: dict[str, Any] = {"status": value, "updated_at": now}
     if "status" in STAFF_TOUCH_FIELDS.get(module, set()):  # a person's status change is a touch
@@ -117,11 +121,33 @@ def delete(session: Session, user: User, module: str, ids: Collection[int]) -> i
         raise ValidationError("module", N_("%(module)s are not deleted this way"), module=module)
     rows = selected(session, user, module, ids)
     model, now = registry.get(module).model, utcnow()
+    if module == "invoices":
+        _give_stock_back(session, user, [row.id for row in rows])
     _update(session, model, [row.id for row in rows], {"deleted_at": now})
     audit.log_many(session, "delete", module, [(row.id, row.number, {}) for row in rows], Actor.user(user.id),
                    at=now)
     _reindex(session, module, rows)
     return len(rows)
+
+
+def _invoice_statuses(session: Session, user: User, ids: list[int], status: str) -> int:
+    """Set invoices' status one save each (at most MOST_SELECTED), so locks and stock hold; the first refusal
+    (a paid invoice, Paid typed by hand) refuses them all."""
+    from crm_store.models import Invoice
+    from crm_store.sales import documents
+
+    for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)):
+        documents.update(session, invoice, {"status": status}, actor=Actor.user(user.id))
+    return len(ids)
+
+
+def _give_stock_back(session: Session, user: User, ids: list[int]) -> None:
+    """Invoices going to the recycle bin give back the stock their lines took (as one invoice deleted does)."""
+    from crm_store.models import Invoice
+    from crm_store.sales import stock
+
+    for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.id)):
+        stock.give_back(session, invoice, Actor.user(user.id))
 
 
 def _update(session: Session, model: Any, ids: list[int], values: dict[str, Any]) -> None:

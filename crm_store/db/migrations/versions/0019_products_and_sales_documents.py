@@ -39,6 +39,19 @@ def _link_columns(table: str) -> None:
         op.create_index(f'ix_{table}_{column}', table, [column], unique=False)
 
 
+def _drop_link_columns(table: str) -> None:
+    """Undo `_link_columns`. On SQLite the inline REFERENCES has no name a reflection finds, so no batch "recreate":
+    the index goes, then the column (SQLite 3.35+ drops a column with its inline constraint)."""
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    for column, target in reversed(LINKS):
+        op.drop_index(f'ix_{table}_{column}', table_name=table)
+        if sqlite:
+            op.execute(f'alter table {table} drop column {column}')
+        else:
+            op.drop_constraint(f'fk_{table}_{column}_{target}', table, type_='foreignkey')
+            op.drop_column(table, column)
+
+
 SEARCHED = ('products', 'quotes', 'sales_orders', 'invoices')  # new searched modules (see 0014)
 
 
@@ -450,50 +463,10 @@ def downgrade() -> None:
     for table in SEARCHED:
         op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_search_owner" +
                    (f" ON {table}" if op.get_context().dialect.name == 'postgresql' else ""))
-    with op.batch_alter_table('notes', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_notes_product_id_products'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_notes_sales_order_id_sales_orders'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_notes_quote_id_quotes'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_notes_invoice_id_invoices'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_notes_sales_order_id'))
-        batch_op.drop_index(batch_op.f('ix_notes_quote_id'))
-        batch_op.drop_index(batch_op.f('ix_notes_product_id'))
-        batch_op.drop_index(batch_op.f('ix_notes_invoice_id'))
-        batch_op.drop_column('invoice_id')
-        batch_op.drop_column('sales_order_id')
-        batch_op.drop_column('quote_id')
-        batch_op.drop_column('product_id')
+    for table in ('notes', 'document_links', 'activities'):
+        _drop_link_columns(table)
 
-    with op.batch_alter_table('document_links', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_document_links_quote_id_quotes'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_document_links_invoice_id_invoices'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_document_links_product_id_products'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_document_links_sales_order_id_sales_orders'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_document_links_sales_order_id'))
-        batch_op.drop_index(batch_op.f('ix_document_links_quote_id'))
-        batch_op.drop_index(batch_op.f('ix_document_links_product_id'))
-        batch_op.drop_index(batch_op.f('ix_document_links_invoice_id'))
-        batch_op.drop_column('invoice_id')
-        batch_op.drop_column('sales_order_id')
-        batch_op.drop_column('quote_id')
-        batch_op.drop_column('product_id')
-
-    with op.batch_alter_table('activities', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_activities_product_id_products'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_activities_quote_id_quotes'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_activities_sales_order_id_sales_orders'), type_='foreignkey')
-        batch_op.drop_constraint(batch_op.f('fk_activities_invoice_id_invoices'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_activities_sales_order_id'))
-        batch_op.drop_index(batch_op.f('ix_activities_quote_id'))
-        batch_op.drop_index(batch_op.f('ix_activities_product_id'))
-        batch_op.drop_index(batch_op.f('ix_activities_invoice_id'))
-        batch_op.drop_column('invoice_id')
-        batch_op.drop_column('sales_order_id')
-        batch_op.drop_column('quote_id')
-        batch_op.drop_column('product_id')
-
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.drop_column('tax_id')
+    op.drop_column('accounts', 'tax_id')  # not a batch "recreate": accounts keep their search-owner trigger
 
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.drop_index('ix_payments_invoice')
