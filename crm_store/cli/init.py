@@ -34,5 +34,5 @@ def init() -> None:
         click.echo(
             f"Seeded {report.picklist_values} picklist values, {report.currencies} currencies, "
             f"{report.sales_processes} sales processes, {report.settings} company settings, "
-            f"{report.cadences} follow-up cadences."
+            f"{report.cadences} follow-up cadences, {report.playbooks} stage playbooks."
         )
