@@ -86,6 +86,11 @@ ROUTES: dict[str, str] = {
     "form_api": "/api/forms/<public_id>/submissions",
     "healthz": "/healthz",
 }
+# The campaigns, activities and documents lists' tools, at the records lists' tool addresses under each list's own
+# path: `activities_records_export` is `/activities/export.csv` (served by webform/staff/lists/tools.py).
+LIST_TOOLS = ("records_export", "records_bulk", "saved_filters", "saved_filter_rename", "saved_filter_delete")
+ROUTES.update({f"{listed}_{tool}": ROUTES[tool].replace("<module:module>", listed)
+               for listed in ("campaigns", "activities", "documents") for tool in LIST_TOOLS})
 _PLACEHOLDER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 

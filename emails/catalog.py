@@ -94,18 +94,38 @@ CONTEXT: dict[str, dict[str, str]] = {
     },
     "daily_digest": {
         **_GREETING,
-        "date": "The day the digest covers, formatted.",
-        "new_leads": "Lead rows {number, name, company, source} created or assigned since yesterday.",
-        "due_today": "Follow-ups {subject, due, related} due today.",
-        "overdue": "Follow-ups {subject, due, related} past due.",
-        "stale": "Leads {number, name, company, days_idle} without recent activity.",
+        "date": "The recipient's local day it covers, formatted (Sep 7, 2026).",
+        # Each list is a section {lines, total}: its first lines (up to ten) and how many there are in all.
+        "overdue": "Open tasks due before today, oldest due first: a section of {subject, due, priority, related}; "
+                   "due formatted, priority translated or None, related a record reference or None.",
+        "due_today": "Open tasks due today: a section of {subject, priority, related}, as overdue's.",
+        "events": "Today's calls and meetings not done yet, in order: a section of {time, kind, subject, location, "
+                  "related}; time formatted in the recipient's zone (10:30 AM – 11:30 AM), kind \"call\" or "
+                  "\"meeting\", location and related may be None.",
+        "new_leads": "Leads assigned to the recipient since their previous digest, newest first: a section of lead "
+                     "rows {number, name, company, source}; source translated, or None.",
+        "stale": "Aging and stale leads, the longest idle first: a section of {number, name, company, stale, "
+                 "days_idle}; stale is True for stale, False for aging.",
+        "rotting": "Opportunities rotting in their stage, the longest first: a section of {number, name, stage, "
+                   "days_idle}.",
+        "closing": "Open opportunities expected to close this week, soonest first: a section of {number, name, "
+                   "stage, close_date, amount}; close_date formatted, amount formatted (NT$1,250,000) or None.",
+        "team": "A manager's reps with overdue tasks or leads past their SLA, by name: {name, overdue, sla_missed} "
+                "(ints); empty for everyone else.",
+        "idle_in_working_days": "Whether idle days are counted in working days (idle_days_mode), for the wording.",
     },
     "stage_playbook": {
         **_GREETING,
-        "opportunity": "{number, name, account_name, amount, close_date}; amount formatted (NT$1,250,000).",
-        "stage": "Name of the stage just entered.",
+        "opportunity": "Key facts {number, name, account_name, contact, amount, close_date, probability}: contact "
+                       "{number, name} of the person the deal is with, amount formatted in its currency "
+                       "(NT$1,250,000), close_date formatted, probability an int (%); all but number and name may "
+                       "be None.",
+        "stage": "Name of the stage just entered, in the recipient's language.",
         "previous_stage": "Name of the stage it left, or None for a new opportunity.",
-        "checklist": "List of steps for this stage (strings); may be empty.",
+        "guidance": "The stage's \"what to do now\" text, line breaks kept; may be empty.",
+        "tasks": "The tasks the stage created for the recipient {subject, due}, due formatted; may be empty.",
+        "activities": "The opportunity's last three activities, newest first {kind, subject, when, outcome}: kind "
+                      "task/call/meeting/email, when the day it happened (formatted), outcome or None; may be empty.",
     },
     "memo_reminder": {
         **_GREETING,
@@ -130,6 +150,26 @@ CONTEXT: dict[str, dict[str, str]] = {
         "event_end_utc": "End as an ISO 8601 string with offset, for the .ics.",
         "event_sequence": "Revision of the event (int), raised each time it changes.",
     },
+    "event_invitation": {
+        **_GREETING,
+        "kind": '"meeting" or "call" (anything else reads as an event).',
+        "subject": "Subject of the meeting or call; also the calendar SUMMARY.",
+        "start": "Start, formatted in the recipient's zone.",
+        "end": "End, formatted in the recipient's zone.",
+        "time_zone": "Name of the recipient's zone as shown, e.g. Asia/Taipei (UTC+8).",
+        "location": "Where, or None.",
+        "description": "Agenda or notes, or None; the invitees read it too.",
+        "organizer": "Organizer as an address (王小明 <ming@example.com>); the calendar sends the answers to it.",
+        "invitees": "Everyone invited {name, email}, in the order given; name may be None. Each is an ATTENDEE "
+                    "of the .ics asked to answer (the recipient is added if missing).",
+        "related": "Record reference {module, number, name} for a recipient who is a user; None for anyone else "
+                   "(outside guests see no CRM records).",
+        "event_uid": "Stable UID of the event for the .ics: the same as its reminders', on every revision.",
+        "event_start_utc": "Start as an ISO 8601 string with offset, for the .ics.",
+        "event_end_utc": "End as an ISO 8601 string with offset, for the .ics.",
+        "event_sequence": "Revision of the event (int): 0 for the first invitation, raised each time it changes "
+                          "(the message then says it was updated).",
+    },
     "visitor_auto_reply": {
         "visitor_name": "Name the visitor typed into the web form.",
         "reply_within_hours": "Business hours within which sales replies (int).",
@@ -145,6 +185,13 @@ CONTEXT: dict[str, dict[str, str]] = {
         "newest": "The newest held submissions {received_at, form_name, email, reason, submission}, newest first; "
                   "received_at formatted in the recipient's zone, email may be None, submission is the public id "
                   "that `crm forms quarantine release` takes.",
+    },
+    "backup_failed": {
+        **_GREETING,
+        "failed_at": "When the nightly backup failed, formatted in the recipient's zone.",
+        "folder": "The folder the backups are written to ($CRM_DATA_DIR/backups).",
+        "error": "What went wrong, in one line (the error the backup met).",
+        "newest": "File name of the newest backup kept in the folder, or None when there is none.",
     },
     "scheduled_report": {
         **_GREETING,
@@ -252,14 +299,42 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "daily_digest": {
         "recipient_name": "林怡君",
-        "date": "2025-03-14",
-        "new_leads": _LEADS[:2],
-        "due_today": [
-            {"subject": "Demo for purchasing team", "due": "10:30", "related": _ACCOUNT},
-            {"subject": "確認樣品寄送進度", "due": "15:00", "related": _CONTACT},
+        "date": "Sep 7, 2026",
+        "overdue": {"lines": [
+            {"subject": "寄送修訂版報價單", "due": "Sep 3, 2026", "priority": "High", "related": _ACCOUNT},
+            {"subject": "Call back about the Q2 quotation", "due": "Sep 4, 2026", "priority": None,
+             "related": None},
+        ], "total": 14},
+        "due_today": {"lines": [
+            {"subject": "Demo for purchasing team", "priority": "Medium", "related": _CONTACT},
+            {"subject": "確認樣品寄送進度", "priority": None,
+             "related": {"module": "leads", "number": "LEA1024", "name": "陳志明"}},
+        ], "total": 2},
+        "events": {"lines": [
+            {"time": "10:30 AM – 11:30 AM", "kind": "meeting", "subject": "季度檢討會議 Q1 review",
+             "location": "台北市信義區松仁路 100 號 12 樓", "related": _ACCOUNT},
+            {"time": "2:00 PM", "kind": "call", "subject": "Follow-up call", "location": None, "related": None},
+        ], "total": 2},
+        "new_leads": {"lines": _LEADS, "total": 3},
+        "stale": {"lines": [
+            {"number": "LEA0987", "name": "吳建宏", "company": "大同五金行", "stale": True, "days_idle": 41},
+            {"number": "LEA1002", "name": "Grace Lin", "company": None, "stale": False, "days_idle": 9},
+        ], "total": 23},
+        "rotting": {"lines": [
+            {"number": "POT0311", "name": "宏達精密 2025 年度耗材合約", "stage": "Proposal or Price Quote",
+             "days_idle": 19},
+        ], "total": 1},
+        "closing": {"lines": [
+            {"number": "POT0342", "name": "Formosa Tea 500 cartons", "stage": "Negotiation or Review",
+             "close_date": "Sep 10, 2026", "amount": "NT$1,250,000"},
+            {"number": "POT0350", "name": "晨光文具 筆記本訂製", "stage": "Id. Decision Makers",
+             "close_date": "Sep 11, 2026", "amount": None},
+        ], "total": 2},
+        "team": [
+            {"name": "Kevin Wu", "overdue": 5, "sla_missed": 2},
+            {"name": "陳志明", "overdue": 0, "sla_missed": 1},
         ],
-        "overdue": [{"subject": "寄送修訂版報價單", "due": "2025-03-12 17:00", "related": _ACCOUNT}],
-        "stale": [],
+        "idle_in_working_days": False,
     },
     "stage_playbook": {
         "recipient_name": "Kevin Wu",
@@ -267,15 +342,25 @@ SAMPLES: dict[str, dict[str, Any]] = {
             "number": "POT0311",
             "name": "宏達精密 2025 年度耗材合約",
             "account_name": "宏達精密工業股份有限公司",
+            "contact": {"number": "CON0208", "name": "陳志明"},
             "amount": "NT$1,250,000",
             "close_date": "2025-04-30",
+            "probability": 65,
         },
         "stage": "Proposal or Price Quote",
-        "previous_stage": "Needs Analysis",
-        "checklist": [
-            "Send the formal quotation (含稅報價) and confirm payment terms",
-            "確認採購窗口與決策流程",
-            "Schedule a follow-up call within 3 working days",
+        "previous_stage": "Perception Analysis",
+        "guidance": "Send a proposal that restates their needs, the solution, the price and the terms, and walk them "
+                    "through it instead of only emailing it.\n建議書要重述客戶需求，並與客戶約定做決定的日期。",
+        "tasks": [
+            {"subject": "Send the formal quotation with the payment terms", "due": "2025-03-14"},
+            {"subject": "向客戶逐項說明建議書內容", "due": "2025-03-18"},
+            {"subject": "Follow up on the agreed decision date", "due": "2025-03-21"},
+        ],
+        "activities": [
+            {"kind": "meeting", "subject": "現場展示與報價討論", "when": "2025-03-12", "outcome": None},
+            {"kind": "call", "subject": "Call with purchasing (陳經理)", "when": "2025-03-10",
+             "outcome": "Wants the quotation by Friday; budget approved."},
+            {"kind": "task", "subject": "Send the case study", "when": "2025-03-07", "outcome": None},
         ],
     },
     "memo_reminder": {
@@ -295,6 +380,27 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "location": "台北市信義區松仁路 100 號 12 樓, 會議室 B",
         "description": "Agenda: Q1 numbers; renewal pricing\n帶上樣品目錄",
         "organizer": "張經理 <manager.chang@goodfortune.com.tw>",
+        "related": _ACCOUNT,
+        "event_uid": "act-4821@leadline.goodfortune.com.tw",
+        "event_start_utc": "2025-03-20T02:00:00+00:00",
+        "event_end_utc": "2025-03-20T03:00:00+00:00",
+        "event_sequence": 0,
+    },
+    "event_invitation": {
+        "recipient_name": "Kevin Wu",
+        "kind": "meeting",
+        "subject": "季度檢討會議 Q1 review",
+        "start": "2025-03-20 (Thu) 10:00",
+        "end": "2025-03-20 (Thu) 11:00",
+        "time_zone": "Asia/Taipei (UTC+8)",
+        "location": "台北市信義區松仁路 100 號 12 樓, 會議室 B",
+        "description": "Agenda: Q1 numbers; renewal pricing\n帶上樣品目錄",
+        "organizer": "張經理 <manager.chang@goodfortune.com.tw>",
+        "invitees": [
+            {"name": "陳志明", "email": "chen.zhiming@htprecision.example"},
+            {"name": "Kevin Wu", "email": "kevin.wu@goodfortune.com.tw"},
+            {"name": None, "email": "purchasing@htprecision.example"},
+        ],
         "related": _ACCOUNT,
         "event_uid": "act-4821@leadline.goodfortune.com.tw",
         "event_start_utc": "2025-03-20T02:00:00+00:00",
@@ -337,6 +443,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
              "reason": "could not be processed: industry: 'Mining' is not one of the choices",
              "submission": "Bn4Gh8Kr2SeTy6WcLx0MaPq5"},
         ],
+    },
+    "backup_failed": {
+        "recipient_name": "系統管理員",
+        "failed_at": "2025-03-14 02:00 CST",
+        "folder": "/srv/leadline/var/backups",
+        "error": "[Errno 28] No space left on device",
+        "newest": "leadline-20250313T180002Z.tar.gz",
     },
     "scheduled_report": {
         "recipient_name": "張經理",

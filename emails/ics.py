@@ -1,11 +1,15 @@
-"""iCalendar (RFC 5545) files for meeting and call reminders."""
+"""iCalendar (RFC 5545) files for meeting and call reminders (published) and invitations (requests, RFC 5546)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parseaddr
 
 PRODID = "-//Leadline//Leadline CRM//EN"
+METHODS = ("PUBLISH", "REQUEST")
+# An invitation asks each attendee to answer: their calendar sends Accept, Maybe or Decline to the organizer.
+_ASKED = "CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE"
 _FOLD_AT = 75  # octets per physical line, CRLF excluded (RFC 5545 section 3.1)
 
 
@@ -20,8 +24,11 @@ def event_ics(
     organizer: str | None,
     sequence: int = 0,
     stamp: datetime | None = None,
+    method: str = "PUBLISH",
+    attendees: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    """Return a UTF-8 VCALENDAR with one VEVENT, published (not an invitation needing replies)."""
+    """Return a UTF-8 VCALENDAR with one VEVENT: published (a reminder, no replies), or a REQUEST that invites
+    `attendees`, (name, address) pairs (name may be empty), to answer the organizer."""
     for key, value in (("start", start), ("end", end), ("stamp", stamp)):
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"{key} needs a time zone")
@@ -31,12 +38,13 @@ def event_ics(
         raise ValueError("uid must be one non-empty line")
     if sequence < 0:
         raise ValueError("sequence must not be negative")
+    _check_method(method, organizer, attendees)
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         f"PRODID:{PRODID}",
         "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
+        f"METHOD:{method}",
         "BEGIN:VEVENT",
         f"UID:{escape_text(uid)}",
         f"DTSTAMP:{utc_stamp(stamp or datetime.now(UTC))}",
@@ -51,6 +59,7 @@ def event_ics(
         lines.append(f"DESCRIPTION:{escape_text(description)}")
     if organizer:
         lines.append(_organizer(organizer))
+    lines += [_attendee(name, address) for name, address in attendees]
     lines += ["STATUS:CONFIRMED", "TRANSP:OPAQUE", "END:VEVENT", "END:VCALENDAR"]
     return b"".join(fold(line) + b"\r\n" for line in lines)
 
@@ -83,11 +92,33 @@ def fold(line: str) -> bytes:
     return b"\r\n ".join(chunks)
 
 
+def _check_method(method: str, organizer: str | None, attendees: Sequence[tuple[str, str]]) -> None:
+    """A request names its organizer (who gets the answers) and whom it asks; a publication asks nobody."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    if method == "REQUEST" and not organizer:
+        raise ValueError("a REQUEST needs an organizer: the attendees' answers go to them")
+    if method == "REQUEST" and not attendees:
+        raise ValueError("a REQUEST needs at least one attendee")
+    if method == "PUBLISH" and attendees:
+        raise ValueError("a PUBLISH names no attendees (RFC 5546 section 3.2.1)")
+
+
 def _organizer(organizer: str) -> str:
     name, addr = parseaddr(organizer)
     if "@" not in addr:
         raise ValueError(f"organizer {organizer!r} is not an email address")
+    return f"ORGANIZER{_common_name(name)}:mailto:{addr}"
+
+
+def _attendee(name: str, address: str) -> str:
+    if "@" not in address or any(c.isspace() or not c.isprintable() for c in address):
+        raise ValueError(f"attendee {address!r} is not an email address")
+    return f"ATTENDEE;{_ASKED}{_common_name(name)}:mailto:{address}"
+
+
+def _common_name(name: str) -> str:
+    """The CN parameter of a name, or nothing for none."""
     # A parameter value may not hold DQUOTE or control characters (RFC 5545 section 3.1).
-    name = "".join(c for c in name if c != '"' and c.isprintable())
-    params = f';CN="{name}"' if name else ""
-    return f"ORGANIZER{params}:mailto:{addr}"
+    name = "".join(c for c in name if c != '"' and c.isprintable()).strip()
+    return f';CN="{name}"' if name else ""

@@ -54,11 +54,16 @@ KNOWN_TEMPLATES: tuple[str, ...] = (
     "stage_playbook",
     "memo_reminder",
     "event_reminder",
+    "event_invitation",
     "visitor_auto_reply",
     "scheduled_report",
     "quarantine_summary",
     "sales_document",
+    "backup_failed",
 )
+# The messages that carry their event's invite.ics, and its METHOD: a reminder publishes the event, an
+# invitation asks its recipient to answer (RFC 5546).
+CALENDAR_METHODS = {"event_reminder": "PUBLISH", "event_invitation": "REQUEST"}
 ADDED_KEYS = frozenset({"base_url", "company_name", "language", "link", "email_subject", "email_reason"})
 # Headers render() owns; `headers=` may add others (Reply-To, List-Unsubscribe, ...).
 _OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version"})
@@ -183,17 +188,18 @@ def compose(template: str, **args: Unpack[MessageArgs]) -> Composed:
         raise ValueError("sent_at needs a time zone")
     ctx = _context(args, language)
     subject, text, html = _render(template, language, ctx)
+    recipient = _address("recipient", args["recipient"])
 
     attachments = list(args.get("attachments", ()))
-    if template == "event_reminder":
-        attachments.append(_invite(ctx, sent_at))
+    if template in CALENDAR_METHODS:
+        attachments.append(_invite(ctx, sent_at, CALENDAR_METHODS[template], recipient))
     _check_attachments(template, ctx, html, attachments)
 
     for item in attachments:
         _content_type(item)
     return Composed(
         sender=_address("sender", args["sender"]),
-        recipient=_address("recipient", args["recipient"]),
+        recipient=recipient,
         subject=subject,
         date=format_datetime(sent_at.astimezone(UTC), usegmt=True),
         message_id=_message_id(args["message_id"]),
@@ -295,8 +301,8 @@ def _extra_header(name: str, value: str) -> tuple[str, str]:
     return name, value
 
 
-def _invite(ctx: dict[str, Any], sent_at: datetime) -> Attachment:
-    """Build the .ics of an event_reminder from its context."""
+def _invite(ctx: dict[str, Any], sent_at: datetime, method: str, recipient: Address) -> Attachment:
+    """Build the .ics of an event_reminder (published) or an event_invitation (a request) from its context."""
     data = event_ics(
         uid=_need(ctx, "event_uid"),
         summary=_need(ctx, "subject"),
@@ -307,8 +313,18 @@ def _invite(ctx: dict[str, Any], sent_at: datetime) -> Attachment:
         organizer=_need(ctx, "organizer"),
         sequence=_need(ctx, "event_sequence"),
         stamp=sent_at,
+        method=method,
+        attendees=_attendees(_need(ctx, "invitees"), recipient) if method == "REQUEST" else (),
     )
-    return Attachment("invite.ics", "text/calendar; method=PUBLISH; charset=utf-8", data)
+    return Attachment("invite.ics", f"text/calendar; method={method}; charset=utf-8", data)
+
+
+def _attendees(invitees: Sequence[Mapping[str, Any]], recipient: Address) -> list[tuple[str, str]]:
+    """Everyone invited as (name, address), the recipient among them: their calendar answers as that attendee."""
+    found = [(guest["name"] or "", _address("invitee", guest["email"]).addr_spec) for guest in invitees]
+    if recipient.addr_spec.lower() not in {address.lower() for _, address in found}:
+        found.append((recipient.display_name, recipient.addr_spec))
+    return found
 
 
 def _need(ctx: dict[str, Any], key: str) -> Any:

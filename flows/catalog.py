@@ -43,6 +43,11 @@ JOBS = {
     "sla-escalation": "crm_store.automation.sla_escalation:sla_escalation",
     "lead-aging": "crm_store.automation.lead_aging:lead_aging",
     "deliver-email": "flows.delivery:send_due_mail",
+    "stage-playbooks": "crm_store.automation.stage_playbooks:stage_playbooks",
+    "reminders": "crm_store.automation.reminders:reminders",
+    "daily-digest": "crm_store.automation.daily_digest:daily_digest",
+    "backup": "crm_store.automation.housekeeping:backup",
+    "cleanup": "flows.housekeeping:cleanup",
 }
 
 

@@ -183,3 +183,18 @@ def render_token(app, web_form):  # noqa: ANN201 - returns a callable
     from webform.public.spam import render_token as make
 
     return lambda public_id=None: make(app.extensions["leadline"].config.secret_key, public_id or web_form.public_id)
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A temporary Prefect server for the whole run (its home in a temporary folder, analytics off).
+
+    Defined once, here: a session fixture imported into several test modules is one fixture per module, and each
+    would start its own server and point Prefect's settings at it for the rest of the run."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with temporary_settings({PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False}), \
+            prefect_test_harness(server_startup_timeout=240):
+        yield str(PREFECT_API_URL.value())

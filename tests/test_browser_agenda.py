@@ -129,7 +129,7 @@ def test_a_rep_plans_a_meeting_drags_it_and_reads_the_week_in_both_languages(
     assert row.start_at == at(thursday, 14).astimezone(dt.UTC)
     assert row.end_at is not None and row.end_at - row.start_at == dt.timedelta(hours=1)
     sequences = sorted(m.context["event_sequence"] for m in session.scalars(
-        select(OutboxMessage).where(OutboxMessage.template == "event_reminder")))
+        select(OutboxMessage).where(OutboxMessage.template == "event_invitation")))
     assert sequences == [0, 0, 1, 1]  # the invitation, then the revision after the move
     session.commit()  # end the read: SQLite's writers queue behind an open transaction
     page.set_viewport_size({"width": 1280, "height": 800})

@@ -9,10 +9,11 @@ Only SQLite: the browser side does not depend on the database (tests/test_staff_
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from crm_store.models import Opportunity, SalesProcess, SalesStage, StageHistory
 from crm_store.records import lifecycle as records
 from crm_store.staff import passwords, teams, users
 
-from .browser_support import LiveServer
+from .browser_support import ARTIFACTS, TIMEOUT_MS, LiveServer
 from .test_browser_staff import CHOSEN, browser, crm_server, page, playwright, shoot  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.parametrize("template", ["sqlite"], indirect=True)
@@ -115,6 +116,7 @@ def test_a_manager_moves_deals_by_dragging_and_by_keyboard_in_both_languages(
     expect(prospecting.locator(".board-col__count")).to_have_text("3 deals")
     expect(prospecting.locator(".board-col__sum")).to_contain_text("NT$1,730,000")
     expect(prospecting.locator(".deal--rotting .deal__rotting")).to_have_text("Rotting")
+    expect(page.locator(".board__touch")).to_be_hidden()
     shoot(page, "staff_board_en")
 
     # Drag "Annual tea order" from Prospecting to Qualification.
@@ -125,15 +127,41 @@ def test_a_manager_moves_deals_by_dragging_and_by_keyboard_in_both_languages(
     expect(prospecting.locator(".board-col__count")).to_have_text("2 deals")
     assert stage_of(session, tea) == qualification
 
-    # The keyboard only: Tab to the card's menu, Enter, Tab to the stage, Enter.
+    # The keyboard only: Tab to the card's menu, Enter (the choices filled in from the board's one template, the
+    # focus on the first), Escape (closed, the focus back), Enter again, Tab to the stage, Enter.
     pilot = numbers["Pilot order"]
+    menu = page.locator(f"li.deal[data-number={pilot}] details.menu")
+    expect(menu.locator("button")).to_have_count(0)  # nothing but the link to the move page until opened
     tab_to(page, f"li.deal[data-number={pilot}] summary")
     page.keyboard.press("Enter")
-    expect(page.locator(f"li.deal[data-number={pilot}] details.menu")).to_have_attribute("open", "")
+    expect(menu).to_have_attribute("open", "")
+    expect(menu.locator("button").first).to_be_focused()
+    expect(menu.locator("button").first).to_have_text("Prospecting")
+    expect(menu.locator(f"button[value='{qualification}']")).to_have_count(0)  # its own stage is not offered
+    expect(menu.locator("form")).to_have_attribute("action", f"/board/cards/{pilot}/stage")
+    shoot(page, "staff_board_menu_en")
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(menu.locator("summary")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(menu.locator("button").first).to_be_focused()
     tab_to(page, f"li.deal[data-number={pilot}] button[value='{needs}']", most=12)
     page.keyboard.press("Enter")
     expect(page.locator(".flash--success")).to_have_text(f"{pilot} is now at Needs Analysis.")
     assert stage_of(session, pilot) == needs
+
+    # Closed Lost from the keyboard: the dialog asks for the reason; Escape closes it and the focus returns.
+    spare = numbers["Spare parts 2027"]
+    tab_to(page, f"li.deal[data-number={spare}] summary")
+    page.keyboard.press("Enter")
+    tab_to(page, f"li.deal[data-number={spare}] button[value='{lost}']", most=12)
+    page.keyboard.press("Enter")
+    expect(page.locator("#lost-dialog")).to_be_visible()
+    expect(page.get_by_label("Lost reason", exact=True)).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#lost-dialog")).not_to_be_visible()
+    expect(page.locator(f"li.deal[data-number={spare}] summary")).to_be_focused()
+    assert stage_of(session, spare) != lost
 
     # Dropped on Closed Lost: the lost reason is asked for first.
     racks = numbers["Warehouse racks"]
@@ -165,3 +193,166 @@ def test_a_manager_moves_deals_by_dragging_and_by_keyboard_in_both_languages(
                                   " return [c.scrollWidth, c.clientWidth]; }")
     assert scroller[0] > scroller[1]  # the columns scroll sideways on a phone, not the page
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:  # noqa: F811 - the fixture
+    """A tab in a phone-sized touch context (390 × 844, touch events); fails the test on a script error."""
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, has_touch=True,
+                                  is_mobile=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("pageerror", lambda exc: problems.append(str(exc)))
+    yield tab
+    context.close()
+    assert not problems, f"errors in the page: {problems}"
+
+
+class Finger:
+    """One finger on the touch screen, through Chromium's input pipeline (touch and pointer events, scrolling)."""
+
+    def __init__(self, tab: Page) -> None:
+        self.cdp = tab.context.new_cdp_session(tab)
+        self.at = (0.0, 0.0)
+
+    def down(self, x: float, y: float) -> None:
+        self.at = (x, y)
+        self.cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+
+    def move(self, x: float, y: float, steps: int = 8) -> None:
+        (x0, y0) = self.at
+        for i in range(1, steps + 1):
+            point = {"x": x0 + (x - x0) * i / steps, "y": y0 + (y - y0) * i / steps}
+            self.cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        self.at = (x, y)
+
+    def up(self) -> None:
+        self.cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def shoot_screen(tab: Page, name: str) -> None:
+    """Keep a screenshot of what the screen shows in tests/artifacts/ (a full-page one of a phone context is
+    taken without its touch emulation: the touch-only help would be missing)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    tab.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5 * 1024, shot
+
+
+def scrolled(tab: Page) -> int:
+    """Where the board's columns are scrolled to, once they stand still (a swipe may fling them on)."""
+    return int(tab.evaluate("""async () => {
+        const strip = document.querySelector('.board__columns');
+        let last = -1, still = 0;
+        while (still < 10) {
+            await new Promise((done) => requestAnimationFrame(done));
+            still = strip.scrollLeft === last ? still + 1 : 0;
+            last = strip.scrollLeft;
+        }
+        return last;
+    }"""))
+
+
+def column_holds(tab: Page, stage: int, x: float) -> bool:
+    """Whether the column of `stage` is under the point `x` (across) now."""
+    return bool(tab.evaluate("([s, x]) => { const r = document.querySelector(`section.board-col[data-stage='${s}']`)"
+                             ".getBoundingClientRect(); return r.left < x && x < r.right; }", [stage, x]))
+
+
+def test_a_finger_drags_a_card_to_the_next_stage_on_a_phone_and_a_swipe_still_scrolls(
+    phone: Page, crm_server: LiveServer, session: Session  # noqa: F811 - the fixtures
+) -> None:
+    numbers = make_pipeline(session)
+    prospecting, qualification = stage_id(session, "Prospecting"), stage_id(session, "Qualification")
+    session.commit()
+    sign_in(phone, crm_server)
+    phone.goto(crm_server.url("/board"))
+    strip = phone.locator(".board__columns")
+    finger = Finger(phone)
+    expect(phone.locator(".board__touch")).to_be_visible()  # how to drag with a finger (hidden for a mouse)
+
+    # A quick swipe across a card scrolls the columns: it does not lift the card.
+    tea = numbers["年度茶葉採購 Annual tea order"]
+    card = phone.locator(f"li.deal[data-number={tea}]")
+    card.scroll_into_view_if_needed()
+    box = card.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    finger.down(x, y)
+    finger.move(x - 250, y)
+    finger.up()
+    assert scrolled(phone) > 0  # (past half a column: it snaps on to the next)
+    expect(phone.locator(".board__ghost")).to_have_count(0)
+    expect(card).to_have_class("deal")
+    strip.evaluate("(s) => { s.scrollLeft = 0; }")
+    assert scrolled(phone) == 0
+    assert stage_of(session, tea) == prospecting
+
+    # Touch and hold: the card lifts and follows the finger; at the screen's edge the columns scroll, the next
+    # stage's column comes under the finger, and letting go there moves the deal.
+    card.scroll_into_view_if_needed()
+    box = card.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    finger.down(x, y)
+    expect(phone.locator(".board__ghost")).to_be_visible()  # lifted after the hold
+    expect(card).to_have_class("deal deal--dragging")
+    finger.move(375, y)
+    phone.wait_for_function("([s, x]) => { const r = document.querySelector(`section.board-col[data-stage='${s}']`)"
+                            ".getBoundingClientRect(); return r.left < x && x < r.right; }", arg=[qualification, 195])
+    finger.move(195, y, steps=2)
+    assert column_holds(phone, qualification, 195)
+    expect(phone.locator(f"section.board-col[data-stage='{qualification}']")).to_have_class(
+        "board-col board-col--over")
+    shoot(phone, "staff_board_phone_drag_en")
+    finger.up()
+    expect(phone.locator(".flash--success")).to_have_text(f"{tea} is now at Qualification.")
+    expect(phone.locator(".board__ghost")).to_have_count(0)
+    assert stage_of(session, tea) == qualification
+    phone.locator(".board__help").evaluate("(help) => help.scrollIntoView()")
+    shoot_screen(phone, "staff_board_phone_en")
+
+
+def test_without_script_a_card_s_menu_leads_to_its_move_page(
+    browser: Browser, crm_server: LiveServer, session: Session  # noqa: F811 - the fixtures
+) -> None:
+    numbers = make_pipeline(session)
+    needs = stage_id(session, "Needs Analysis")
+    session.commit()
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800}, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        sign_in(tab, crm_server)
+        pilot = numbers["Pilot order"]
+        tab.goto(crm_server.url("/board"))
+        card = tab.locator(f"li.deal[data-number={pilot}]")
+        card.locator("summary").click()
+        card.get_by_role("link", name="Choose the stage").click()
+        expect(tab.locator("h1")).to_have_text("Move Pilot order")
+        expect(tab.get_by_text("Now at Qualification.")).to_be_visible()
+        shoot(tab, "staff_board_move_en")
+        tab.get_by_role("button", name="Needs Analysis").click()
+        expect(tab.locator(".flash--success")).to_have_text(f"{pilot} is now at Needs Analysis.")
+        expect(tab.locator("h1")).to_have_text("Standard Sales")
+        assert stage_of(session, pilot) == needs
+
+        racks = numbers["Warehouse racks"]
+        tab.goto(crm_server.url(f"/board/cards/{racks}/stage"))
+        tab.get_by_label("Lost reason", exact=True).select_option("Competitor")
+        tab.get_by_role("button", name="Close as lost").click()
+        expect(tab.locator(".flash--success")).to_have_text(f"{racks} is now at Closed Lost.")
+        reason = session.scalar(select(Opportunity.lost_reason).where(Opportunity.opportunity_no == racks))
+        session.commit()
+        assert reason == "Competitor"
+
+        tab.get_by_role("button", name="繁體中文").click()
+        tab.goto(crm_server.url(f"/board/cards/{numbers['專案標案 Tender']}/stage"))
+        expect(tab.locator("h1")).to_have_text("移動「專案標案 Tender」")
+        shoot(tab, "staff_board_move_zh_Hant")
+        tab.set_viewport_size({"width": 390, "height": 844})
+        shoot(tab, "staff_board_move_phone_zh_Hant")
+        assert tab.evaluate("() => document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()

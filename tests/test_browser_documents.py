@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import FilePayload, Page, expect
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
-from crm_store.models import CampaignMember, utcnow
+from crm_store.models import CampaignMember, StagePlaybook, utcnow
 from crm_store.pipeline import activities
 from crm_store.records import lifecycle as records
 from crm_store.settings import company
@@ -42,6 +43,7 @@ def test_a_rep_uploads_and_downloads_a_document_and_opens_a_campaign_and_their_a
     page: Page, crm_server: LiveServer, session: Session, tmp_path: Path  # noqa: F811 - the fixtures
 ) -> None:
     company.set_value(session, "time_zone", "Asia/Taipei")
+    session.execute(update(StagePlaybook).values(active=False))  # the lists show only the activities made below
     rep = users.add_user(session, "mei@leadline.test", "林美玲", role="rep", language="en", welcome=False)
     other = users.add_user(session, "kevin@leadline.test", "Kevin Lin", role="rep", welcome=False)
     passwords.set_password(session, rep, CHOSEN)

@@ -1,7 +1,8 @@
 """A list's tools in a real browser (Debian's Chromium via Playwright): a manager filters the leads, saves the
 filter, opens it again from the picker, exports it (the CSV downloaded through the browser) and gives two rows to
-themselves at once. Screenshots of the list with its tools in both languages, and on a phone, are kept in
-tests/artifacts/. Pages must run without a script error or a CSP violation (the `page` fixture of
+themselves at once; a rep sorts their calls by day on the activities list, saves that filter, opens it again,
+exports it and marks a call held. Screenshots of the lists with their tools in both languages, and on a phone, are
+kept in tests/artifacts/. Pages must run without a script error or a CSP violation (the `page` fixture of
 tests/test_browser_staff.py).
 
 Only SQLite: the browser side does not depend on the database (tests/test_staff_list_tools.py covers both).
@@ -10,6 +11,7 @@ Only SQLite: the browser side does not depend on the database (tests/test_staff_
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
 from crm_store.models import AuditEntry, Lead, SavedFilter
+from crm_store.pipeline import activities
 from crm_store.records import lifecycle as records
 from crm_store.settings import company
 from crm_store.staff import passwords, users
@@ -135,3 +138,93 @@ def test_save_a_filter_reload_it_export_it_and_reassign_two_rows(page: Page, crm
     expect(page.get_by_label("篩選條件名稱")).to_be_visible()
     page.set_viewport_size({"width": 390, "height": 844})
     shoot(page, "staff_list_tools_phone_zh_Hant")
+
+
+ACTIVITIES = [  # subject, type, hours from now (a task: days), done, the lead's last name
+    ("Call 陳大文 about the quote", "call", 2, False, "陳"), ("Demo for Formosa Tea", "meeting", 26, False, "Chen"),
+    ("Follow-up call with Grace Chen", "call", -20, True, "Chen"), ("Send the price list", "task", 1, False, "Wang"),
+    ("=Call back 台中精機", "call", 50, False, "黃"), ("Quote emailed", "email", 0, True, "陳"),
+]
+
+
+def activities_of(session: Session) -> tuple[int, int]:
+    """A rep's calls, meetings, tasks and an email (on their leads), and their manager; (manager id, rep id)."""
+    boss_id, rep_id = a_team(session)
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    mine = select(Lead.last_name, Lead.id).where(Lead.owner_id == rep_id)
+    leads = {row.last_name: row.id for row in session.execute(mine)}
+    for subject, kind, offset, done, last_name in ACTIVITIES:
+        when = {"due_date": (now + dt.timedelta(days=offset)).date()} if kind == "task" else {
+            "start_at": now + dt.timedelta(hours=offset)}
+        made = activities.create_activity(session, {"type": kind, "subject": subject, "owner_id": rep_id,
+                                                    "lead_id": leads[last_name], **when}, Actor.user(rep_id))
+        if done:
+            activities.complete_activity(session, made, Actor.user(rep_id))
+    session.commit()
+    return boss_id, rep_id
+
+
+def test_save_a_filter_of_the_activities_list_and_export_it(page: Page, crm_server: LiveServer,  # noqa: F811
+                                                            session: Session) -> None:
+    _, rep_id = activities_of(session)
+    page.goto(crm_server.url("/auth/sign-in"))
+    page.get_by_label("Email").fill("mei@leadline.test")
+    page.get_by_label("Password").fill(CHOSEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(crm_server.url("/activities"))
+    expect(page.locator("h1")).to_have_text("Activities")
+    expect(page.locator("tbody tr")).to_have_count(len(ACTIVITIES))
+
+    page.get_by_label("Type").select_option("call")
+    page.get_by_role("button", name="Filter", exact=True).click()
+    page.get_by_role("link", name="When").click()  # by their day, the earliest first
+    calls = ["Follow-up call with Grace Chen", "Call 陳大文 about the quote", "=Call back 台中精機"]
+    expect(page.locator("tbody tr td:first-child")).to_have_text(calls)
+    page.locator(".listtools__save > summary").click()
+    expect(page.get_by_label("Name of the filter")).to_be_focused()
+    page.get_by_label("Name of the filter").fill("My calls by day")
+    page.get_by_role("button", name="Save filter").click()
+    expect(page.locator(".flash--success")).to_have_text("Saved the filter “My calls by day”.")
+
+    page.get_by_role("link", name="Clear filters").click()
+    expect(page.locator("tbody tr")).to_have_count(len(ACTIVITIES))
+    page.get_by_label("My saved filters").select_option(label="My calls by day")
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page.locator("tbody tr td:first-child")).to_have_text(calls)
+    expect(page.get_by_label("Type")).to_have_value("call")
+
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Export CSV").click()
+    download = downloading.value
+    assert download.suggested_filename.startswith("activities-") and download.suggested_filename.endswith(".csv")
+    raw = Path(download.path()).read_bytes()
+    table = list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert table[0] == ["Subject", "Type", "Due", "Starts at", "Status", "Completed", "Assigned to", "Created"]
+    assert [row[0] for row in table[1:]] == ["Follow-up call with Grace Chen", "Call 陳大文 about the quote",
+                                             "'=Call back 台中精機"]  # in the list's order, formula-escaped
+    assert {row[1] for row in table[1:]} == {"call"} and {row[6] for row in table[1:]} == {"林美玲"}
+    exports = session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).all()
+    assert [(e.user_id, e.module, e.changes) for e in exports] == [
+        (rep_id, "activities", {"filter": {"type": "call", "sort": "when", "order": "asc"}, "rows": 3})]
+    session.commit()  # end the read: SQLite's writers queue behind an open transaction
+
+    bar = page.locator("#bulk-form")
+    page.get_by_label("Select Call 陳大文 about the quote").check()
+    expect(bar.locator("[data-bulk-count]")).to_have_text("1 selected")
+    bar.get_by_label("New status of the selected rows").select_option("Held")
+    shoot(page, "staff_activities_tools_en")
+    bar.get_by_role("button", name="Change status").click()
+    expect(page.locator(".flash--success")).to_have_text("1 activity now has the status Held.")
+    expect(page.locator("tbody tr", has_text="Call 陳大文")).to_contain_text("Done")
+
+    page.get_by_role("button", name="繁體中文").click()
+    expect(page.locator("h1")).to_have_text("活動")
+    page.get_by_label("選取本頁全部").check()
+    expect(page.locator("#bulk-form [data-bulk-count]")).to_have_text("已選取 3 筆")
+    shoot(page, "staff_activities_tools_zh_Hant")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "staff_activities_tools_phone_zh_Hant")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("h1")).to_have_text("Activities")
+    shoot(page, "staff_activities_tools_phone_en")

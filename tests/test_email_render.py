@@ -443,6 +443,7 @@ def test_event_reminder_attaches_an_ics_in_utc(language: str) -> None:
     assert unescape(found["LOCATION"]) == sample["location"]
     assert unescape(found["DESCRIPTION"]) == sample["description"]
     assert found["ORGANIZER"] == "mailto:manager.chang@goodfortune.com.tw"
+    assert found["METHOD"] == "PUBLISH" and "ATTENDEE" not in found  # a reminder asks nobody to answer
 
 
 def test_event_reminder_without_optional_details() -> None:
@@ -453,6 +454,117 @@ def test_event_reminder_without_optional_details() -> None:
     assert "call" in text and not URL.findall(text) and not Page(html).hrefs
     invite = next(p for p in msg.iter_attachments() if p.get_filename() == "invite.ics")
     assert not {"LOCATION", "DESCRIPTION", "ORGANIZER"} & props(invite.get_payload(decode=True)).keys()
+
+
+INVITED = {"en": ("Invitation: 季度檢討會議 Q1 review — 2025-03-20 (Thu) 10:00", "You are invited to this meeting:",
+                   "Guests"),
+           "zh_Hant": ("邀請：季度檢討會議 Q1 review（2025-03-20 (Thu) 10:00）", "邀請您參加以下會議：", "受邀者")}
+
+
+def attendees_of(raw: bytes) -> dict[str, dict[str, str]]:
+    """The ATTENDEE lines of a calendar: mailto address -> parameters."""
+    return {value.removeprefix("mailto:"): params for name, params, value in unfold(raw) if name == "ATTENDEE"}
+
+
+def invite_of(msg: EmailMessage) -> bytes:
+    """The bytes of a message's invite.ics."""
+    part = next(p for p in msg.iter_attachments() if p.get_filename() == "invite.ics")
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data
+
+
+@every_language
+def test_event_invitation_reads_as_an_invitation_in_both_parts(language: str) -> None:
+    msg = send("event_invitation", language=language)
+    subject, intro, guests_label = INVITED[language]
+    assert str(msg["Subject"]) == subject
+    text, html = bodies(msg)
+    page = Page(html)
+    assert intro in text and intro in page.text
+    assert guests_label in page.text and guests_label in text
+    sample = catalog.SAMPLES["event_invitation"]
+    for guest in sample["invitees"]:
+        assert guest["email"] in text and f"mailto:{guest['email']}" in page.hrefs
+    assert "陳志明 <chen.zhiming@htprecision.example>" in text  # a named guest: the name, then the address
+    assert f"{BASE_URL}/accounts/ACC208" in page.hrefs  # the related record, for a user
+    assert "invite.ics" in text and "invite.ics" in page.text
+
+
+@every_language
+def test_event_invitation_attaches_a_request_naming_the_recipient(language: str) -> None:
+    msg = send("event_invitation", language=language, recipient="Kevin Wu <kevin.wu@goodfortune.com.tw>")
+    (invite,) = [p for p in msg.iter_attachments() if p.get_filename() == "invite.ics"]
+    assert invite.get_content_type() == "text/calendar"
+    assert invite.get_param("method") == "REQUEST"
+    raw = invite_of(msg)
+    found = props(raw)
+    sample = catalog.SAMPLES["event_invitation"]
+    assert found["METHOD"] == "REQUEST"
+    assert found["UID"] == sample["event_uid"] == catalog.SAMPLES["event_reminder"]["event_uid"]
+    assert found["DTSTART"] == "20250320T020000Z" and found["DTEND"] == "20250320T030000Z"  # UTC, from +00:00
+    assert found["SEQUENCE"] == "0" and found["DTSTAMP"] == "20250314T010000Z"
+    assert found["ORGANIZER"] == "mailto:manager.chang@goodfortune.com.tw"
+    attendees = attendees_of(raw)
+    assert list(attendees) == [g["email"] for g in sample["invitees"]]  # everyone invited, the recipient once
+    mine = attendees["kevin.wu@goodfortune.com.tw"]
+    assert (mine["PARTSTAT"], mine["RSVP"], mine["ROLE"], mine["CN"]) == \
+        ("NEEDS-ACTION", "TRUE", "REQ-PARTICIPANT", '"Kevin Wu"')
+    assert "CN" not in attendees["purchasing@htprecision.example"]  # no name, no CN
+
+
+def test_an_invitation_to_someone_left_off_the_list_still_asks_them() -> None:
+    attendees = attendees_of(invite_of(send("event_invitation", recipient="林怡君 <yijun@goodfortune.example>")))
+    assert attendees["yijun@goodfortune.example"]["CN"] == '"林怡君"'
+    assert len(attendees) == len(catalog.SAMPLES["event_invitation"]["invitees"]) + 1
+
+
+@every_language
+def test_a_revised_invitation_says_it_changed_and_raises_the_sequence(language: str) -> None:
+    context = with_changes("event_invitation", event_sequence=3, start="2025-03-21 (Fri) 14:00",
+                           end="2025-03-21 (Fri) 15:00", event_start_utc="2025-03-21T06:00:00+00:00",
+                           event_end_utc="2025-03-21T07:00:00+00:00")
+    msg = send("event_invitation", language=language, context=context)
+    updated = {"en": ("Updated invitation: 季度檢討會議 Q1 review — 2025-03-21 (Fri) 14:00", "has changed"),
+               "zh_Hant": ("邀請已更新：季度檢討會議 Q1 review（2025-03-21 (Fri) 14:00）", "有所變更")}[language]
+    assert str(msg["Subject"]) == updated[0]
+    text, html = bodies(msg)
+    assert updated[1] in text and updated[1] in Page(html).text
+    found = props(invite_of(msg))
+    assert (found["SEQUENCE"], found["DTSTART"], found["UID"]) == ("3", "20250321T060000Z",
+                                                                  catalog.SAMPLES["event_invitation"]["event_uid"])
+
+
+def test_event_invitation_for_an_outside_guest_without_optional_details() -> None:
+    context = with_changes("event_invitation", location=None, description=None, related=None, kind="call")
+    text, html = bodies(send("event_invitation", context=context))
+    assert "You are invited to this call:" in text
+    assert not [h for h in Page(html).hrefs if not h.startswith("mailto:")]  # no link into the CRM
+    assert not URL.findall(text) and "None" not in text and "None" not in Page(html).text
+
+
+def test_event_invitation_needs_an_organizer_to_answer() -> None:
+    with pytest.raises(ValueError, match="organizer"):
+        send("event_invitation", context=with_changes("event_invitation", organizer=None))
+
+
+def test_ics_requests_and_publications_are_told_apart() -> None:
+    times = {"start": datetime(2025, 3, 20, 2, tzinfo=UTC), "end": datetime(2025, 3, 20, 3, tzinfo=UTC)}
+    common: dict[str, Any] = {"uid": "u@x", "summary": "s", "location": None, "description": None, **times}
+    guest = [("", "mei@example.com")]
+    with pytest.raises(ValueError, match="PUBLISH names no attendees"):
+        event_ics(**common, organizer="a@example.com", attendees=guest)
+    with pytest.raises(ValueError, match="needs an organizer"):
+        event_ics(**common, organizer=None, method="REQUEST", attendees=guest)
+    with pytest.raises(ValueError, match="at least one attendee"):
+        event_ics(**common, organizer="a@example.com", method="REQUEST")
+    with pytest.raises(ValueError, match="method"):
+        event_ics(**common, organizer="a@example.com", method="CANCEL", attendees=guest)
+    with pytest.raises(ValueError, match="attendee"):
+        event_ics(**common, organizer="a@example.com", method="REQUEST", attendees=[("", "mei@example.com\r\nX:1")])
+    raw = event_ics(**common, organizer="a@example.com", method="REQUEST",
+                    attendees=[('Mei "M" Lin', "mei@example.com")])
+    assert attendees_of(raw)["mei@example.com"]["CN"] == '"Mei M Lin"'
 
 
 def test_ics_folds_long_lines_and_escapes_text() -> None:
@@ -493,7 +605,9 @@ EMPTY_DIGEST = {"en": "Nothing needs your attention today", "zh_Hant": "今天�
 
 @every_language
 def test_empty_digest_says_all_clear(language: str) -> None:
-    context = with_changes("daily_digest", new_leads=[], due_today=[], overdue=[], stale=[])
+    nothing = {"lines": [], "total": 0}
+    context = with_changes("daily_digest", team=[], **dict.fromkeys(
+        ("overdue", "due_today", "events", "new_leads", "stale", "rotting", "closing"), nothing))
     msg = send("daily_digest", language=language, context=context)
     text, html = bodies(msg)
     assert EMPTY_DIGEST[language] in text and EMPTY_DIGEST[language] in Page(html).text

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +213,7 @@ def test_a_failing_job_is_recorded_failed_and_status_shows_it(crm, session: Sess
     assert (run.status, run.counts, run.errors) == ("failed", {"looked_at": 3}, "RuntimeError: the relay is on fire")
     status = crm("flows", "status")
     assert status.exit_code == 0
-    rows = {line.split()[0]: line for line in status.output.splitlines()[1:5]}
+    rows = {line.split()[0]: line for line in status.output.splitlines()[1:1 + len(NAMES)]}
     assert rows.keys() == set(NAMES)
     assert rows["deliver-email"].split()[1] == "FAILED" and "the relay is on fire" in rows["deliver-email"]
     assert all(rows[name].split()[1:3] == ["never", "run"] for name in NAMES if name != "deliver-email")
@@ -240,18 +239,6 @@ def test_status_shows_the_last_run_of_each(crm, session: Session) -> None:  # no
 # -- the flows under Prefect -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A temporary Prefect server for the whole run (its home in a temporary folder, analytics off)."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with temporary_settings({PREFECT_HOME: home, PREFECT_SERVER_ANALYTICS_ENABLED: False}), \
-            prefect_test_harness(server_startup_timeout=240):
-        yield str(PREFECT_API_URL.value())
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_each_flow_runs_for_real_under_prefect(
     prefect_api: str, env: dict[str, str], session: Session, name: str
@@ -267,6 +254,30 @@ def test_each_flow_runs_for_real_under_prefect(
     assert result == {"run": run.id, "as_of": "2026-09-07T08:30:00+00:00", "counts": run.counts}
     if name == "deliver-email":
         assert run.counts["sent"] == 2 and len(eml_files(env)) == 2
+
+
+def test_stage_playbooks_fire_once_under_prefect(prefect_api: str, env: dict[str, str], session: Session) -> None:
+    from sqlalchemy import update
+
+    from crm_store.models import StageHistory
+    from crm_store.records import bulk
+    from crm_store.staff.users import add_user
+
+    rep = add_user(session, "rep@example.com", "Rep", welcome=False)
+    entered = dt.datetime(2026, 9, 7, 8, tzinfo=dt.UTC)
+    bulk.insert_records(session, "opportunities", [{
+        "name": "Deal", "expected_close_date": "2026-09-30", "owner_id": rep.id,
+        "history": [("Qualification", entered, rep.id)],
+    }], bulk.BulkContext.load(session))
+    session.execute(update(StageHistory).values(playbook_fired_at=None))  # an entry left unfired
+    session.commit()
+    for _ in range(2):
+        state = catalog.flow("stage-playbooks")(as_of="2026-09-07T08:30:00+00:00", return_state=True)
+        assert state.is_completed(), state.message
+    first, again = runs_of(session, "stage-playbooks")
+    assert first.counts == {"fired": 1, "tasks": 2, "emails": 1}
+    assert again.counts == {"fired": 0, "tasks": 0, "emails": 0}
+    assert [m.template for m in session.scalars(select(OutboxMessage))] == ["stage_playbook"]
 
 
 @pytest.mark.usefixtures("broken_delivery")

@@ -34,6 +34,8 @@ EXPECTED_MISSING = {
 SAMPLE_VALUES = {"module": "leads"}
 # The view each route the app serves leads to, and the method its links are followed with.
 ENDPOINTS = {
+    **{f"{listed}_{tool}": (method, f"lists.{listed}_{tool}") for listed in ("campaigns", "activities", "documents")
+       for tool, method in zip(links.LIST_TOOLS, ("GET", "POST", "POST", "POST", "POST"), strict=True)},
     "hosted_form": ("GET", "public.hosted_form"),
     "form_thanks": ("GET", "public.form_thanks"),
     "embed_js": ("GET", "public.embed_js"),

@@ -82,8 +82,11 @@ def test_deactivating_hands_open_work_on(session: Session) -> None:
         deactivate_user(session, "leaving@example.com")
     with pytest.raises(ValidationError, match="another, active user"):
         deactivate_user(session, "leaving@example.com", reassign_to="leaving@example.com")
+    open_work = session.scalar(select(func.count()).select_from(Activity).where(
+        Activity.owner_id == leaving.id, Activity.completed_at.is_(None)))
+    assert open_work is not None and open_work > 1  # the task, and the tasks of the deal's first stage's playbook
     moved = deactivate_user(session, "leaving@example.com", reassign_to="heir@example.com")
-    assert moved == {"leads": 1, "opportunities": 1, "accounts": 0, "contacts": 0, "activities": 1}
+    assert moved == {"leads": 1, "opportunities": 1, "accounts": 0, "contacts": 0, "activities": open_work}
     assert open_lead.owner_id == heir.id and deal.owner_id == heir.id and task.owner_id == heir.id
     assert junk.owner_id == leaving.id  # closed work keeps its history
     assert session.get(User, leaving.id).active is False

@@ -1,12 +1,15 @@
 """The agenda through the real app (SQLite and PostgreSQL): a week and a day in the user's zone, scope, moving an
-event (its length kept, audited, its attendees re-invited), a new event with an invitation whose .ics is parsed,
-and bad input shown beside its field. Pages are parsed (`tests/staff_support.py`); what a request did is read back
-from the database.
+event (its length kept, audited, its attendees re-invited), a new event with an invitation whose .ics is parsed
+(a request to answer: METHOD:REQUEST, each guest an ATTENDEE), the invitations delivered by the mail worker to a
+real SMTP server (aiosmtpd), and bad input shown beside its field. Pages are parsed (`tests/staff_support.py`);
+what a request did is read back from the database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,11 +18,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
+from crm_store.config import load_config
 from crm_store.models import Activity, AuditEntry, Lead, OutboxMessage, User
 from crm_store.pipeline import activities
+from crm_store.staff import agenda
 from emails.render import render
+from emails.worker import send_due
 
+from .smtp_server import RecordingHandler, SmtpServer
 from .staff_support import Page
+from .test_email_render import Page as MailPage
+from .test_email_render import unfold
 from .test_staff_records import Crew, make_crew, record_of, signed_in
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -61,21 +70,38 @@ def titles(section: Any, kind: str) -> list[str]:
     return [e.text for e in section.all(class_="event__title" if kind == "event" else "chip__title")]
 
 
-def ics_of(row: OutboxMessage) -> dict[str, str]:
-    """Render a queued invitation as the mail worker would, and read its .ics: property -> value."""
+@dataclass(frozen=True)
+class Calendar:
+    """An invite.ics as a calendar program reads it."""
+
+    method: str  # the method parameter of the part's Content-Type
+    props: dict[str, str]  # property -> value (ATTENDEE: the last one)
+    attendees: dict[str, dict[str, str]]  # mailto address -> the parameters of its ATTENDEE line
+
+
+def calendar_in(message: EmailMessage) -> Calendar:
+    """The one invite.ics of a message, parsed (framing and folding checked)."""
+    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1 and parts[0].get_filename() == "invite.ics"
+    data = parts[0].get_payload(decode=True)
+    assert isinstance(data, bytes)
+    lines = unfold(data)
+    names = [name for name, _, _ in lines]
+    assert names[0] == "BEGIN" and names[-1] == "END" and ("BEGIN", {}, "VEVENT") in lines
+    attendees = {value.removeprefix("mailto:"): params for name, params, value in lines if name == "ATTENDEE"}
+    return Calendar(str(parts[0].get_param("method")), {name: value for name, _, value in lines}, attendees)
+
+
+def ics_of(row: OutboxMessage) -> Calendar:
+    """Render a queued invitation as the mail worker would, and read its .ics."""
     message = render(row.template, language=row.language, context=row.context, sender="Leadline <crm@example.test>",
                      recipient=row.recipient, message_id="<1@example.test>", base_url="http://127.0.0.1:8000",
                      company_name="Example Trading")
-    parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-    assert len(parts) == 1 and parts[0].get_filename() == "invite.ics"
-    text = parts[0].get_payload(decode=True).decode("utf-8").replace("\r\n ", "")  # unfold (RFC 5545 3.1)
-    lines = [line for line in text.split("\r\n") if line]
-    assert lines[0] == "BEGIN:VCALENDAR" and lines[-1] == "END:VCALENDAR" and "BEGIN:VEVENT" in lines
-    return {name.split(";")[0]: value for name, _, value in (line.partition(":") for line in lines)}
+    return calendar_in(message)
 
 
 def invitations(session: Session) -> list[OutboxMessage]:
-    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.template == "event_reminder")
+    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.template == "event_invitation")
                                 .order_by(OutboxMessage.id)))
     session.expunge_all()  # plain copies: reading one later must not begin a transaction the app's writes wait for
     session.rollback()
@@ -252,11 +278,16 @@ def test_a_new_event_invites_its_attendees_with_an_ics_and_a_move_sends_the_revi
     chen = next(r for r in sent if r.recipient == "chen@example.com")
     assert chen.recipient_name == "陳志明" and chen.reply_to == "Rep A <a@example.com>"
     ics = ics_of(chen)
-    assert ics["DTSTART"] == "20261215T163000Z" and ics["DTEND"] == "20261215T173000Z"
-    assert ics["UID"] == f"activity-{event_id}@127.0.0.1" and ics["SEQUENCE"] == "0"
-    assert ics["SUMMARY"] == "季度檢討 Q1 review" and ics["LOCATION"] == "台北市信義區松仁路 100 號"
-    assert ics["ORGANIZER"] == "mailto:a@example.com"
-    assert chen.context["related"] == {"module": "leads", "number": number, "name": "Wang"}
+    assert ics.method == "REQUEST" and ics.props["METHOD"] == "REQUEST"  # an invitation to answer
+    assert ics.props["DTSTART"] == "20261215T163000Z" and ics.props["DTEND"] == "20261215T173000Z"
+    assert ics.props["UID"] == f"activity-{event_id}@127.0.0.1" and ics.props["SEQUENCE"] == "0"
+    assert ics.props["SUMMARY"] == "季度檢討 Q1 review" and ics.props["LOCATION"] == "台北市信義區松仁路 100 號"
+    assert ics.props["ORGANIZER"] == "mailto:a@example.com"
+    assert set(ics.attendees) == {"mei@example.com", "chen@example.com"}
+    assert ics.attendees["chen@example.com"]["CN"] == '"陳志明"'
+    assert {k: ics.attendees["chen@example.com"][k] for k in ("PARTSTAT", "RSVP")} == \
+        {"PARTSTAT": "NEEDS-ACTION", "RSVP": "TRUE"}
+    assert chen.context["related"] is None  # an outside guest is shown no record of the CRM
 
     staff.get(f"/agenda?view=week&date={WEEK}")
     staff.post(f"/agenda/events/{event_id}/move", {"start": "2026-12-17T10:00"},
@@ -265,10 +296,84 @@ def test_a_new_event_invites_its_attendees_with_an_ics_and_a_move_sends_the_revi
     revised = [r for r in invitations(session) if r.id not in {s.id for s in sent}]
     assert sorted(r.recipient for r in revised) == ["chen@example.com", "mei@example.com"]
     again = ics_of(revised[0])
-    assert again["UID"] == ics["UID"] and again["SEQUENCE"] == "1"
-    assert again["DTSTART"] == "20261217T020000Z" and again["DTEND"] == "20261217T030000Z"
+    assert again.method == "REQUEST" and again.props["UID"] == ics.props["UID"] and again.props["SEQUENCE"] == "1"
+    assert again.props["DTSTART"] == "20261217T020000Z" and again.props["DTEND"] == "20261217T030000Z"
     form = staff.get(f"/agenda/events/{event_id}")
     assert "mei@example.com" in form.find(class_="invited").text
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    """The text ("plain") or HTML ("html") of a message."""
+    part = message.get_body((kind,))
+    assert part is not None
+    return str(part.get_content())
+
+
+def deliver(env: dict[str, str], engine: Any, expected: int) -> dict[str, EmailMessage]:
+    """Run the mail worker once against a real SMTP server; return what each recipient received."""
+    handler = RecordingHandler()
+    with SmtpServer(handler) as server:
+        config = load_config({**env, "CRM_SMTP_URL": f"smtp://127.0.0.1:{server.port}"})
+        assert send_due(config, engine=engine)["sent"] == expected
+    return {r.rcpt_tos[0]: r.message for r in handler.received}
+
+
+def test_each_guest_gets_a_request_to_answer_by_mail_and_a_move_sends_the_revision(
+    env: dict[str, str], engine: Any, session: Session, crew: Crew,
+) -> None:
+    number = record_of(session, crew, "leads", "rep", "Wang")
+    session.execute(update(User).where(User.id == crew.ids["rep_b"]).values(language="zh_Hant"))
+    rep = session.get(User, crew.ids["rep"])
+    assert rep is not None
+    start = dt.datetime(2026, 12, 16, 10, 0, tzinfo=TAIPEI)
+    made = agenda.create_event(
+        session, rep, {"type": "meeting", "subject": "Pricing review 報價檢討", "start_at": start,
+                       "end_at": start + dt.timedelta(minutes=45), "location": "會議室 B"},
+        Actor.user(rep.id), related=number, attendees="b@example.com, 陳志明 <chen@example.com>",
+        domain="crm.example.test",
+    )
+    event_id = made.id
+    session.commit()
+    assert [(r.template, r.recipient) for r in invitations(session)] == [
+        ("event_invitation", "b@example.com"), ("event_invitation", "chen@example.com")]
+
+    mail = deliver(env, engine, 2)
+    base = load_config(env).base_url
+    uid = f"activity-{event_id}@crm.example.test"
+    for address, message in mail.items():
+        ics = calendar_in(message)
+        assert ics.method == "REQUEST" and ics.props["METHOD"] == "REQUEST"
+        assert (ics.props["UID"], ics.props["SEQUENCE"]) == (uid, "0")
+        assert (ics.props["DTSTART"], ics.props["DTEND"]) == ("20261216T020000Z", "20261216T024500Z")
+        assert ics.props["ORGANIZER"] == "mailto:a@example.com"
+        assert set(ics.attendees) == {"b@example.com", "chen@example.com"}
+        assert (ics.attendees[address]["PARTSTAT"], ics.attendees[address]["RSVP"]) == ("NEEDS-ACTION", "TRUE")
+        assert message["Reply-To"].addresses[0].addr_spec == "a@example.com"  # a reply in words goes to the organizer
+    assert calendar_in(mail["b@example.com"]).attendees["b@example.com"]["CN"] == '"Rep B"'  # named as a user
+
+    staff = mail["b@example.com"]  # a user, who reads Chinese: the invitation shows the lead, linked
+    assert str(staff["Subject"]).startswith("邀請：Pricing review 報價檢討（")
+    staff_text, staff_page = body(staff, "plain"), MailPage(body(staff, "html"))
+    assert "邀請您參加以下會議" in staff_text and "陳志明 <chen@example.com>" in staff_text
+    assert f"{base}/leads/{number}" in staff_page.hrefs and "Wang" in staff_page.text
+    guest = mail["chen@example.com"]  # an outside guest, in the company's language: no link into the CRM
+    assert str(guest["Subject"]).startswith("Invitation: Pricing review 報價檢討 — ")
+    guest_page = MailPage(body(guest, "html"))
+    assert "Hi 陳志明," in body(guest, "plain") and "You are invited to this meeting:" in guest_page.text
+    assert not any(h.startswith(base) for h in guest_page.hrefs) and number not in guest_page.text
+
+    agenda.move_event(session, rep, event_id, dt.datetime(2026, 12, 17, 14, 0, tzinfo=TAIPEI), Actor.user(rep.id),
+                      domain="crm.example.test")  # what a drag on the agenda does
+    session.commit()
+    revised = deliver(env, engine, 2)
+    assert set(revised) == {"b@example.com", "chen@example.com"}
+    for message in revised.values():
+        ics = calendar_in(message)
+        assert (ics.method, ics.props["UID"], ics.props["SEQUENCE"]) == ("REQUEST", uid, "1")
+        assert (ics.props["DTSTART"], ics.props["DTEND"]) == ("20261217T060000Z", "20261217T064500Z")
+    assert str(revised["b@example.com"]["Subject"]).startswith("邀請已更新：Pricing review 報價檢討（")
+    assert str(revised["chen@example.com"]["Subject"]).startswith("Updated invitation: Pricing review 報價檢討 — ")
+    assert "has changed" in body(revised["chen@example.com"], "plain")
 
 
 def test_bad_input_is_shown_beside_its_field(client: Any, session: Session, crew: Crew) -> None:

@@ -444,6 +444,45 @@ def test_the_profile_saves_language_time_zone_and_out_of_office(staff: Staff, pe
     assert (row.time_zone, row.out_of_office_from, row.out_of_office_to) == (None, None, None)
 
 
+def test_the_profile_turns_the_morning_digest_on_and_off_and_sets_its_time(
+    staff: Staff, people, session: Session
+) -> None:
+    staff.sign_in(people.rep.email)
+    page = staff.get("/profile")
+    assert "checked" in page.find("input", name="digest_enabled").attrs  # on by default, at 08:00
+    time = page.find("input", name="digest_time").attrs
+    assert (time["type"], time["value"]) == ("time", "08:00")
+    for typed in ("25:00", "8.30", "08:60", "soon"):
+        page = staff.post("/profile", {"language": "en", "time_zone": "", "digest_time": typed,
+                                       "out_of_office_from": "2026-12-24"})
+        assert staff.status == 422, typed
+        assert page.field_error("digest_time") == "Enter the digest time as hours and minutes, like 08:00."
+    session.expire_all()
+    row = session.get(User, people.rep.id)
+    assert (row.digest_enabled, row.digest_time, row.out_of_office_from) == (True, None, None)  # nothing written
+    session.commit()
+
+    staff.post("/profile", {"language": "en", "time_zone": "", "digest_time": " 7:30 "})  # the box left unticked
+    assert staff.status == 303
+    session.expire_all()
+    row = session.get(User, people.rep.id)
+    assert (row.digest_enabled, row.digest_time) == (False, "07:30")
+    session.commit()
+    page = staff.get("/profile")
+    assert "checked" not in page.find("input", name="digest_enabled").attrs
+    assert page.find("input", name="digest_time").attrs["value"] == "07:30"
+
+    staff.post("/profile", {"language": "zh_Hant", "time_zone": "", "digest_enabled": "y", "digest_time": ""})
+    session.expire_all()
+    row = session.get(User, people.rep.id)
+    assert (row.digest_enabled, row.digest_time) == (True, None)  # empty: the default time
+    session.commit()
+    page = staff.post("/profile", {"language": "zh_Hant", "time_zone": "", "digest_enabled": "y",
+                                   "digest_time": "24:00"})
+    assert "每日摘要" in [legend.text for legend in page.all("legend")]
+    assert page.field_error("digest_time") == "請以時:分輸入摘要寄送時間，例如 08:00。"
+
+
 def test_dates_are_shown_in_the_users_language_and_zone(staff: Staff, people, session: Session) -> None:
     row = session.get(User, people.rep.id)
     row.language, row.time_zone = "zh_Hant", "Asia/Taipei"

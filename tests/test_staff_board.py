@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select, update
@@ -60,6 +61,12 @@ def deal(session: Session, crew: Crew, who: str, name: str, *, stage: str | None
 def column_of(page: Page, name: str) -> Element:
     """The board's column of a stage, by its title."""
     return next(c for c in page.all("section", class_="board-col") if c.find("h2").text == name)
+
+
+def moves_back_to(page: Page) -> set[str]:
+    """Where the page's move forms return (their `next`)."""
+    return {i.attrs["value"] for f in page.all("form") if f.attrs.get("action", "").startswith("/board/cards/")
+            for i in f.all("input", name="next")}
 
 
 def cards(column: Element | Page) -> list[str]:
@@ -202,9 +209,11 @@ def test_a_move_writes_the_stage_history_and_an_out_of_scope_move_is_not_found(c
     page = staff.get("/board")
     menu = page.find("li", data_number=mine).find("details", class_="menu")
     assert menu.find("summary").text == "Move to… Mine"  # the deal's name for a screen reader
-    offered = [b.text for b in menu.all("button")]
-    assert "Prospecting" not in offered and offered[0] == "Qualification" and "Closed Lost" in offered
-    assert menu.find("form").attrs["action"] == f"/board/cards/{mine}/stage"
+    assert menu.find("a").attrs["href"] == f"/board/cards/{mine}/stage"  # without script: the move page
+    moves = page.find("template", id="board-moves").find("form")  # board.js fills the menu from it
+    offered = [b.text for b in moves.all("button")]
+    assert offered[:2] == ["Prospecting", "Qualification"] and "Closed Lost" in offered  # less the card's own
+    assert moves.attrs["action"] == "/board/cards/NUMBER/stage"
 
     staff.post(f"/board/cards/{mine}/stage", {"stage": str(qualification), "next": "/board?owner=me"})
     assert staff.status == 303 and staff.location == "/board?owner=me"
@@ -302,7 +311,11 @@ def test_a_column_shows_fifty_cards_then_more(client: Any, session: Session, cre
     assert [e.find(class_="deal__title").text for e in fragment.all("li", class_="deal")] == [
         "Deal 50", "Deal 51", "Deal 52"]
     assert not fragment.all("html") and not fragment.all("a", data_more="")
-    assert fragment.find("input", name="next").attrs["value"] == "/board"
+    first = fragment.find("li", class_="deal")
+    assert first.find("details").find("a").attrs["href"] == f"/board/cards/{first.attrs['data-number']}/stage"
+    assert not fragment.all("form") and not fragment.all("template")  # the board's template fills their menus
+    assert rest.find("li", class_="deal").find("details").find("a").attrs["href"].endswith(
+        "/stage?next=" + quote(more, safe="/"))  # the column's own page: a move returns to it
 
     filtered = staff.get(f"/board?owner={crew.ids['rep']}")
     link = column_of(filtered, "Prospecting").find("a", data_more="").attrs["href"]
@@ -313,3 +326,93 @@ def test_a_column_shows_fifty_cards_then_more(client: Any, session: Session, cre
     assert staff.status == 404
     staff.get("/board/stages/abc")
     assert staff.status == 404
+
+
+# -- one Move to… template a board, the move page without script ---------------------------------------------
+
+def test_the_board_sends_one_move_template_not_a_menu_per_card(client: Any, session: Session, crew: Crew) -> None:
+    stages = ("Prospecting", "Qualification", "Needs Analysis", "Proposal or Price Quote")
+    numbers = [deal(session, crew, "rep", f"Deal {i}", stage=stages[i % 4], commit=False) for i in range(12)]
+    session.commit()
+    default = session.scalars(select(SalesProcess.id).where(SalesProcess.is_default)).one()
+    count = len(boards.stages_of(session, default))
+    session.rollback()
+    page = signed_in(client, crew, "rep").get("/board")
+
+    shown = page.all("li", class_="deal")
+    assert sorted(c.attrs["data-number"] for c in shown) == sorted(numbers)
+    assert len(page.all("template")) == 1
+    moves = page.find("template", id="board-moves")
+    moving = [f.attrs["action"] for f in page.all("form") if f.attrs.get("action", "").startswith("/board/")]
+    assert moving == ["/board/cards/NUMBER/stage"]  # 12 cards, one form (and the lost dialog's, posted where set)
+    assert len(moves.all("button", name="stage")) == count == len(page.all("button", name="stage"))
+    assert moves.find("input", name="csrf_token").attrs["value"] and moves.find("input", name="next").attrs[
+        "value"] == "/board"
+    assert [b.attrs.get("data-lost") for b in moves.all("button")].count("") == 1  # Closed Lost: its dialog
+    for card in shown:  # each card: a menu of one link, no form, no token
+        menu = card.find("details", class_="deal__menu")
+        assert [a.attrs["href"] for a in menu.all("a")] == [f"/board/cards/{card.attrs['data-number']}/stage"]
+        assert not card.all("form") and not card.all("input")
+
+    filtered = signed_in(client.application.test_client(), crew, "rep").get("/board?owner=me")
+    link = filtered.find("li", data_number=numbers[0]).find("details").find("a").attrs["href"]
+    assert link == f"/board/cards/{numbers[0]}/stage?next=/board%3Fowner%3Dme"  # back to the filtered board
+
+
+def test_the_move_page_offers_the_other_stages_and_the_lost_reason_without_script(client: Any, session: Session,
+                                                                                   crew: Crew) -> None:
+    mine = deal(session, crew, "rep", "Mine", stage="Qualification")
+    other = deal(session, crew, "rep", "Other")
+    teammate = deal(session, crew, "rep_b", "Teammate's")
+    theirs = deal(session, crew, "rep_c", "Theirs")
+    needs, lost = stage_id(session, "Needs Analysis"), stage_id(session, "Closed Lost")
+    session.rollback()
+    staff = signed_in(client, crew, "rep")
+
+    page = staff.get(f"/board/cards/{mine}/stage?next=%2Fboard%3Fowner%3Dme")
+    assert staff.status == 200 and page.find("h1").text == "Move Mine"
+    assert "Now at Qualification." in page.text
+    buttons = page.find("form", class_="board-move").all("button", name="stage")
+    offered = [b.text for b in buttons]
+    assert offered[:2] == ["Prospecting", "Needs Analysis"] and "Closed Won" in offered
+    assert "Qualification" not in offered and "Closed Lost" not in offered  # its own; lost: the form below
+    lost_form = next(f for f in page.all("form") if f.all("select", name="lost_reason"))
+    assert lost_form.find("input", name="stage").attrs["value"] == str(lost)
+    assert lost_form.find("select", name="lost_reason").attrs.get("required") is not None
+    assert moves_back_to(page) == {"/board?owner=me"}
+
+    staff.post(f"/board/cards/{mine}/stage", {"stage": str(needs), "next": "/board?owner=me"})
+    assert staff.status == 303 and staff.location == "/board?owner=me"
+    assert session.scalar(select(Opportunity.stage_id).where(Opportunity.opportunity_no == mine)) == needs
+    session.rollback()
+
+    staff.get(f"/board/cards/{other}/stage")
+    staff.post(f"/board/cards/{other}/stage", {"stage": str(lost), "lost_reason": "Price", "next": "/board"})
+    assert staff.status == 303 and staff.location == "/board"
+    closed = session.scalar(select(Opportunity).where(Opportunity.opportunity_no == other))
+    assert closed is not None and (closed.stage_id, closed.lost_reason) == (lost, "Price")
+    session.rollback()
+    page = staff.get(f"/board/cards/{other}/stage?next=//elsewhere.example")
+    assert "Now at Closed Lost." in page.text and not [f for f in page.all("form") if f.all("select")]
+    assert "Closed Lost" not in [b.text for b in page.all("button", name="stage")]
+    assert moves_back_to(page) == {"/board"}  # not another site
+
+    for number in (theirs, teammate, "POT999999"):  # another rep's deal: as if it were not there
+        staff.get(f"/board/cards/{number}/stage")
+        assert staff.status == 404, number
+    manager = signed_in(client.application.test_client(), crew, "manager")
+    assert manager.get(f"/board/cards/{mine}/stage").find("h1").text == "Move Mine"  # their report's
+    visitor = client.application.test_client()
+    answer = visitor.get(f"/board/cards/{mine}/stage")
+    assert answer.status_code == 302 and "/auth/sign-in" in answer.headers["Location"]
+
+
+def test_the_move_page_in_traditional_chinese(client: Any, session: Session, crew: Crew) -> None:
+    number = deal(session, crew, "rep", "茶葉採購")
+    session.execute(update(User).where(User.id == crew.ids["rep"]).values(language="zh_Hant"))
+    session.commit()
+    page = signed_in(client, crew, "rep").get(f"/board/cards/{number}/stage")
+    assert page.find("h1").text == "移動「茶葉採購」"
+    assert "目前階段：開發中。" in page.text
+    board = signed_in(client.application.test_client(), crew, "rep").get("/board")
+    assert board.find("li", data_number=number).find("details").find("a").text == "選擇階段"

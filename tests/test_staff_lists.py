@@ -285,3 +285,97 @@ def test_the_store_pages_the_three_lists_by_keyset_with_ties_and_counts_them(ses
     with pytest.raises(ValidationError) as err:
         list_records(session, admin, "campaigns", ListFilter(due="today"))
     assert err.value.field == "due"
+
+
+# -- activities by their day; the lists' tools ---------------------------------------------------------------
+
+def test_activities_sort_by_their_day_a_meeting_beside_a_task(client: Any, session: Session, crew: Crew) -> None:
+    """By `when`: a call's or meeting's start, a task's due day (from its start in UTC), else when it was logged."""
+    day = dt.date(2026, 6, 10)
+    taipei = dt.timezone(dt.timedelta(hours=8))
+    activity(session, crew, "rep", "Task on the 10th", due_date=day)  # 2026-06-10 00:00 UTC
+    activity(session, crew, "rep", "Early meeting", "meeting", start_at=dt.datetime(2026, 6, 10, 7, 0, tzinfo=taipei))
+    activity(session, crew, "rep", "Late call", "call", start_at=dt.datetime(2026, 6, 10, 15, 0, tzinfo=taipei))
+    activity(session, crew, "rep", "Task on the 9th", due_date=day - dt.timedelta(days=1))
+    activity(session, crew, "rep", "Second task on the 10th", due_date=day)
+    logged = activity(session, crew, "rep", "Logged email", "email",  # no day: when it was logged
+                      created_at=dt.datetime(2026, 6, 11, 9, 0, tzinfo=dt.UTC))
+    wanted = ["Task on the 9th", "Early meeting", "Task on the 10th", "Second task on the 10th", "Late call",
+              "Logged email"]  # the meeting at 07:00 in Taipei is 23:00 UTC on the 9th
+
+    staff = signed_in(client, crew, "rep")
+    page = staff.get("/activities")
+    header = page.find("a", class_="sort", href="/activities?sort=when&order=asc")
+    assert header.text == "When"
+    assert rows(staff.get("/activities?sort=when&order=asc")) == wanted
+    newest = staff.get("/activities?sort=when")
+    assert rows(newest) == wanted[::-1]
+    assert newest.find("a", class_="sort--current").attrs["aria-sort"] == "descending"
+
+    rep = session.get_one(User, crew.ids["rep"])
+    for descending in (False, True):  # keyset pages of two, forward then back, on the computed key
+        seen, page_ = [], list_records(session, rep, "activities", sort="when", descending=descending, size=2)
+        while True:
+            seen += [row.name for row in page_.rows]
+            if page_.next_cursor is None:
+                break
+            page_ = list_records(session, rep, "activities", sort="when", descending=descending, size=2,
+                                 cursor=page_.next_cursor)
+        assert seen == (wanted[::-1] if descending else wanted)
+        back = list_records(session, rep, "activities", sort="when", descending=descending, size=2,
+                            cursor=page_.previous_cursor)
+        assert [row.name for row in back.rows] == seen[2:4]
+    assert list_records(session, rep, "activities", sort="when", size=1).rows[0].id == logged
+    session.rollback()
+
+
+def test_the_three_lists_offer_their_tools_on_the_rows_the_viewer_may_change(client: Any, session: Session,
+                                                                            crew: Crew, env: dict) -> None:
+    campaign(session, crew, "Admin's campaign", "admin", status="Active")
+    own_id, _ = campaign(session, crew, "Rep's campaign", "rep", T0 + dt.timedelta(hours=1), status="Planning")
+    mine = activity(session, crew, "rep", "Call back", "call", start_at=T0)
+    theirs_lead = record_of(session, crew, "leads", "rep_c", "Chen")
+    my_lead = record_of(session, crew, "leads", "rep", "Lin")
+    lead_of = {n: session.scalars(select(Lead).where(Lead.lead_no == n)).one() for n in (my_lead, theirs_lead)}
+    data_dir = Path(env["CRM_DATA_DIR"])
+    my_file = add_document(session, data_dir, lead_of[my_lead], PDF, filename="quote.pdf",
+                           actor=Actor.user(crew.ids["rep"])).id
+    shared = add_document(session, data_dir, lead_of[theirs_lead], PDF, filename="brochure.pdf",
+                          actor=Actor.user(crew.ids["rep_c"]))
+    session.flush()
+    session.add(DocumentLink(document_id=shared.id, lead_id=lead_of[my_lead].id))  # seen by rep, not theirs
+    session.commit()
+    staff = signed_in(client, crew, "rep")
+
+    page = staff.get("/campaigns")
+    assert rows(page) == ["Rep's campaign", "Admin's campaign"]  # every campaign is seen…
+    assert [b.attrs["value"] for b in page.all("input", name="ids")] == [str(own_id)]  # …the own one is changed
+    bar = page.by_id("bulk-form")
+    assert bar.attrs["action"] == "/campaigns/bulk" and bar.find("input", name="page_ids").attrs["value"] == str(own_id)
+    assert [o.attrs["value"] for o in bar.find("select", name="status").all("option")][1:] == [
+        "Planning", "Active", "Inactive", "Completed", "Cancelled"]
+    assert [b.attrs["value"] for b in bar.all("button", name="action")] == ["reassign", "status", "delete"]
+    assert "recycle bin? An admin can restore" in bar.find("button", value="delete").attrs["data-confirm"]
+    assert page.find("a", download="").attrs["href"] == "/campaigns/export.csv"
+
+    page = staff.get("/activities?type=call")
+    assert [b.attrs["value"] for b in page.all("input", name="ids")] == [str(mine)]
+    bar = page.by_id("bulk-form")
+    statuses = [o.attrs["value"] for o in bar.find("select", name="status").all("option")][1:]
+    assert {"Not Started", "Completed", "Planned", "Held", "Not Held"} <= set(statuses)
+    assert len(statuses) == len(set(statuses))  # Planned once, though tasks and events both have it
+    assert [o.text for o in bar.find("select", name="owner_id").all("option")][1:] == ["Rep A"]
+    assert "cannot be restored" in bar.find("button", value="delete").attrs["data-confirm"]
+    assert page.find("a", download="").attrs["href"] == "/activities/export.csv?type=call"
+    assert page.find("form", action="/activities/filters")  # filtered: the filter can be saved
+
+    page = staff.get("/documents?sort=name&order=asc")
+    assert rows(page) == ["brochure.pdf", "quote.pdf"]
+    assert [b.attrs["value"] for b in page.all("input", name="ids")] == [str(my_file)]  # not rep_c's, attached
+    bar = page.by_id("bulk-form")
+    assert not bar.all("select", name="status")  # documents have no status
+    assert [b.attrs["value"] for b in bar.all("button", name="action")] == ["reassign", "delete"]
+    assert page.find("tbody").all("tr")[0].all("td")[4].text == "Rep C"  # the owner, "Assigned to"
+
+    outsider = signed_in(client.application.test_client(), crew, "rep_c").get("/campaigns")
+    assert not outsider.all("input", name="ids") and not outsider.all("form", id="bulk-form")  # none is theirs

@@ -18,7 +18,8 @@ def test_callers_that_give_up_as_a_leader_takes_them_get_an_answer_not_an_error(
     """A caller whose wait ends just as a leader takes it into a group gets that group's answer.
 
     Deadlines of a few milliseconds against 2 ms transactions make waits end while groups are formed:
-    before the fix, such a caller tried to leave a queue it was no longer in (ValueError, a 500).
+    before the fix, such a caller tried to leave a queue it was no longer in (ValueError, a 500). One
+    unit of work in eight takes 12 ms, longer than the 4 ms wait, so on a fast machine too some waits end.
     """
     engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
     with engine.begin() as conn:
@@ -26,10 +27,11 @@ def test_callers_that_give_up_as_a_leader_takes_them_get_an_answer_not_an_error(
     writer = Writer(session_factory(engine), lock_path=str(tmp_path / "w.db.writers"), wait=0.004)
     outcomes: list[Any] = []
     lock = threading.Lock()
+    calls = iter(range(1_000_000))
 
     def work(session: Session) -> int:
         session.execute(text("insert into t values (1)"))
-        time.sleep(0.002)
+        time.sleep(0.012 if next(calls) % 8 == 0 else 0.002)
         return 1
 
     def caller() -> None:

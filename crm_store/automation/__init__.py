@@ -6,6 +6,10 @@
     cadence.py        the follow-up cadence: the next touch when one is completed
     sla_escalation.py speed-to-lead: remind the owner, tell the manager, reassign
     lead_aging.py     idle days, aging / stale / cold leads, rotting opportunities
+    stage_playbooks.py the catch-up of stage playbooks (the store's stage change fires them: crm_store.pipeline)
+    reminders.py      events' and memos' reminders, each once, when their time has come
+    daily_digest.py   each rep's morning digest (and their managers' team counts)
+    housekeeping.py   the nightly backup and cleanup (flow runs, recycle bin, visitors' IP addresses)
 
 Each function is named after its flow (`assign-leads` → `assign_leads`), takes a session factory, the
 `as_of` moment and an `Outcome` to count in, and is idempotent. `SCHEDULES` lists the flows, their cron
@@ -37,5 +41,14 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("lead-aging", "30 1 * * *",
              N_("Idle days of open leads and opportunities: aging, stale (owner and manager told), cold.")),
     Schedule("deliver-email", "*/5 * * * *", N_("Sends queued email: the safety net behind the mail worker.")),
+    Schedule("stage-playbooks", "*/10 * * * *",
+             N_("Stage playbooks: the tasks and email of stages entered that have not had them yet.")),
+    Schedule("reminders", "*/5 * * * *",
+             N_("Reminders of events and memo notes whose time has come: one email each, once.")),
+    Schedule("daily-digest", "*/15 * * * *",
+             N_("Each rep's morning digest of the day's work, after their digest time on working days.")),
+    Schedule("backup", "0 2 * * *", N_("Backs up the database and documents, keeping the newest backup_keep.")),
+    Schedule("cleanup", "30 2 * * *",
+             N_("Deletes old automation runs, purges the expired recycle bin, forgets old IP addresses.")),
 )
 BY_NAME = {s.name: s for s in SCHEDULES}

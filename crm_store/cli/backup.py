@@ -23,7 +23,10 @@ NO_ERASURE_LOG = N_("People erased after this backup was taken are back in it: r
 
 @click.command("backup")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def backup(file: Path | None) -> None:
+@click.option("--keep", type=click.IntRange(min=1), metavar="N",
+              help="Then delete the older backups named by time (leadline-<UTC time>.tar.gz) in the folder written "
+                   "to, keeping the newest N; other files are left alone.")
+def backup(file: Path | None, keep: int | None) -> None:
     """Write the database, documents and secret key to one archive (default: $CRM_DATA_DIR/backups/)."""
     from crm_store.config import load_config
     from crm_store.ops import backup as backups
@@ -35,6 +38,9 @@ def backup(file: Path | None) -> None:
     click.echo(f"Backed up {snap.database} (revision {snap.revision}) and {len(snap.files) - 1} files "
                f"to {target} ({size(target.stat().st_size)}).")
     click.echo("It holds the secret key and every record: keep it somewhere safe.")
+    if keep is not None:
+        deleted = backups.prune(target.parent, keep)
+        click.echo(f"Deleted {len(deleted)} older backup(s) in {target.parent}, keeping the newest {keep}.")
 
 
 @click.command("restore")

@@ -36,7 +36,7 @@ def init() -> None:
         click.echo(
             f"Seeded {report.picklist_values} picklist values, {report.currencies} currencies, "
             f"{report.sales_processes} sales processes, {report.settings} company settings, "
-            f"{report.cadences} follow-up cadences."
+            f"{report.cadences} follow-up cadences, {report.playbooks} stage playbooks."
         )
     if taxes_added:
         click.echo(f"Seeded the default tax: {', '.join(f'{n} {r.normalize():f} %' for n, r, _s in taxes.DEFAULTS)}.")

@@ -77,8 +77,8 @@ class Cadence(Base):
 class StagePlaybook(Base):
     """What a sales stage needs: the tasks its owner gets on entering it, and a short "what to do now".
 
-    `guidance` is the "what to do now" text by language ({"en": "...", "zh_Hant": "..."}); `tasks` is a list
-    of {"subject": {"en": "...", "zh_Hant": "..."}, "offset_days": working days after entering the stage
+    `guidance` is the "what to do now" text keyed by language code (the codes of crm_store.languages); `tasks`
+    is a list of {"subject": <text by language code>, "offset_days": working days after entering the stage
     (0 = the same day), "priority": "High" | "Medium" | "Low" (optional)}. One playbook per stage; a stage
     without one (or with `active` off) fires nothing. Seeded for every stage of both seeded processes;
     `crm config export/import` carries them.

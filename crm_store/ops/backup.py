@@ -41,6 +41,7 @@ FORMAT, FORMAT_VERSION = "leadline-backup", 1
 MANIFEST, SECRET_KEY = "manifest.json", "secret_key"
 DATABASE_MEMBER = {"sqlite": "database/leadline.db", "postgresql": "database/leadline.dump"}
 _MEMBER = re.compile(r"manifest\.json|secret_key|database/leadline\.(db|dump)|documents/([0-9a-f]{2})/\2[0-9a-f]{62}")
+TIMED_NAME = re.compile(r"leadline-(\d{8}T\d{6}Z)(?:-(\d+))?\.tar\.gz")  # default_target's names, no label
 # What SQLite keeps beside a database: replayed into whatever database takes the name next.
 SIDE_FILES = {"-journal": N_("rollback journal"), "-wal": N_("write-ahead log"), "-shm": N_("shared-memory index")}
 Progress = Callable[[int], Any]
@@ -71,12 +72,37 @@ class Restored:
     wal_emptied: bool = True
 
 
+def backups_dir(config: Config) -> Path:
+    """Return the folder backups go to by default: $CRM_DATA_DIR/backups."""
+    return config.data_dir / "backups"
+
+
 def default_target(config: Config, label: str = "") -> Path:
     """Return a new archive path under $CRM_DATA_DIR/backups named by the UTC time."""
-    stem, n = f"{config.data_dir}/backups/leadline-{utcnow():%Y%m%dT%H%M%SZ}{label}", 1
+    stem, n = f"{backups_dir(config)}/leadline-{utcnow():%Y%m%dT%H%M%SZ}{label}", 1
     while Path(f"{stem}{f'-{n}' if n > 1 else ''}.tar.gz").exists():
         n += 1  # a second backup within the same second
     return Path(f"{stem}{f'-{n}' if n > 1 else ''}.tar.gz")
+
+
+def timed_backups(folder: Path) -> list[Path]:
+    """The backups in a folder named by the time alone, as `default_target` names them, newest first.
+
+    Only these are pruned: a backup named with a label (`-before-<revision>`, taken before a migration) or by
+    hand, and any other file, is never counted or deleted."""
+    found = [(m[1], int(m[2] or 1), path) for path in folder.glob("leadline-*.tar.gz")
+             if (m := TIMED_NAME.fullmatch(path.name)) and path.is_file() and not path.is_symlink()]
+    return [path for _stamp, _n, path in sorted(found, reverse=True)]
+
+
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Delete the backups named by time beyond the newest `keep` in a folder; return the ones deleted."""
+    if keep < 1:
+        raise ValueError("keep at least one backup")
+    old = timed_backups(folder)[keep:]
+    for path in old:
+        path.unlink(missing_ok=True)  # another prune may have got there first
+    return old
 
 
 def resolve_target(config: Config, file: Path | None) -> Path:

@@ -1,4 +1,10 @@
-"""Stage changes of opportunities: the only writer of the stage history."""
+"""Stage changes of opportunities: the only writer of the stage history, and where stage playbooks fire.
+
+A stage change is a compare-and-set on the opportunity's stage (`stage_id` still the one it was read with), so
+of two writers moving the same deal at once one moves it: the other finds it already where it wanted it (a
+no-op) or elsewhere (an error asking to reload). Each stage entered fires its playbook in the same transaction
+(`crm_store.pipeline.playbooks.fire`), once.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_store.actor import Actor
+from crm_store.db.engine import affected
 from crm_store.errors import NotFound, ValidationError
+from crm_store.languages import N_
 from crm_store.models import Opportunity, SalesProcess, SalesStage, StageHistory, utcnow
+from crm_store.pipeline import playbooks
 from crm_store.records import audit
 from crm_store.search import index as search_index
 
@@ -48,8 +57,11 @@ class StageStep:
     changed_by_automation: str | None = None
 
 
-def history_rows(opportunity_id: int, steps: Sequence[StageStep]) -> list[dict[str, Any]]:
-    """Return stage-history rows for consecutive steps: each row's left_at is the next entered_at."""
+def history_rows(opportunity_id: int, steps: Sequence[StageStep], *, history: bool = False) -> list[dict[str, Any]]:
+    """Return stage-history rows for consecutive steps: each row's left_at is the next entered_at.
+
+    `history`: the stages of an import or of the demo, whose playbooks never fire (marked fired as entered).
+    """
     rows = []
     for i, step in enumerate(steps):
         left_at = steps[i + 1].entered_at if i + 1 < len(steps) else None
@@ -66,6 +78,7 @@ def history_rows(opportunity_id: int, steps: Sequence[StageStep]) -> list[dict[s
                 "left_at": left_at,
                 "changed_by_id": step.changed_by_id,
                 "changed_by_automation": step.changed_by_automation,
+                "playbook_fired_at": step.entered_at if history else None,
             }
         )
     return rows
@@ -73,10 +86,14 @@ def history_rows(opportunity_id: int, steps: Sequence[StageStep]) -> list[dict[s
 
 def enter_first_stage(
     session: Session, opp: Opportunity, stage: SalesStage, actor: Actor, at: dt.datetime
-) -> None:
-    """Record the stage a new opportunity starts in."""
+) -> StageHistory:
+    """Record the stage a new opportunity starts in, and fire its playbook."""
     _apply(opp, stage, at)
-    session.add(StageHistory(**history_rows(opp.id, [_step(opp, stage, actor, at)])[0]))
+    row = StageHistory(**history_rows(opp.id, [_step(opp, stage, actor, at)])[0])
+    session.add(row)
+    session.flush()
+    playbooks.fire(session, opp, row, actor, at)
+    return row
 
 
 def change_stage(
@@ -88,15 +105,25 @@ def change_stage(
     at: dt.datetime | None = None,
     probability: int | None = None,
 ) -> StageHistory | None:
-    """Move an opportunity to a stage, closing the current history row; a no-op for the same stage."""
+    """Move an opportunity to a stage, closing the current history row and firing the new stage's playbook.
+
+    A no-op (None) for the stage it is in — also when another writer moved it there meanwhile; a
+    `ValidationError` on "stage" when another writer moved it elsewhere since it was read.
+    """
     target = find_stage(session, opp.sales_process_id, stage)
-    if target.id == opp.stage_id:
+    current_id = opp.stage_id
+    if target.id == current_id:
         return None
     at = at or utcnow()
     if at.tzinfo is None:
         raise ValidationError("at", "needs a time zone")
     if opp.stage_entered_at is not None and at < opp.stage_entered_at:
         raise ValidationError("at", "is before the current stage was entered")
+    if not _moved(session, opp.id, current_id, target.id):
+        session.refresh(opp)
+        if opp.stage_id == target.id:
+            return None
+        raise ValidationError("stage", N_("was changed by someone else meanwhile; reload"))
     session.execute(
         update(StageHistory)
         .where(StageHistory.opportunity_id == opp.id, StageHistory.left_at.is_(None))
@@ -114,8 +141,19 @@ def change_stage(
     audit.log(session, "update", "opportunities", opp.id, actor, record_no=opp.opportunity_no,
               changes={"stage": [previous, target.name], "probability": [old_probability, opp.probability]}, at=at)
     session.flush()
+    playbooks.fire(session, opp, row, actor, at)
     search_index.index_records(session, "opportunities", [opp.id])
     return row
+
+
+def _moved(session: Session, opportunity_id: int, current_id: int | None, target_id: int) -> bool:
+    """Set the stage if it is still `current_id` (compare-and-set); whether this call moved it."""
+    same = Opportunity.stage_id.is_(None) if current_id is None else Opportunity.stage_id == current_id
+    moved = session.execute(
+        update(Opportunity).where(Opportunity.id == opportunity_id, same).values(stage_id=target_id)
+        .execution_options(synchronize_session=False)
+    )
+    return affected(moved) == 1
 
 
 def _apply(opp: Opportunity, stage: SalesStage, at: dt.datetime, probability: int | None = None) -> None:

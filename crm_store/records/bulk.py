@@ -215,7 +215,8 @@ def _opportunity(
 def _insert_histories(
     session: Session, ids: list[int], histories: list[list[stages.StageStep]], ctx: BulkContext
 ) -> None:
-    rows = [row for opp_id, steps in zip(ids, histories, strict=True) for row in stages.history_rows(opp_id, steps)]
+    rows = [row for opp_id, steps in zip(ids, histories, strict=True)
+            for row in stages.history_rows(opp_id, steps, history=True)]  # an import's or the demo's: no playbooks
     for chunk in _chunks(rows, CHUNK * 2):
         insert_rows(session, StageHistory.__table__, chunk)
     ctx.counts["stage_history"] = ctx.counts.get("stage_history", 0) + len(rows)

@@ -9,7 +9,8 @@ The page's rows are then read with their owner's name, by id (`crm_store.records
 
 Campaigns are everyone's (`scope.EVERYONE`): one range. A document is seen when its owner's records are or it is
 attached to a record in the scope: one range, each row checked (`scope.condition`). An activity (a task, call,
-meeting or logged email) is seen when its owner's records are, one range per owner like the records.
+meeting or logged email) is seen when its owner's records are, one range per owner like the records; by their
+day (`when`: a call's or meeting's start, a task's due day from its start in UTC, else when it was logged).
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, true, tuple_, union_all
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from crm_store.errors import ValidationError
 from crm_store.languages import N_
 from crm_store.models import Activity, CampaignMember, User, utcnow
+from crm_store.models.base import UTCDateTime
 from crm_store.records import list_rows, registry
 from crm_store.settings import company
 from crm_store.staff import scope as scoping
@@ -42,11 +47,43 @@ MAX_BRANCHES = 64  # owners read one index range each; past this many, one range
 
 @dataclass(frozen=True)
 class SortKey:
-    """A sortable column: NOT NULL and indexed (alone and after owner_id), with how a cursor keeps its value."""
+    """A sortable column: NOT NULL and indexed (alone and after owner_id), with how a cursor keeps its value.
+
+    `expression`: a key computed from the model's columns (NOT NULL, and indexed as that expression) instead of
+    the column named.
+    """
 
     column: str
     load: Callable[[str], Any] = str
     dump: Callable[[Any], str] = str
+    expression: Callable[[Any], ColumnElement[Any]] | None = None
+
+    def of(self, model: Any) -> ColumnElement[Any]:
+        """The key on `model`: its column, or its expression."""
+        return self.expression(model) if self.expression is not None else getattr(model, self.column)
+
+
+class DayBegins(FunctionElement[dt.datetime]):
+    """A date as the moment its day begins in UTC, written as the database keeps moments (to compare with them)."""
+
+    type = UTCDateTime()
+    name = "day_begins"
+    inherit_cache = True
+
+
+@compiles(DayBegins)
+def _day_begins(element: DayBegins, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(CAST({compiler.process(element.clauses, **kw)} AS TIMESTAMP) AT TIME ZONE 'UTC')"
+
+
+@compiles(DayBegins, "sqlite")
+def _day_begins_sqlite(element: DayBegins, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)} || ' 00:00:00.000000')"  # SQLite keeps moments as text
+
+
+def activity_day(model: Any) -> ColumnElement[dt.datetime]:
+    """An activity's moment in the list: a call's or meeting's start, a task's due day, else when it was logged."""
+    return func.coalesce(model.start_at, DayBegins(model.due_date), model.created_at, type_=UTCDateTime())
 
 
 _MOMENT = SortKey("created_at", dt.datetime.fromisoformat, lambda v: v.isoformat())
@@ -60,7 +97,8 @@ SORTS: dict[str, dict[str, SortKey]] = {
     },
     "campaigns": {"created": _MOMENT, "name": SortKey("name")},
     "documents": {"created": _MOMENT, "name": SortKey("title")},
-    "activities": {"created": _MOMENT, "name": SortKey("subject")},
+    "activities": {"created": _MOMENT, "name": SortKey("subject"),
+                   "when": SortKey("when", dt.datetime.fromisoformat, lambda v: v.isoformat(), activity_day)},
 }
 # Where a name typed in the filter may begin: the record's title, and a lead's company.
 PREFIX_COLUMNS = {"leads": ("last_name", "company"), "accounts": ("name",), "contacts": ("last_name",),
@@ -164,6 +202,48 @@ def count_records(
     return int(session.scalar(select(func.count()).select_from(model).where(*shown, either)) or 0)
 
 
+def list_statement(
+    session: Session,
+    user: User,
+    module: str,
+    filters: ListFilter | None = None,
+    *,
+    sort: str = "created",
+    descending: bool = True,
+    scope: scoping.Scope | None = None,
+) -> tuple[Select[Any], Callable[[Any], Any]] | None:
+    """Return one statement for every row of a list that `user` may see, in its order, without a page's limit or
+    cursor (a whole list read in one pass: the CSV export), and what makes a list row of each result row (read by
+    its fields' names); None when the filter asks for what the scope hides. Activities and documents then need
+    `shown_rows`."""
+    if module not in LISTS:
+        raise ValidationError("module", N_("%(module)s has no list; one of %(choices)s"), module=repr(module),
+                              choices=", ".join(LISTS))
+    if sort not in SORTS[module]:
+        raise ValidationError("sort", N_("%(value)s is not one of %(choices)s"), value=repr(sort),
+                              choices=", ".join(SORTS[module]))
+    filters, scope = filters or ListFilter(), scope or scoping.scope_of(session, user)
+    model = model_of(module)
+    day = _day(session, user, filters.as_of) if filters.due is not None else None
+    shown = _conditions(module, model, filters, day)
+    branches = _owner_branches(module, model, filters, scope)
+    if not branches:
+        return None
+    column = SORTS[module][sort].of(model)
+    either = or_(*(and_(true(), *branch) for branch in branches)) if len(branches) > 1 else and_(true(), *branches[0])
+    statement, make = list_rows.READERS[module]()
+    order = (column.desc(), model.id.desc()) if descending else (column.asc(), model.id.asc())
+    return statement.where(*shown, either).order_by(*order), make
+
+
+def shown_rows(session: Session, module: str, rows: list[Any], scope: scoping.Scope) -> list[Any]:
+    """A list's rows as its page shows them: activities and documents with the records they are about (those
+    in the scope); other lists' rows as they are."""
+    if module not in ("documents", "activities") or not rows:
+        return rows
+    return list_rows.with_records(session, rows, lambda name: scoping.condition(scope, name))
+
+
 def model_of(module: str) -> Any:
     """The model a list reads (activities have no registry entry: they are not records of their own)."""
     return Activity if module == "activities" else registry.get(module).model
@@ -182,7 +262,7 @@ def _ids(
 ) -> list[tuple[int, Any]]:
     """The (id, key) of up to size + 1 rows in reading order (reversed when reading backward)."""
     model = model_of(module)
-    column = getattr(model, key.column)
+    column = key.of(model)
     down = descending != (after is not None and after[2])  # reading backward turns the order around
     where = [*_conditions(module, model, filters, day)]
     if after is not None:

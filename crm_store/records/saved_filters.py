@@ -1,6 +1,7 @@
 """A user's saved filters of a list: save the filter and sort in view under a name, rename, delete, list.
 
-A filter is kept as the list's query parameters (`FILTER_KEYS`: `q`, `owner`, `status`, `stage`, … `sort`, `order`):
+A filter is kept as the list's query parameters (`FILTER_KEYS`: `q`, `owner`, `status`, `stage`, … `sort`, `order`)
+of any list (`listing.LISTS`: the records', and the campaigns, activities and documents lists):
 only those keys, each checked — so a saved filter is always a query the list can read back, never whatever a
 request carried. Names are one line, unique per user and module (compared regardless of case). A user
 reaches only their own filters: another user's is `NotFound`, as if it did not exist.
@@ -19,11 +20,12 @@ from crm_store.languages import N_
 from crm_store.models import SavedFilter, User, utcnow
 from crm_store.records import registry
 from crm_store.records.lines import one_line
-from crm_store.records.listing import MODULES, SORTS
+from crm_store.records.listing import LISTS, SORTS
 
-# The query keys of the lists that a filter keeps (the records lists', and the type and due day of the campaigns
-# and activities lists); a list with filters of its own adds their keys here.
-FILTER_KEYS = ("q", "owner", "status", "stage", "source", "type", "due", "sort", "order")
+# The query keys of the lists that a filter keeps (the records lists', the type and due day of the campaigns
+# and activities lists, and the campaign a campaign's page links its leads, contacts and opportunities with);
+# a list with filters of its own adds their keys here.
+FILTER_KEYS = ("q", "owner", "status", "stage", "source", "type", "due", "campaign", "sort", "order")
 NAME_LENGTH = 100
 VALUE_LENGTH = 100
 MOST_PER_LIST = 50  # saved filters per user and module: a picker, not an archive
@@ -107,6 +109,8 @@ def _check_value(module: str, key: str, value: str) -> None:
         raise ValidationError(key, N_("%(value)s is not me, pool or a user's number"), value=repr(value))
     if key == "stage" and not value.isdigit():
         raise ValidationError(key, N_("%(value)s is not a stage's number"), value=repr(value))
+    if key == "campaign" and not value.isdigit():
+        raise ValidationError(key, N_("%(value)s is not a campaign's number"), value=repr(value))
     if key == "order" and value not in ("asc", "desc"):
         raise ValidationError(key, N_("%(value)s is not asc or desc"), value=repr(value))
     if key == "sort" and module in SORTS and value not in SORTS[module]:
@@ -129,6 +133,6 @@ def _name(session: Session, user: User, module: str, name: str, keep: int | None
 
 
 def _check_module(module: str) -> None:
-    if module not in MODULES and module not in registry.names():
+    if module not in LISTS and module not in registry.names():
         raise ValidationError("module", N_("%(module)s has no list; one of %(choices)s"), module=repr(module),
-                              choices=", ".join(MODULES))
+                              choices=", ".join(LISTS))

@@ -44,6 +44,7 @@ MAIL_NAMES = {
     "new_web_lead": N_("New web lead notice"),
     "new_inquiry": N_("New web inquiry notice"),
     "visitor_auto_reply": N_("Auto-reply to the visitor"),
+    "stage_playbook": N_("Stage playbook email"),
 }
 MAIL_STATUSES = {
     "queued": N_("queued"), "sending": N_("sending"), "retrying": N_("retrying"), "sent": N_("sent"),

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from crm_store.automation import cadence
 from crm_store.languages import N_
 from crm_store.models import SalesProcess, SalesStage
+from crm_store.pipeline import playbooks
 from crm_store.records import numbering
 from crm_store.settings import company, currencies, picklists
 
@@ -49,12 +50,13 @@ class SeedReport:
     settings: int = 0
     counters: int = 0
     cadences: int = 0
+    playbooks: int = 0
 
     def total(self) -> int:
         """Return how many rows were added in all."""
         return (
             self.picklist_values + self.currencies + self.sales_processes + self.settings + self.counters
-            + self.cadences
+            + self.cadences + self.playbooks
         )
 
 
@@ -82,5 +84,7 @@ def seed_all(session: Session) -> SeedReport:
     report.settings = len(company.seed(session))
     report.counters = numbering.seed(session)
     report.cadences = cadence.seed(session)
+    session.flush()
+    report.playbooks = playbooks.seed(session)  # after the processes: a playbook is a stage's
     session.flush()
     return report

@@ -287,6 +287,8 @@ def change_event(
         return activity
     for name, value in changed.items():
         setattr(activity, name, value)
+    if activity.reminder_sent_at is not None and changed.keys() & {"start_at", "reminder_minutes"}:
+        activity.reminder_sent_at = None  # a new time or lead time: its reminder is due again, for the new time
     record = dict(changed)
     guests, sequence = invitations.attendees_of(session, activity.id)
     resend = bool(guests) and bool(changed.keys() & invitations.SHOWN_FIELDS)

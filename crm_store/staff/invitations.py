@@ -1,13 +1,14 @@
-"""Invitations to an agenda event: one `event_reminder` email per attendee, queued in the outbox in the caller's
-transaction, carrying the event's .ics (rendered at delivery by `emails.render`, `emails.ics`).
+"""Invitations to an agenda event: one `event_invitation` email per attendee, queued in the outbox in the caller's
+transaction, carrying the event's .ics as a request to answer (METHOD:REQUEST, every attendee listed; rendered at
+delivery by `emails.render`, `emails.ics`).
 
 The .ics keeps one UID per event (`activity-<id>@<the deployment's host>`); each revision sent after a change
-raises its SEQUENCE, so calendars replace the event instead of adding a second one. Who was invited, and the
-last sequence sent, are kept in the event's audit rows (module "activities": `attendees` on its creation,
-`invitation_sequence` on each change sent again), so no table holds them twice.
+(a move on the agenda too) raises its SEQUENCE, so calendars replace the event instead of adding a second one.
+Who was invited, and the last sequence sent, are kept in the event's audit rows (module "activities": `attendees`
+on its creation, `invitation_sequence` on each change sent again), so no table holds them twice.
 
 Each attendee reads the times in their own zone and language when they are a user, else in the organizer's
-zone and the company's language.
+zone and the company's language; only a user sees the record the event is about (a link into the CRM).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from crm_store.records.contact_points import clean_email
 from crm_store.records.record_page import title_of
 from crm_store.settings import company
 
-TEMPLATE = "event_reminder"  # the emails issue's event message: the details and invite.ics
+TEMPLATE = "event_invitation"  # the details, the guests and invite.ics (METHOD:REQUEST)
 DEFAULT_DOMAIN = outbox.DEFAULT_DOMAIN
 ATTENDEES = "attendees"  # audit field: who was invited (on the event's "create" row)
 SEQUENCE = "invitation_sequence"  # audit field: the revision sent again after a change
@@ -98,32 +99,51 @@ def invite(session: Session, event: Activity, guests: list[str], *, sequence: in
     organizer = outbox.mailbox("organizer", formataddr((owner.name, owner.email)))
     end = event.end_at if event.end_at and event.end_at > event.start_at else \
         event.start_at + dt.timedelta(minutes=DEFAULT_MINUTES)
+    mailboxes = [parseaddr(guest) for guest in guests]
+    users = _users_by_address(session, [address for _, address in mailboxes])
     shared = {
         "kind": event.type, "subject": event.subject, "location": event.location, "description": event.description,
-        "organizer": organizer, "related": _related(session, event),
-        "event_uid": f"activity-{event.id}@{domain or DEFAULT_DOMAIN}", "event_sequence": sequence,
+        "organizer": organizer, "invitees": [{"name": name or _name_of(users.get(address.lower())), "email": address}
+                                             for name, address in mailboxes],
+        "event_uid": event_uid(event.id, domain), "event_sequence": sequence,
         "event_start_utc": event.start_at.astimezone(dt.UTC).isoformat(),
         "event_end_utc": end.astimezone(dt.UTC).isoformat(),
     }
+    related = _related(session, event)
     organizer_zone = company.zone_for(session, owner)
     default_language = str(company.get(session, "default_language"))
     queued = 0
-    for guest in guests:
-        name, address = parseaddr(guest)
-        user = session.scalar(select(User).where(func.lower(User.email) == address.lower(), User.active))
+    for name, address in mailboxes:
+        user = users.get(address.lower())
         language = user.language if user is not None else default_language
         zone = company.zone_for(session, user) if user is not None else organizer_zone
-        shown_name = name or (user.name if user is not None else "") or address
-        context = {**shared, "recipient_name": shown_name, "time_zone": zone_label(zone, event.start_at),
+        context = {**shared, "recipient_name": name or _name_of(user) or address,
+                   "related": related if user is not None else None,  # a link into the CRM is for its users
+                   "time_zone": zone_label(zone, event.start_at),
                    "start": languages.format_datetime(event.start_at, language, zone, "full"),
                    "end": languages.format_datetime(end, language, zone, "full")}
         digest = hashlib.sha256(address.lower().encode()).hexdigest()[:24]
         queued += outbox.enqueue(
             session, TEMPLATE, address, key=f"invite:{event.id}:{sequence}:{digest}", context=context,
-            language=language, recipient_name=name or (user.name if user is not None else None),
-            reply_to=organizer, to_staff=user is not None,
+            language=language, recipient_name=name or _name_of(user), reply_to=organizer, to_staff=user is not None,
         )
     return queued
+
+
+def event_uid(activity_id: int, domain: str) -> str:
+    """The UID of an event in every .ics sent about it (invitations, revisions, reminders)."""
+    return f"activity-{activity_id}@{domain or DEFAULT_DOMAIN}"
+
+
+def _name_of(user: User | None) -> str | None:
+    return user.name if user is not None and user.name else None
+
+
+def _users_by_address(session: Session, addresses: list[str]) -> dict[str, User]:
+    """The active users among the addresses, by lowercase address (one query)."""
+    lowered = {address.lower() for address in addresses}
+    found = session.scalars(select(User).where(func.lower(User.email).in_(lowered), User.active))
+    return {user.email.lower(): user for user in found}
 
 
 def zone_label(zone: zoneinfo.ZoneInfo, moment: dt.datetime) -> str:

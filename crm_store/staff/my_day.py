@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Activity, Currency, Lead, Note, Opportunity, SalesStage, User, utcnow
+from crm_store.models.base import UTCDateTime
 from crm_store.records import registry
 from crm_store.records.names import display_name
 from crm_store.settings import company
@@ -81,6 +82,7 @@ class NewLead:
     assigned_at: dt.datetime
     waited: dt.timedelta
     touched: bool
+    source: str | None = None  # its lead source (read for the daily digest)
 
 
 @dataclass(frozen=True)
@@ -318,3 +320,140 @@ def _records(session: Session, rows: list[Any]) -> dict[tuple[str, int], RecordR
             title = display_name(row[3], row[2]) if first else str(row[2])
             found[(module.link_column or "", row[0])] = RecordRef(module.name, row[0], row[1], title)
     return found
+
+
+# -- many users at once (the daily digest) --------------------------------------------------------------------
+# The same lists as above, read for a group of users in one statement each: every user's rows are ranked by the
+# database (`_first_of_each`), so only the first `limit` of each are read, with how many there are in all.
+
+
+@dataclass(frozen=True)
+class DayTasks:
+    """A user's open tasks due before today, and those due today, each the oldest due first."""
+
+    overdue: Attention
+    due_today: Attention
+
+
+@dataclass(frozen=True)
+class ClosingDeal:
+    """An open opportunity of the user's expected to close on `close_date`."""
+
+    id: int
+    number: str
+    name: str
+    stage: str
+    close_date: dt.date
+    amount: Decimal | None
+    currency: str
+
+
+EMPTY = Attention([], 0)
+
+
+def tasks_of(session: Session, user_ids: list[int], today: dt.date, limit: int = LIMIT) -> dict[int, DayTasks]:
+    """Each user's overdue tasks and tasks due today as of `today` (My day's), the first `limit` of each."""
+    overdue = Activity.due_date < today
+    rows = _first_of_each(
+        session,
+        [Activity.owner_id.label("user_id"), overdue.label("overdue"), Activity.id, Activity.subject,
+         Activity.due_date, Activity.priority, Activity.status, *_links(Activity)],
+        [Activity.owner_id.in_(user_ids), Activity.completed_at.is_(None), Activity.due_date <= today,
+         Activity.type.in_(TASKS), Activity.deleted_at.is_(None)],
+        (Activity.owner_id, overdue), (Activity.due_date, Activity.id), limit,
+    )
+    refs = _records(session, rows)
+    found: dict[tuple[int, bool], Attention] = {}
+    for row in rows:
+        found.setdefault((row.user_id, bool(row.overdue)), Attention([], row.total)).items.append(_task(row, refs))
+    return {user_id: DayTasks(found.get((user_id, True), EMPTY), found.get((user_id, False), EMPTY))
+            for user_id in user_ids}
+
+
+def events_of(
+    session: Session, user_ids: list[int], start: dt.datetime, end: dt.datetime, limit: int = LIMIT, *,
+    done: bool = True,
+) -> dict[int, Attention]:
+    """Each user's calls and meetings starting from `start` to before `end`, in order (`done`: those done too)."""
+    conditions = [Activity.owner_id.in_(user_ids), Activity.type.in_(EVENTS), Activity.deleted_at.is_(None),
+                  Activity.start_at >= start, Activity.start_at < end]
+    if not done:
+        conditions.append(Activity.completed_at.is_(None))
+    rows = _first_of_each(
+        session,
+        [Activity.owner_id.label("user_id"), Activity.id, Activity.type, Activity.subject, Activity.start_at,
+         Activity.end_at, Activity.location, Activity.status, Activity.completed_at, *_links(Activity)],
+        conditions, (Activity.owner_id,), (Activity.start_at, Activity.id), limit,
+    )
+    refs = _records(session, rows)
+    return _by_user(user_ids, rows, lambda e: EventItem(
+        e.id, e.type, e.subject, e.start_at or start, e.end_at, e.location, e.status, e.completed_at is not None,
+        _ref(e, refs)))
+
+
+def new_leads_of(
+    session: Session, since: dict[int, dt.datetime], as_of: dt.datetime, limit: int = LIMIT
+) -> dict[int, Attention]:
+    """Each user's open leads assigned to them from their `since` moment to `as_of`, the newest first."""
+    if not since:
+        return {}
+    after = case({user_id: literal(moment, UTCDateTime()) for user_id, moment in since.items()},
+                 value=Lead.owner_id)  # each user's own moment
+    rows = _first_of_each(
+        session,
+        [Lead.owner_id.label("user_id"), Lead.id, Lead.lead_no, Lead.first_name, Lead.last_name, Lead.company,
+         Lead.status, Lead.lead_source, Lead.assigned_at, Lead.last_touch_at],
+        [Lead.owner_id.in_(list(since)), Lead.assigned_at >= min(since.values()), Lead.assigned_at >= after,
+         Lead.assigned_at <= as_of, Lead.deleted_at.is_(None), Lead.converted_at.is_(None)],
+        (Lead.owner_id,), (Lead.assigned_at.desc(), Lead.id.desc()), limit,
+    )
+    return _by_user(list(since), rows, lambda lead: _new_lead(lead, as_of))
+
+
+def closing_deals_of(
+    session: Session, user_ids: list[int], first: dt.date, last: dt.date, limit: int = LIMIT
+) -> dict[int, Attention]:
+    """Each user's open opportunities expected to close from `first` to `last`, the soonest first."""
+    rows = _first_of_each(
+        session,
+        [Opportunity.owner_id.label("user_id"), Opportunity.id, Opportunity.opportunity_no, Opportunity.name,
+         SalesStage.name.label("stage"), Opportunity.expected_close_date, Opportunity.amount,
+         Currency.code.label("currency")],
+        [Opportunity.owner_id.in_(user_ids), Opportunity.expected_close_date.between(first, last),
+         Opportunity.closed_at.is_(None), Opportunity.deleted_at.is_(None),
+         SalesStage.id == Opportunity.stage_id, Currency.id == Opportunity.currency_id],
+        (Opportunity.owner_id,), (Opportunity.expected_close_date, Opportunity.id), limit,
+    )
+    return _by_user(user_ids, rows, lambda o: ClosingDeal(
+        o.id, o.opportunity_no, o.name, o.stage, o.expected_close_date, o.amount, o.currency))
+
+
+def _first_of_each(
+    session: Session, columns: list[Any], conditions: list[Any], partition: tuple[Any, ...], order: tuple[Any, ...],
+    limit: int,
+) -> list[Any]:
+    """The rows meeting `conditions`, the first `limit` of each `partition` in `order`, each with its partition's
+    `total` (the database ranks them: only the rows kept are read)."""
+    rank = func.row_number().over(partition_by=partition, order_by=order).label("rank")
+    total = func.count().over(partition_by=partition).label("total")
+    ranked = select(*columns, rank, total).where(*conditions).subquery()
+    return list(session.execute(select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.rank)))
+
+
+def _by_user(user_ids: list[int], rows: list[Any], item: Any) -> dict[int, Attention]:
+    """Ranked rows as each user's Attention (users without any: empty), `item` making each row's item."""
+    items: dict[int, list[Any]] = {user_id: [] for user_id in user_ids}
+    totals: dict[int, int] = {}
+    for row in rows:
+        items[row.user_id].append(item(row))
+        totals[row.user_id] = row.total
+    return {user_id: Attention(items[user_id], totals.get(user_id, 0)) for user_id in user_ids}
+
+
+def _new_lead(lead: Any, as_of: dt.datetime) -> NewLead:
+    """A lead assigned since: how long it waited, until its first touch or until `as_of`."""
+    assigned = lead.assigned_at or as_of
+    touched = lead.last_touch_at is not None and lead.last_touch_at >= assigned
+    waited = (lead.last_touch_at if touched and lead.last_touch_at else as_of) - assigned
+    return NewLead(lead.id, lead.lead_no, display_name(lead.first_name, lead.last_name), lead.company, lead.status,
+                   assigned, waited, touched, lead.lead_source)

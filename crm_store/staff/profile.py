@@ -1,4 +1,4 @@
-"""A user's own settings: language, time zone and the days they are out of the office.
+"""A user's own settings: language, time zone, the days they are out of the office and their morning digest.
 
 Out of office is kept as UTC moments (`users.out_of_office_from` / `_to`, what round robin reads): the
 first day from its midnight, the last day until the next midnight, both in the user's zone.
@@ -7,6 +7,7 @@ first day from its midnight, the last day until the next midnight, both in the u
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from functools import cache
 
@@ -21,6 +22,8 @@ from crm_store.settings import company
 UNKNOWN_LANGUAGE = N_("Choose one of the languages offered.")
 UNKNOWN_ZONE = N_("Choose a time zone from the list.")
 BACKWARDS = N_("The last day must be on or after the first day.")
+BAD_DIGEST_TIME = N_("Enter the digest time as hours and minutes, like 08:00.")
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
 def set_language(session: Session, user: User, code: str) -> None:
@@ -48,6 +51,23 @@ def update_profile(
     user.out_of_office_from = _midnight(away_from, zone) if away_from else None
     user.out_of_office_to = _midnight(away_to + dt.timedelta(days=1), zone) if away_to else None
     session.flush()
+
+
+def set_digest(session: Session, user: User, *, enabled: bool, time: str | None) -> None:
+    """Turn the user's morning digest on or off and set its time: "HH:MM" in their zone (empty: `DIGEST_TIME`)."""
+    typed = (time or "").strip()
+    at = parse_digest_time(typed)
+    if typed and at is None:
+        raise ValidationError("digest_time", BAD_DIGEST_TIME)
+    user.digest_enabled = enabled
+    user.digest_time = f"{at:%H:%M}" if at is not None else None
+    session.flush()
+
+
+def parse_digest_time(value: str | None) -> dt.time | None:
+    """A time of day typed as H:MM or HH:MM, 00:00 to 23:59; None for anything else."""
+    found = _TIME.fullmatch((value or "").strip())
+    return dt.time(int(found[1]), int(found[2])) if found else None
 
 
 def away_days(user: User, zone: zoneinfo.ZoneInfo) -> tuple[dt.date | None, dt.date | None]:

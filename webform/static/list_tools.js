@@ -1,4 +1,4 @@
-/* Leadline back office: a list's tools (webform/staff/records/templates/staff/records/_list_tools.html).
+/* Leadline back office: a list's tools (webform/templates/staff/_list.html), on every list that has them.
    The saved-filter bar's panels (<details class="listtools__pop">) close on Escape, which returns focus to them,
    or on a click elsewhere; opening one puts the cursor in its first field.
    The rows' checkboxes join the bulk form (form="bulk-form"); "select all on this page" (#select-page) ticks them

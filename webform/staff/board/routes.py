@@ -2,19 +2,22 @@
 moving a card to a stage through the store's stage change — the record page's own (`actions.change_stage`).
 
 board.js asks with `X-Requested-With: fetch`: "more" answers the cards alone, a move 204 (or 422 with the
-message as JSON) and the page reloads; without script the same routes answer pages and redirects.
+message as JSON) and the page reloads; without script the same routes answer pages and redirects. A card's
+Move to… menu is one <template> per board that board.js fills in; without script it is a link to the move's
+own page (GET of the move's address: the stages as buttons, and the lost reason's form).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import Session
 
 from crm_store import languages, links
@@ -28,7 +31,7 @@ from crm_store.staff import scope as scoping
 from ...state import page_language, state
 from ..access import login_required, safe_next, signed_in_user
 from ..forms import place_error, store_message
-from ..page import choice
+from ..page import choice, day, number
 from ..records import pickers
 from ..records.changes import LOST_NEEDS_REASON, STAGE_CHANGED
 from ..records.routes import visible, write
@@ -59,9 +62,16 @@ def _filters(args: Any, user_id: int) -> tuple[int | None, boards.BoardFilter]:
     return wanted["process"], boards.BoardFilter(wanted["owner"], wanted["team"])
 
 
+def in_stage(days: int) -> str:
+    """How long a deal has been in its stage: "12 days in stage"."""
+    return ngettext("%(count)s day in stage", "%(count)s days in stage", days, count=number(days))
+
+
 def _shared() -> dict[str, Any]:
-    """What the column and card templates need besides their column."""
-    return {"money": money, "today": _today(), "closed_days": boards.CLOSED_DAYS}
+    """What the column and card templates need besides their column. A card's amount, dates and days in stage
+    are each formatted once a page: a board's 500 cards repeat them, and formatting was most of its time."""
+    return {"money": cache(money), "on_day": cache(day), "in_stage": cache(in_stage), "today": _today(),
+            "closed_days": boards.CLOSED_DAYS}
 
 
 def _kept(args: Any) -> str:
@@ -115,13 +125,29 @@ def board_column(stage_id: str) -> ResponseReturnValue:
             if fetched():
                 abort(400)
             return redirect(back, code=303)
-        stages = boards.stages_of(db, shown.stage.process_id)
-        lost_form = _lost_form(db)
     if fetched():  # the cards join the board's column: their menus return to the board
-        return render_template("staff/board/_cards.html", column=shown, stages=stages, kept=_kept(request.args),
-                               here=back, **_shared())
-    return render_template("staff/board/column.html", column=shown, stages=stages, kept=_kept(request.args),
-                           here=request.full_path.rstrip("?"), back=back, lost_form=lost_form, **_shared())
+        return render_template("staff/board/_cards.html", column=shown, kept=_kept(request.args), here=back,
+                               **_shared())
+    return render_template("staff/board/column.html", column=shown, kept=_kept(request.args),
+                           here=request.full_path.rstrip("?"), back=back, **_shared())
+
+
+@bp.get(links.ROUTES["board_move"])
+@login_required
+def board_move_page(number: str) -> ResponseReturnValue:
+    """A deal's Move to… as a page (a card's menu without script): its process's other stages, lost with its reason."""
+    user = signed_in_user()
+    back = safe_next(request.args.get("next")) or links.path("board")
+    with state().readers() as db:
+        deal = visible(db, user, "opportunities", number)
+        number, name, current_id = deal.opportunity_no, deal.name, deal.stage_id
+        stages = boards.stages_of(db, deal.sales_process_id)
+        lost = next((s for s in stages if s.is_lost and s.id != current_id), None)
+        lost_form = _lost_form(db, {"stage": str(lost.id), "next": back} if lost else None)
+    current = next(s for s in stages if s.id == current_id)
+    choices = [s for s in stages if s.id != current_id and s != lost]
+    return render_template("staff/board/move.html", number=number, name=name, current=current, choices=choices,
+                           lost=lost, lost_form=lost_form, back=back)
 
 
 @bp.post(links.ROUTES["board_move"])

@@ -1,5 +1,5 @@
 """The filters of the campaigns, activities and documents lists: read from the query string (a value that is not
-one of the choices is dropped), and the choices of their selects."""
+one of the choices is dropped, a sort that is not the list's is the newest first), and the choices of their selects."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from crm_store.languages import N_
 from crm_store.models import User
-from crm_store.records.listing import DUE, ListFilter
+from crm_store.records.listing import DUE, SORTS, ListFilter
 from crm_store.settings import picklists
+from crm_store.staff import bulk_actions
 from crm_store.staff import scope as scoping
 
 from ..page import choice
@@ -20,13 +21,13 @@ from ..records import pickers
 
 FILTER_KEYS = ("q", "owner", "status", "type", "due")  # what makes a list filtered
 ACTIVITY_TYPES = {"task": N_("Task"), "call": N_("Call"), "meeting": N_("Meeting"), "email": N_("Email")}
+TYPE_WORDS = (N_("task"), N_("call"), N_("meeting"), N_("email"))  # an activity's type in an export (a choice)
 DUE_LABELS = {"overdue": N_("Overdue"), "today": N_("Today"), "week": N_("Next 7 days")}
-STATUS_PICKLISTS = {"campaigns": ("campaign_status",), "activities": ("task_status", "event_status")}
 
 
 def choices(db: Session, user: User, module: str, scope: scoping.Scope) -> dict[str, Any]:
     """The selects' choices of a list, (value, words) each: owners, statuses, types and (activities) days due."""
-    statuses = [v for name in STATUS_PICKLISTS.get(module, ()) for v in picklists.values(db, name)]
+    statuses = [v for name in bulk_actions.status_picklists(module) for v in picklists.values(db, name)]
     kinds: list[tuple[str, str]] = []
     if module == "campaigns":
         kinds = [(v, choice(v)) for v in picklists.values(db, "campaign_type")]
@@ -38,6 +39,12 @@ def choices(db: Session, user: User, module: str, scope: scoping.Scope) -> dict[
         "kinds": kinds,
         "dues": [(key, gettext(label)) for key, label in DUE_LABELS.items()] if module == "activities" else [],
     }
+
+
+def list_query(module: str, args: Any, user: User, offered: dict[str, Any]) -> tuple[ListFilter, str, bool]:
+    """A list's filter, sort and direction from its query (the page, its export and saved filters read it alike)."""
+    sort = args.get("sort", "created") if args.get("sort") in SORTS[module] else "created"
+    return list_filter(module, args, user, offered), sort, args.get("order", "desc") != "asc"
 
 
 def list_filter(module: str, args: Any, user: User, offered: dict[str, Any]) -> ListFilter:

@@ -20,6 +20,7 @@ from crm_store.staff import scope as scoping
 
 from ...state import state
 from ..access import login_required, signed_in_user
+from ..records import list_tools, pickers
 from ..records.routes import LIST_RESTARTED
 from . import filters
 
@@ -60,25 +61,29 @@ def campaign(number: str) -> ResponseReturnValue:
 
 
 def _list(module: str) -> ResponseReturnValue:
-    """A list: filtered, sorted on an indexed column, a page at a time (the records lists' context)."""
+    """A list: filtered, sorted on an indexed key, a page at a time; my saved filters, export, bulk actions."""
     user, args = signed_in_user(), request.args
-    sort = args.get("sort", "created") if args.get("sort") in SORTS[module] else "created"
-    descending = args.get("order", "desc") != "asc"
+    active = list_tools.active_filter(module, user, args.get("saved"))  # someone else's: 404
+    if active is not None and not list_tools.params_of(args):
+        return redirect(list_tools.with_query(module, {**active[1], "saved": active[0]}), code=303)
     with state().readers() as db:
         scope = scoping.scope_of(db, user)
         offered = filters.choices(db, user, module, scope)
+        shown, sort, descending = filters.list_query(module, args, user, offered)
         try:
-            page = list_records(db, user, module, filters.list_filter(module, args, user, offered), sort=sort,
-                                descending=descending, cursor=args.get("cursor"), size=PAGE_SIZE, scope=scope)
+            page = list_records(db, user, module, shown, sort=sort, descending=descending, cursor=args.get("cursor"),
+                                size=PAGE_SIZE, scope=scope)
         except ValidationError:
             flash(gettext(LIST_RESTARTED), "info")
             return redirect(_here(module, args, cursor=None), code=303)
         zone = company.zone_for(db, user)
+        assignees = pickers.owners(db, user, scope) if module in scoping.EVERYONE else offered["owners"]
+        tools = list_tools.tools(db, user, module, args, scope, assignees, active[0] if active else None)
     today = utcnow().astimezone(zone).date()  # an open activity before today's start is overdue
     return render_template(
         "staff/lists/list.html", module=module, page=page, args=args, sorts=SORTS[module],
         here=lambda **changes: _here(module, args, **changes), filtered=filters.is_filtered(args), pool=False,
-        today=today, day_start=dt.datetime.combine(today, dt.time(), zone), **offered,
+        today=today, day_start=dt.datetime.combine(today, dt.time(), zone), tools=tools, **offered,
     )
 
 
@@ -91,3 +96,6 @@ def _here(module: str, args: Any, **changes: Any) -> str:
         else:
             query[key] = value
     return links.path(module) + (f"?{urlencode(query)}" if query else "")
+
+
+from . import tools as _tools  # noqa: E402, F401 - the lists' saved filters, export and bulk actions join this blueprint

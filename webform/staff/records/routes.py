@@ -16,6 +16,7 @@ from crm_store import links
 from crm_store.errors import NotFound, ValidationError
 from crm_store.languages import N_
 from crm_store.models import User
+from crm_store.pipeline import playbooks
 from crm_store.records import registry
 from crm_store.records.listing import MODULES, PAGE_SIZE, SORTS, ListFilter, list_records
 from crm_store.records.record_page import record_page
@@ -137,6 +138,7 @@ def record(module: str, number: str) -> ResponseReturnValue:
         owner_form = OwnerForm(formdata=None, data={"owner_id": str(found.owner_id or "")})
         owner_form.owner_id.choices = with_current(pickers.owners(db, user, scope), found.owner_id, shown.owner_name)
         stage_form = _stage_form(db, found) if name == "opportunities" else None
+        guidance = playbooks.guidance(db, found.stage_id, language) if name == "opportunities" else None
         refs = _reference_paths(db, [f.ref for block in shown.blocks for f in block.fields if f.ref])
     call_form = CallForm(formdata=None)
     call_form.status.choices = [(key, gettext(label)) for key, label in CALL_STATUSES.items()]
@@ -145,7 +147,7 @@ def record(module: str, number: str) -> ResponseReturnValue:
         owner_form=owner_form, stage_form=stage_form, call_form=call_form, follow_up_form=FollowUpForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None), can_take=name == "leads" and found.owner_id is None and scope.pool,
         converted=name == "leads" and found.converted_at is not None, here=record_path(name, shown.number),
-        refs=refs, call_statuses=call_form.status.choices,
+        refs=refs, call_statuses=call_form.status.choices, guidance=guidance,
         quick=[(key, gettext(label)) for key, label in follow_ups.FOLLOW_UP_CHOICES.items()],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, PasswordField, SelectField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from crm_store.staff.profile import zone_names
@@ -25,12 +25,14 @@ class DayField(DateField):
 
 
 class ProfileForm(FlaskForm):
-    """The signed-in user's language, time zone and out-of-office days."""
+    """The signed-in user's language, time zone, out-of-office days and morning digest."""
 
     language = SelectField(lazy_gettext("Language"), validate_choice=False)
     time_zone = SelectField(lazy_gettext("Time zone"), validate_choice=False)
     out_of_office_from = DayField(lazy_gettext("Away from"), validators=[Optional()])
     out_of_office_to = DayField(lazy_gettext("Away until"), validators=[Optional()])
+    digest_enabled = BooleanField(lazy_gettext("Email me my morning digest on working days"))
+    digest_time = StringField(lazy_gettext("Digest time"))  # checked by the store (profile.set_digest)
 
     def fill_choices(self, company_zone: str, current_zone: str | None) -> None:
         """The languages, and the time zones with "the company's" first (and the user's own, if unusual)."""

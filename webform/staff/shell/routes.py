@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from crm_store import languages, links
 from crm_store.errors import ValidationError
 from crm_store.languages import N_
-from crm_store.models import User, utcnow
+from crm_store.models import DIGEST_TIME, User, utcnow
 from crm_store.staff import passwords
 from crm_store.staff import profile as profiles
 
@@ -29,7 +29,8 @@ PASSWORD_CHANGED = N_("Your password is changed. Other devices signed in as you 
 @bp.route(links.ROUTES["profile"], methods=["GET", "POST"])
 @login_required
 def profile() -> ResponseReturnValue:
-    """The signed-in user's language, time zone and out-of-office days (and the change-password form)."""
+    """The signed-in user's language, time zone, out-of-office days and morning digest (and the change-password
+    form)."""
     user = signed_in_user()
     form = _profile_form(user, submitted=True)
     if form.validate_on_submit():
@@ -37,9 +38,12 @@ def profile() -> ResponseReturnValue:
             "language": form.language.data, "time_zone": form.time_zone.data or None,
             "away_from": form.out_of_office_from.data, "away_to": form.out_of_office_to.data,
         }
+        digest = {"enabled": bool(form.digest_enabled.data), "time": form.digest_time.data}
 
         def save(db: Session) -> None:
-            profiles.update_profile(db, _row(db, user), **values)
+            row = _row(db, user)
+            profiles.set_digest(db, row, **digest)  # checked first: a bad time changes nothing
+            profiles.update_profile(db, row, **values)
 
         try:
             state().write(save)
@@ -102,7 +106,8 @@ def _row(db: Session, user: User) -> User:
 def _profile_form(user: User, *, submitted: bool) -> ProfileForm:
     away_from, away_to = profiles.away_days(user, g.zone)
     data = {"language": user.language, "time_zone": user.time_zone or "", "out_of_office_from": away_from,
-            "out_of_office_to": away_to}
+            "out_of_office_to": away_to, "digest_enabled": user.digest_enabled,
+            "digest_time": user.digest_time or DIGEST_TIME}
     form = ProfileForm(data=data) if submitted else ProfileForm(formdata=None, data=data)
     with state().readers() as db:
         company_zone = state().company_settings(db)["time_zone"]
