@@ -32,11 +32,12 @@ class Language:
     tag: str  # BCP 47, for Content-Language and the lang attribute of emails
     page_tag: str  # the lang attribute of pages (a region picks the right CJK glyphs)
     locale: str  # Babel's locale for numbers and dates
+    address_largest_first: bool = False  # addresses written postal code, city, street (as in Taiwan)
 
 
 LANGUAGES: dict[str, Language] = {
     "en": Language("en", "English", "en", "en", "en"),
-    "zh_Hant": Language("zh_Hant", "繁體中文", "zh-Hant", "zh-Hant-TW", "zh_Hant_TW"),
+    "zh_Hant": Language("zh_Hant", "繁體中文", "zh-Hant", "zh-Hant-TW", "zh_Hant_TW", address_largest_first=True),
 }
 CODES: tuple[str, ...] = tuple(LANGUAGES)
 DEFAULT = "en"

@@ -106,7 +106,7 @@ def address_lines(record: Any, side: str, language: str) -> tuple[str, ...]:
     part = {p: (getattr(record, f"{side}_{p}") or "").strip()
             for p in ("street", "city", "state", "postal_code", "country", "po_box")}
     po_box = _t(language, N_("P.O. Box %(box)s"), box=part["po_box"]) if part["po_box"] else ""
-    if language == "zh_Hant":
+    if languages.get(language).address_largest_first:
         first = " ".join(x for x in (part["postal_code"], part["state"] + part["city"] + part["street"]) if x)
         return tuple(x for x in (first, po_box, part["country"]) if x)
     town = " ".join(x for x in (", ".join(x for x in (part["city"], part["state"]) if x), part["postal_code"]) if x)
