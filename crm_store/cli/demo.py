@@ -21,16 +21,18 @@ def _sizes() -> list[str]:
 
 @click.command()
 @click.option("--size", type=LazyChoice(_sizes), default="small", show_default=True,
-              help="small: 10 users, 2,000 leads (seconds). large: 1,000,000 leads for benchmarks (minutes).")
+              help="small: 10 users, 2,000 leads, 150 invoices (seconds). large: 1,000,000 leads and 200,000 invoices "
+                   "for benchmarks (minutes).")
 @click.option("--seed", type=int, default=2026, show_default=True,
               help="Random seed; the same seed gives the same data.")
 def demo(size: str, seed: int) -> None:
-    """Create demo users and demo leads, accounts, contacts and opportunities."""
+    """Create demo users, records, products and 18 months of quotes, orders, invoices and payments."""
     from crm_store.db.engine import session_scope
     from crm_store.ops.demo import SIZES, DemoAlreadyLoaded, demo_password, load_demo
+    from crm_store.ops.demo_sales import progress_total
 
     plan = SIZES[size]
-    total = plan.accounts + plan.contacts + plan.leads + plan.opportunities
+    total = plan.accounts + plan.contacts + plan.leads + plan.opportunities + progress_total(size)
     started = time.perf_counter()
     try:
         with session_scope() as session, progress(total, f"Loading {size} demo", show_eta=True) as bar:
@@ -46,8 +48,8 @@ def demo(size: str, seed: int) -> None:
     click.echo("Sign-ins: admin@example.com (admin), manager@example.com (manager), rep1..rep"
                f"{plan.reps}@example.com (reps).")
     click.echo(_signing_in(password))
-    click.echo("Next: `crm search 有限公司`, `crm search LEA12`, `crm users list`, `crm mail status`, "
-               "`crm settings list`.")
+    click.echo("Next: `crm search 有限公司`, `crm search LEA12`, `crm invoices list`, `crm accounts transactions "
+               "ACC1`, `crm users list`, `crm mail status`, `crm settings list`.")
 
 
 def _signing_in(password: str) -> str:

@@ -1,4 +1,4 @@
-"""Load the demo: users, a sales team, records through the bulk path, the search index and two web forms."""
+"""Load the demo: users, a sales team, records and 18 months of sales (bulk path), the search index, two web forms."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from crm_store.capture import forms as webforms
 from crm_store.models import Batch, SalesStage, Team, TeamMember, User
 from crm_store.ops.demo_rows import DEMO_DOMAIN, SIZES, DemoGenerator, DemoSize
+from crm_store.ops.demo_sales import load_sales, tax_ids
 from crm_store.records import bulk
 from crm_store.search import index as search_index
 from crm_store.settings import company
@@ -91,6 +92,7 @@ def load_demo(
     )
     conversions = gen.conversions()
     account_rows = list(gen.accounts(conversions, rep_ids))
+    tax_ids(account_rows, seed)
     account_ids = bulk.insert_records(
         session, "accounts", account_rows, ctx, batch=batch, progress=lambda n: tick("accounts", n)
     )
@@ -100,8 +102,10 @@ def load_demo(
         session, "contacts", contact_rows, ctx, batch=batch, progress=lambda n: tick("contacts", n)
     )
     _load_leads(session, gen, ctx, batch, conversions, account_ids, contact_ids, rep_ids, campaign_ids, tick)
-    _load_opportunities(session, gen, ctx, batch, account_ids, account_times, contact_rows, contact_ids, rep_ids,
-                        campaign_ids, tick)
+    contact_of = _first_contacts(contact_rows, contact_ids)
+    _load_opportunities(session, gen, ctx, batch, account_ids, account_times, contact_of, rep_ids, campaign_ids, tick)
+    load_sales(session, size_name, ctx, batch, seed=seed, now=gen.now, accounts=account_rows, account_ids=account_ids,
+               contact_of=contact_of, tick=tick)
     session.flush()
     tick("search index", 0)
     search_index.rebuild_index(session)
@@ -180,17 +184,22 @@ def _load_leads(
         tick("leads", len(leads))
 
 
+def _first_contacts(contact_rows: list[dict[str, Any]], contact_ids: list[int]) -> dict[int, int]:
+    """Each account's first contact: the one its deals and documents name."""
+    contact_of: dict[int, int] = {}
+    for row, cid in zip(contact_rows, contact_ids, strict=True):
+        contact_of.setdefault(row["account_id"], cid)
+    return contact_of
+
+
 def _load_opportunities(
     session: Session, gen: DemoGenerator, ctx: bulk.BulkContext, batch: Batch, account_ids: list[int],
-    account_times: list[dt.datetime], contact_rows: list[dict[str, Any]], contact_ids: list[int],
-    rep_ids: list[int], campaign_ids: list[int], tick: Callable[[str, int], None],
+    account_times: list[dt.datetime], contact_of: dict[int, int], rep_ids: list[int], campaign_ids: list[int],
+    tick: Callable[[str, int], None],
 ) -> None:
     stages_of: dict[str, list[SalesStage]] = {}
     for stage in sorted(ctx.stages_by_id.values(), key=lambda s: s.position):
         stages_of.setdefault(stage.process.name, []).append(stage)
-    contact_of: dict[int, int] = {}
-    for row, cid in zip(contact_rows, contact_ids, strict=True):
-        contact_of.setdefault(row["account_id"], cid)
     block = 20_000
     for first in range(0, gen.size.opportunities, block):
         opps, acts = [], []

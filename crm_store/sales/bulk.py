@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -60,12 +60,13 @@ class NewLine:
 
 @dataclass(frozen=True)
 class NewPayment:
-    """A payment of an invoice loaded in bulk."""
+    """A payment of an invoice loaded in bulk: an amount, a share of the grand total, or (neither) the rest."""
 
     paid_on: dt.date
-    amount: Decimal
+    amount: Decimal | None = None  # None: `share` of the grand total, or else what is left of it
     method: str | None = None
     reference: str | None = None
+    share: Decimal | None = None  # a fraction of the grand total, rounded down to the currency's minor unit
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,17 @@ class _Context:
     product_taxes: dict[int, list[TaxRate]]
     book_prices: dict[tuple[int, int], Decimal]
     book_currencies: dict[int, int]
+    rates: dict[int, Decimal]  # each currency's exchange rate, by id: unit prices in another currency converted
 
 
 def insert_documents(
     session: Session, module: str, batch: Sequence[NewDocument], actor: Actor, *, at: dt.datetime | None = None,
+    index: bool = True,
 ) -> list[int]:
-    """Check, compute and insert a batch of documents of one module; return their ids in the batch's order."""
+    """Check, compute and insert a batch of documents of one module; return their ids in the batch's order.
+
+    `index=False` writes no search documents: for a caller that rebuilds the whole index afterwards (the demo).
+    """
     model = documents.model_of(module)
     if not batch:
         return []
@@ -112,16 +118,17 @@ def insert_documents(
     spec = registry.get(module)
     numbers = numbering.allocate(session, module, len(batch))
     ids = reserve_ids(session, model.__table__, len(batch))
-    rows, lines = [], []
+    rows, lines, payments = [], [], []
     for (head, entries, totals), number, doc_id in zip(built, numbers, ids, strict=True):
+        payments += [{**p, "invoice_id": doc_id, "created_at": head["created_at"], "created_by_id": actor.user_id}
+                     for p in head.pop("payments", ())]
         rows.append({**head, **documents.totals_columns(totals), "id": doc_id, spec.number_field: number})
         lines += [{**r, spec.link_column or "": doc_id} for r in documents.line_rows(entries, totals)]
     for row, line_id in zip(lines, reserve_ids(session, LineItem.__table__, len(lines)), strict=True):
         row["id"] = line_id
     insert_rows(session, model.__table__, rows)
     insert_rows(session, LineItem.__table__, lines)
-    if module == "invoices":
-        _insert_payments(session, batch, rows, actor)
+    _insert_payments(session, payments)
     stock.write(session, planned, actor, f"{len(batch)} {module} loaded")
     for warning in planned.warnings:
         stock.log.warning("%s (%s %s loaded)", warning, len(batch), module)
@@ -131,7 +138,8 @@ def insert_documents(
                     changes=audit.created_values(row, columns), at=row["created_at"])
         for row in rows
     ])
-    _index(session, module, rows)
+    if index:
+        _index(session, module, rows)
     return ids
 
 
@@ -147,11 +155,12 @@ def _context(session: Session, batch: Sequence[NewDocument]) -> _Context:
     live_books = select(PriceBook.id, PriceBook.currency_id).where(
         PriceBook.id.in_(books), PriceBook.active, PriceBook.deleted_at.is_(None))
     book_currencies = {i: c for i, c in session.execute(live_books)} if books else {}
+    currencies = {c.id: c for c in session.scalars(select(Currency))}
     return _Context(
-        {c.id: c for c in session.scalars(select(Currency))}, default.id,
+        currencies, default.id,
         bool(company.get(session, "prices_include_tax")), headers.chosen_taxes(session, None),
         headers.shipping_taxes(session), products, line_items.product_taxes(session, list(products)), book_prices,
-        book_currencies)
+        book_currencies, {i: c.exchange_rate for i, c in currencies.items()})
 
 
 def _headers(
@@ -205,10 +214,9 @@ def _built(
             raise ValidationError("product", N_("no product %(product)s"), row=row, product=repr(line.product_id))
         price = line.list_price
         if price is None:
-            price = ctx.book_prices.get((head.get("price_book_id") or 0, product.id), product.unit_price)
-        if price is None:
-            raise ValidationError("list_price", N_("%(product)s has no unit price: give the line a price"), row=row,
-                                  product=product.product_no)
+            price = ctx.book_prices.get((head.get("price_book_id") or 0, product.id))
+        if price is None:  # the unit price, converted when the product is priced in another currency
+            price = line_items._unit_price(product, head["currency_id"], ctx.rates, row)
         rates = tuple(ctx.product_taxes.get(product.id, ())) if head["tax_mode"] == "individual" else ()
         entries.append(Entry(product.id, product.product_type == "product", product.name, None,
                              Line(line.quantity, price, line.discount_kind, line.discount_value, rates)))
@@ -223,26 +231,40 @@ def _built(
     except ValidationError as exc:
         raise exc.at_row(row) from None
     if module == "invoices":
-        received = sum((p.amount for p in doc.payments), ZERO)
-        if any(p.amount <= 0 for p in doc.payments):
-            raise ValidationError("amount", N_("must be more than zero"), row=row)
-        if received > totals.grand_total:
-            raise ValidationError("amount", N_("the payments are more than the grand total"), row=row)
+        payments = _payments(row, doc.payments, totals.grand_total, ctx.currencies[head["currency_id"]].minor_unit)
+        received = sum((p["amount"] for p in payments), ZERO)
         head |= {"received": received, "balance": totals.grand_total - received,
                  "stock_deducted": head["status"] != stock.CANCELLED}
         if received > 0 and received == totals.grand_total and head["status"] != stock.CANCELLED:
             head["status"] = documents.PAID
+        head["payments"] = payments  # taken off again when the invoice's id is known
     elif doc.payments:
         raise ValidationError("payments", N_("only invoices take payments"), row=row)
     return head, entries, totals
 
 
-def _insert_payments(session: Session, batch: Sequence[NewDocument], rows: list[dict[str, Any]], actor: Actor) -> None:
-    payments = [
-        {"invoice_id": row["id"], "paid_on": p.paid_on, "amount": p.amount, "method": p.method,
-         "reference": p.reference, "created_at": row["created_at"], "created_by_id": actor.user_id}
-        for doc, row in zip(batch, rows, strict=True) for p in doc.payments
-    ]
+def _payments(row: int, given: Sequence[NewPayment], grand_total: Decimal, minor_unit: int) -> list[dict[str, Any]]:
+    """An invoice's payments with their amounts (a share rounded down, the rest what is left); none over the total."""
+    unit = Decimal(1).scaleb(-minor_unit)
+    out: list[dict[str, Any]] = []
+    left = grand_total
+    for p in given:
+        if p.amount is not None:
+            amount = p.amount
+        elif p.share is not None:
+            amount = (grand_total * p.share).quantize(unit, rounding=ROUND_DOWN)
+        else:
+            amount = left
+        if amount <= 0:
+            raise ValidationError("amount", N_("must be more than zero"), row=row)
+        left -= amount
+        if left < 0:
+            raise ValidationError("amount", N_("the payments are more than the grand total"), row=row)
+        out.append({"paid_on": p.paid_on, "amount": amount, "method": p.method, "reference": p.reference})
+    return out
+
+
+def _insert_payments(session: Session, payments: list[dict[str, Any]]) -> None:
     for payment, payment_id in zip(payments, reserve_ids(session, Payment.__table__, len(payments)), strict=True):
         payment["id"] = payment_id
     insert_rows(session, Payment.__table__, payments)
