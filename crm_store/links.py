@@ -78,6 +78,36 @@ ROUTES: dict[str, str] = {
     "quarantine_release": "/admin/quarantine/<ref>/release",  # POST: the held submission makes (or adds to) a lead
     "quarantine_discard": "/admin/quarantine/<ref>/discard",  # POST: confirmed as spam
     # -- end of issue 14's blocks
+    # -- issue 17 (sales pages): each helper adds its routes only inside its own block
+    # products, price books, stock; an account's transactions
+    "products": "/products",
+    "product_new": "/products/new",
+    "product": "/products/<number>",  # its image, stock, taxes, specifications and price-book prices
+    "product_edit": "/products/<number>/edit",
+    "product_image": "/products/<number>/image",  # the image, shown inline to whoever sees the product
+    "product_stock": "/products/<number>/stock",  # POST: adjust the stock by a quantity, with the reason
+    "product_price": "/products/<number>/prices",  # POST: set its list price in the price book chosen
+    "low_stock": "/low-stock",  # the products below their reorder level
+    "price_books": "/price-books",
+    "price_book_new": "/price-books/new",
+    "price_book": "/price-books/<number>",  # its prices; set a product's price
+    "price_book_edit": "/price-books/<number>/edit",
+    "price_book_price": "/price-books/<number>/prices",  # POST: set (or replace) a product's list price
+    "account_transactions": "/accounts/<number>/transactions",  # quotes, orders, invoices, payments; bought
+    # -- end of issue 17's products and transactions block
+    # quotes, sales orders and invoices (module: quotes, sales-orders or invoices, the `sales` converter)
+    "sales_documents": "/<sales:module>",
+    "sales_document_new": "/<sales:module>/new",  # the header and the line editor (POST saves or recalculates)
+    "sales_document": "/<sales:module>/<number>",  # header, lines, totals; an invoice's payments
+    "sales_document_edit": "/<sales:module>/<number>/edit",
+    "sales_totals": "/<sales:module>/totals",  # POST: the unsaved form's totals block, computed by the store
+    "sales_products": "/sales/products",  # the products matching what is typed in a line (an HTML fragment)
+    "sales_convert": "/<sales:module>/<number>/convert",  # POST: to a sales order or an invoice
+    "sales_payment": "/invoices/<number>/payments",  # POST: record a payment
+    "sales_print": "/<sales:module>/<number>/print",  # the printable page (HTML)
+    "sales_pdf": "/<sales:module>/<number>/pdf",  # the PDF as an attachment, audited
+    "sales_send": "/<sales:module>/<number>/send",  # GET: who it goes to; POST: email the PDF
+    # -- end of issue 17's quotes, orders and invoices block
     "report": "/reports/<name>",
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",

@@ -203,6 +203,9 @@ COMING: dict[str, tuple[Block, ...]] = {
 }
 
 
+LAYOUTS |= {name: COMING.pop(name) for name in ("quotes", "sales_orders", "invoices")}  # their pages (issue 17)
+
+
 def layout(module: str) -> tuple[Block, ...]:
     """The blocks of a module's record page (none for a module without one)."""
     return LAYOUTS.get(module, ())

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.models import (
@@ -113,6 +113,25 @@ class CampaignRow:
     start_date: dt.date | None
     expected_close_date: dt.date | None
     expected_revenue: Decimal | None
+    owner_id: int | None
+    owner_name: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SalesDocumentRow:
+    """A quote, sales order or invoice in the list: its account, status, date, grand total (an invoice's balance)."""
+
+    id: int
+    number: str
+    name: str
+    account_id: int
+    account_name: str | None
+    status: str
+    day: dt.date | None  # valid till, the due date, or the invoice date
+    grand_total: Decimal
+    balance: Decimal | None  # invoices
+    currency: str
     owner_id: int | None
     owner_name: str | None
     created_at: dt.datetime
@@ -279,6 +298,31 @@ def _activities() -> tuple[Any, Callable[[Row[Any]], ActivityRow]]:
     )
 
 
+def _sales_documents(module: str) -> Callable[[], tuple[Any, Callable[[Row[Any]], SalesDocumentRow]]]:
+    def reader() -> tuple[Any, Callable[[Row[Any]], SalesDocumentRow]]:
+        spec, owner = registry.get(module), _owner()
+        model = spec.model
+        day = {"quotes": "valid_till", "sales_orders": "due_date", "invoices": "invoice_date"}[module]
+        balance = model.balance if module == "invoices" else literal(None).label("balance")
+        stmt = (
+            select(
+                model.id, getattr(model, spec.number_field).label("number"), model.subject, model.account_id,
+                Account.name.label("account_name"), model.status, getattr(model, day).label("day"), model.grand_total,
+                balance, Currency.code.label("currency"), model.owner_id, owner.name.label("owner_name"),
+                model.created_at,
+            )
+            .join(Currency, Currency.id == model.currency_id)
+            .outerjoin(owner, owner.id == model.owner_id)
+            .outerjoin(Account, Account.id == model.account_id)
+        )
+        return stmt, lambda r: SalesDocumentRow(
+            r.id, r.number, r.subject, r.account_id, r.account_name, r.status, r.day, r.grand_total, r.balance,
+            r.currency, r.owner_id, r.owner_name, r.created_at,
+        )
+
+    return reader
+
+
 def attached(session: Session, module: str, record_id: int, limit: int = 50) -> list[DocumentRow]:
     """The live documents attached to a record (a lead, account, contact or opportunity), newest first."""
     column = getattr(DocumentLink, _link(module))
@@ -330,4 +374,5 @@ def _with_links(session: Session, rows: list[DocumentRow]) -> list[DocumentRow]:
 READERS: dict[str, Callable[[], tuple[Any, Callable[[Row[Any]], Any]]]] = {
     "leads": _leads, "accounts": _accounts, "contacts": _contacts, "opportunities": _opportunities,
     "campaigns": _campaigns, "documents": _documents, "activities": _activities,
+    **{name: _sales_documents(name) for name in ("quotes", "sales_orders", "invoices")},
 }

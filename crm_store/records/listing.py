@@ -38,7 +38,8 @@ from crm_store.settings import company
 from crm_store.staff import scope as scoping
 
 MODULES = ("leads", "accounts", "contacts", "opportunities")  # the records with lists and pages of their own
-LISTS = (*MODULES, "campaigns", "documents", "activities")  # every list `list_records` pages through
+SALES_DOCUMENTS = ("quotes", "sales_orders", "invoices")  # their lists and pages: webform/staff/sales_documents
+LISTS = (*MODULES, "campaigns", "documents", "activities", *SALES_DOCUMENTS)  # every list `list_records` pages through
 DUE = ("overdue", "today", "week")  # activities: not done and past their day; on the user's today; in 7 days
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -99,11 +100,12 @@ SORTS: dict[str, dict[str, SortKey]] = {
     "documents": {"created": _MOMENT, "name": SortKey("title")},
     "activities": {"created": _MOMENT, "name": SortKey("subject"),
                    "when": SortKey("when", dt.datetime.fromisoformat, lambda v: v.isoformat(), activity_day)},
+    **{name: {"created": _MOMENT} for name in SALES_DOCUMENTS},
 }
 # Where a name typed in the filter may begin: the record's title, and a lead's company.
 PREFIX_COLUMNS = {"leads": ("last_name", "company"), "accounts": ("name",), "contacts": ("last_name",),
                   "opportunities": ("name",), "campaigns": ("name",), "documents": ("title",),
-                  "activities": ("subject",)}
+                  "activities": ("subject",), **{name: ("subject",) for name in SALES_DOCUMENTS}}
 KIND_COLUMNS = {"campaigns": "campaign_type", "activities": "type"}  # what `ListFilter.kind` narrows
 CAMPAIGN_MEMBERS = {"leads": "lead_id", "contacts": "contact_id"}  # besides the campaign they came from
 

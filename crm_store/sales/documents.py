@@ -60,13 +60,24 @@ def create(
     at: dt.datetime | None = None,
 ) -> Saved:
     """Check and add a quote, sales order or invoice with its lines (mappings: see `line_items`)."""
+    clean, draft = prepare(session, module, values, lines)
+    return save_new(session, module, clean, draft, actor, at=at)
+
+
+def prepare(
+    session: Session, module: str, values: dict[str, Any], lines: Any, *, prices_include_tax: bool | None = None,
+) -> tuple[dict[str, Any], Draft]:
+    """Check a document's header and lines and price them, writing nothing: what `create` saves, and what the
+    editor's totals are computed from (`prices_include_tax`: an existing document's own, else the company's)."""
     model_of(module)
     plain, entered = headers.split(module, values)
     clean = headers.clean(session, module, headers.defaults(session, module, plain), partial=False)
     currency = headers.currency(session, entered.currency, clean.get("price_book_id"))
     headers.check_price_book(session, clean.get("price_book_id"), currency)
+    if prices_include_tax is None:
+        prices_include_tax = bool(company.get(session, "prices_include_tax"))
     clean |= {"currency_id": currency.id, "conversion_rate": currency.exchange_rate,
-              "prices_include_tax": bool(company.get(session, "prices_include_tax"))}
+              "prices_include_tax": prices_include_tax}
     if entered.adjustment is not None:
         clean["adjustment"] = entered.adjustment
     if clean["tax_mode"] != "group" and entered.taxes is not None:
@@ -75,7 +86,7 @@ def create(
     entries = line_items.priced(session, lines, currency_id=currency.id, price_book_id=clean.get("price_book_id"),
                                 tax_mode=clean["tax_mode"])
     group = headers.chosen_taxes(session, entered.taxes) if clean["tax_mode"] == "group" else ()
-    return save_new(session, module, clean, Draft(entries, group, headers.shipping_taxes(session)), actor, at=at)
+    return clean, Draft(entries, group, headers.shipping_taxes(session))
 
 
 def save_new(

@@ -18,6 +18,10 @@
     cleanup/      Duplicates (groups, a field-by-field merge, undo) and the recycle bin (restore; purge for admins)
     documents/    upload a document on a record's page, download one as an attachment (audited); its section there
     lists/        the campaigns, activities and documents lists; a campaign's page with its leads, contacts, deals
+    sales_documents/  quotes, sales orders, invoices: lists, pages, the line editor with the store's totals,
+                  convert, payments, print and PDF, send to the customer
+    catalog/      products (image, stock, taxes, specifications, prices), price books and their prices, low stock
+    transactions/ an account's Transactions tab: its quotes, orders, invoices, payments; what it owes and bought
 
 An area is a folder with `routes.py` (a Blueprint named after the area, its routes from
 `crm_store.links.ROUTES`), `forms.py` (FlaskForms: every POST carries the CSRF token) and
@@ -40,6 +44,7 @@ from .agenda.routes import bp as agenda_bp
 from .auth.routes import bp as auth_bp
 from .automation.routes import bp as automation_bp
 from .board.routes import bp as board_bp
+from .catalog.routes import bp as catalog_bp
 from .cleanup.routes import bp as cleanup_bp
 from .documents.routes import bp as documents_bp
 from .intake.routes import bp as intake_bp
@@ -49,8 +54,11 @@ from .records import changes as _record_changes  # noqa: F401 - its routes join 
 from .records import editing as _record_editing  # noqa: F401 - so do these
 from .records.modules import ModuleConverter
 from .records.routes import bp as records_bp
+from .sales_documents.modules import SalesConverter
+from .sales_documents.routes import bp as sales_documents_bp
 from .search.routes import bp as search_bp
 from .shell.routes import bp as shell_bp
+from .transactions.routes import bp as transactions_bp
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
     auth_bp, shell_bp, myday_bp, records_bp, search_bp, admin_bp, automation_bp,
@@ -59,6 +67,8 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     intake_bp,
     cleanup_bp,
     documents_bp, lists_bp,
+    sales_documents_bp,
+    catalog_bp, transactions_bp,
 )
 SESSION_LIFETIME = dt.timedelta(hours=12)  # signed in for a working day after the last page seen
 
@@ -77,6 +87,7 @@ def init_app(app: Flask, *, https: bool) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session: a form left open all morning still posts
     )
     app.url_map.converters["module"] = ModuleConverter  # <module:module>: leads, accounts, contacts, opportunities
+    app.url_map.converters["sales"] = SalesConverter  # <sales:module>: quotes, sales-orders, invoices
     app.session_interface = access.Sessions()
     app.before_request(access.load_user)
     page.init_app(app)

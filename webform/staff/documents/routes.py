@@ -51,7 +51,9 @@ from .forms import FILE_FIELD, DocumentForm
 log = logging.getLogger("leadline.web")
 bp = Blueprint("documents", __name__, template_folder="templates")
 UPLOAD_BODY = MAX_DOCUMENT_BYTES + 256 * 1024  # the file, its title, the CSRF token and the multipart framing
-UPLOAD_PATH = re.compile(r"/[^/]+/[^/]+/documents")  # links.ROUTES["document_upload"], as the server sees it
+# links.ROUTES["document_upload"] and ["product_image"] (a product's picture, stored as a document), as the server
+# sees them
+UPLOAD_PATH = re.compile(r"/[^/]+/[^/]+/documents|/products/[^/]+/image")
 SHOWN = 50  # documents listed on a record page (the documents list has them all)
 CHOOSE = N_("Choose a file to attach.")
 TOO_LARGE = N_("This file is larger than %(most)s MB, the most a document may be. Choose a smaller file.")

@@ -1,0 +1,1 @@
+"""An account's Transactions tab: its quotes, orders, invoices and payments, what it owes, the products it bought."""
