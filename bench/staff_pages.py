@@ -307,6 +307,8 @@ class Page:
     deep: bool = False
     roles: tuple[str, ...] = ("rep", "admin")
     goal_ms: float = GOAL_P95_MS
+    method: str = "GET"
+    forms: tuple[dict[str, str], ...] = ()  # a POST's forms (one at random each time), with the CSRF token
 
 
 def part1_pages(picks: Picks) -> list[Page]:
@@ -404,6 +406,7 @@ class Client:
         )
         self.next_path: str | None = None
         self.depth = 0
+        self.csrf = ""  # the session's CSRF token, for pages that POST a form (`fetch_csrf`)
 
     async def sign_in(self, email: str, password: str) -> None:
         """The sign-in page, its form posted with the CSRF token; My day must then answer 200."""
@@ -432,6 +435,18 @@ class Client:
             if resp.status != 200:
                 raise BenchError(f"signed in as {email}, but {links.path('home')} answered {resp.status}")
 
+    async def fetch_csrf(self, path: str) -> None:
+        """Keep the CSRF token of a signed-in page's form (a POST page's requests carry it, as the page's script)."""
+        async with self.http.get(self.base + path, allow_redirects=False) as resp:
+            body = await resp.text()
+            if resp.status != 200:
+                raise BenchError(f"GET {path} answered {resp.status}")
+        tag = CSRF_INPUT.search(body)
+        token = VALUE.search(tag.group(0)) if tag else None
+        if token is None:
+            raise BenchError(f"no csrf_token field on {path}")
+        self.csrf = html.unescape(token.group(1))
+
     async def close(self) -> None:
         await self.http.close()
 
@@ -444,10 +459,11 @@ class Client:
                 self.depth = self.depth + 1 if self.next_path else 1
             else:
                 path = page.paths[0] if len(page.paths) == 1 else self.rng.choice(page.paths)
+            form = {**self.rng.choice(page.forms), "csrf_token": self.csrf} if page.forms else None
             start = time.perf_counter()
             body, status = b"", 0
             try:
-                async with self.http.get(self.base + path, allow_redirects=False) as resp:
+                async with self.http.request(page.method, self.base + path, data=form, allow_redirects=False) as resp:
                     body = await resp.read()
                     status = resp.status
             except Exception as exc:  # noqa: BLE001 - counted as status 0
@@ -581,16 +597,20 @@ def summarise(recorded: dict[str, dict[str, Recorded]], picks: Picks, args: argp
 
 
 def source_commit() -> str | None:
-    """The commit checked out (read from .git, not by running git); local changes are not recorded."""
-    git = ROOT / ".git"
+    """The commit checked out (read from .git, not by running git; a worktree's too); local changes are not
+    recorded."""
+    git = common = ROOT / ".git"
     try:
+        if git.is_file():  # a worktree: its HEAD in its own git dir, the branches in the repository's
+            git = Path(git.read_text().strip().removeprefix("gitdir: "))
+            common = (git / (git / "commondir").read_text().strip()).resolve()
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
         ref = head.removeprefix("ref: ")
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()
-        for line in (git / "packed-refs").read_text().splitlines():
+        if (common / ref).exists():
+            return (common / ref).read_text().strip()
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split(" ", 1)[0]
     except OSError:

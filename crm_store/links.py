@@ -108,6 +108,11 @@ ROUTES: dict[str, str] = {
     "sales_pdf": "/<sales:module>/<number>/pdf",  # the PDF as an attachment, audited
     "sales_send": "/<sales:module>/<number>/send",  # GET: who it goes to; POST: email the PDF
     # -- end of issue 17's quotes, orders and invoices block
+    # notes with memo reminders on every record page (module: any url path of a record with notes)
+    "note_add": "/<module>/<number>/notes",  # POST: write a note, with an optional reminder
+    "note_delete": "/notes/<note_id>/delete",  # POST: its author's, or anyone's for a manager or an admin
+    "note_edit": "/notes/<note_id>/edit",  # its author's: the text and the reminder
+    # -- end of issue 17's notes block
     "report": "/reports/<name>",
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",
@@ -121,6 +126,12 @@ ROUTES: dict[str, str] = {
 LIST_TOOLS = ("records_export", "records_bulk", "saved_filters", "saved_filter_rename", "saved_filter_delete")
 ROUTES.update({f"{listed}_{tool}": ROUTES[tool].replace("<module:module>", listed)
                for listed in ("campaigns", "activities", "documents") for tool in LIST_TOOLS})
+# Quotes, sales orders and invoices have them under their own paths too (`/invoices/export.csv`, the `sales` converter;
+# webform/staff/sales_documents/routes.py), and products all but bulk actions (`/products/filters`,
+# `/products/export.csv`; webform/staff/catalog/tools.py): the catalogue is changed a product at a time.
+ROUTES.update({f"sales_{tool}": ROUTES[tool].replace("<module:module>", "<sales:module>") for tool in LIST_TOOLS})
+PRODUCT_TOOLS = tuple(tool for tool in LIST_TOOLS if tool != "records_bulk")
+ROUTES.update({f"products_{tool}": ROUTES[tool].replace("<module:module>", "products") for tool in PRODUCT_TOOLS})
 _PLACEHOLDER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 

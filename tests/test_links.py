@@ -120,6 +120,15 @@ ENDPOINTS = {
     "price_book_edit": ("GET", "catalog.price_book_edit"),
     "price_book_price": ("POST", "catalog.price_book_price"),
     "account_transactions": ("GET", "transactions.account_transactions_tab"),
+    # the quotes, sales orders, invoices and products lists' tools (issue 17)
+    **{f"sales_{tool}": (method, f"sales_documents.sales_{tool}") for tool, method in zip(
+        links.LIST_TOOLS, ("GET", "POST", "POST", "POST", "POST"), strict=True)},
+    **{f"products_{tool}": (method, f"catalog.products_{tool}") for tool, method in zip(
+        links.PRODUCT_TOOLS, ("GET", "POST", "POST", "POST"), strict=True)},
+    # notes with memo reminders (issue 17)
+    "note_add": ("POST", "notes.note_add"),
+    "note_delete": ("POST", "notes.note_delete"),
+    "note_edit": ("GET", "notes.note_edit"),
 }
 ROUTE_SAMPLES = {route: {"module": "sales-orders"} for route, pattern in links.ROUTES.items() if "<sales:" in pattern}
 

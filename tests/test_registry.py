@@ -60,7 +60,8 @@ def test_every_builtin_module_is_declared_whole() -> None:
             assert module.link_column.endswith("_id")
     assert len(numbers) == len(registry.modules())  # prefixes are unique
     assert registry.names(searchable=True) == [
-        "leads", "accounts", "contacts", "opportunities", "products", "quotes", "sales_orders", "invoices",
+        "leads", "accounts", "contacts", "opportunities", "products", "price_books", "quotes", "sales_orders",
+        "invoices",
     ]
     assert registry.names(person=True) == ["leads", "contacts"]
 

@@ -209,7 +209,9 @@ def test_scoped_candidates_are_read_through_indexes(session: Session, staff: dic
     plans = {term: explain(session, query.candidates_query(session, parse(term), None, check))
              for term in ("王小", "王", "王小一", "0912 000", "LEA1")}
     everything = "\n\n".join(plans.values())
-    for table in registry.names(searchable=True):  # each record checked by its key
+    for table in registry.names(searchable=True):  # each record checked by its key (the catalogue is everyone's)
+        if table in scope.EVERYONE:
+            continue
         key = f"SEARCH {table} USING INTEGER PRIMARY KEY (rowid=?)" if backend == "sqlite" else f"pk_{table}"
         assert all(key in plan for plan in plans.values()), everything
     if backend == "sqlite":

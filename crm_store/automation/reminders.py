@@ -52,7 +52,9 @@ from crm_store.settings import company
 from crm_store.staff import invitations
 
 LATE = dt.timedelta(minutes=15)  # how long after its start an event is still reminded: three five-minute runs
-LINKS = ("lead_id", "opportunity_id", "contact_id", "account_id")  # the record a reminder links to: the first found
+# the record a reminder links to: the first found (a memo is on one record: a product or sales document too)
+LINKS = ("lead_id", "opportunity_id", "contact_id", "account_id", "quote_id", "sales_order_id", "invoice_id",
+         "product_id")
 COUNTED = ("events", "memos", "too_late")
 S = TypeVar("S", bound=Select[Any])
 Cursor = tuple[Any, int]  # keyset paging: the (moment, id) of the last row read

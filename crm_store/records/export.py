@@ -84,6 +84,12 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
                    Column("completed_at", N_("Completed"), "moment"), _OWNER, _CREATED),  # no number: an id only
     "documents": (_NUMBER, Column("name", N_("Title")), Column("filename", N_("File")),
                   Column("content_type", N_("Type")), Column("size", N_("Size (bytes)")), _OWNER, _CREATED),
+    **{module: (_NUMBER, Column("name", N_("Subject")), _ACCOUNT, Column("status", N_("Status"), "choice"),
+                Column("day", day, "date"), Column("grand_total", N_("Grand total"), "money"),
+                *((Column("balance", N_("Balance"), "money"),) if module == "invoices" else ()),
+                Column("currency", N_("Currency")), _OWNER, _CREATED)
+       for module, day in (("quotes", N_("Valid till")), ("sales_orders", N_("Due date")),
+                           ("invoices", N_("Invoice date")))},
 }
 
 

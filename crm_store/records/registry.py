@@ -319,6 +319,7 @@ register(Module(
 register(Module(
     "price_books", "PriceBook", "PB", "price_book", N_("price book"), N_("price books"), title="name",
     url_path="price-books", required=("name",),
+    searchable=Searchable("name"),  # the catalogue is everyone's: found by any user (`staff.scope.EVERYONE`)
 ))
 # Quotes, sales orders and invoices: their lines, totals and stock are crm_store.sales's. A document naming the
 # person as its contact, or made out to the account made from their lead, is kept (invoices must be, by law; quotes

@@ -23,9 +23,10 @@ from crm_store.records.lines import one_line
 from crm_store.records.listing import LISTS, SORTS
 
 # The query keys of the lists that a filter keeps (the records lists', the type and due day of the campaigns
-# and activities lists, and the campaign a campaign's page links its leads, contacts and opportunities with);
-# a list with filters of its own adds their keys here.
-FILTER_KEYS = ("q", "owner", "status", "stage", "source", "type", "due", "campaign", "sort", "order")
+# and activities lists, and the campaign a campaign's page links its leads, contacts and opportunities with; the
+# products list's category and whether active); a list with filters of its own adds their keys here.
+FILTER_KEYS = ("q", "owner", "status", "stage", "source", "type", "due", "campaign", "category", "active", "sort",
+               "order")
 NAME_LENGTH = 100
 VALUE_LENGTH = 100
 MOST_PER_LIST = 50  # saved filters per user and module: a picker, not an archive
@@ -111,6 +112,8 @@ def _check_value(module: str, key: str, value: str) -> None:
         raise ValidationError(key, N_("%(value)s is not a stage's number"), value=repr(value))
     if key == "campaign" and not value.isdigit():
         raise ValidationError(key, N_("%(value)s is not a campaign's number"), value=repr(value))
+    if key == "active" and value not in ("yes", "no"):
+        raise ValidationError(key, N_("%(value)s is not yes or no"), value=repr(value))
     if key == "order" and value not in ("asc", "desc"):
         raise ValidationError(key, N_("%(value)s is not asc or desc"), value=repr(value))
     if key == "sort" and module in SORTS and value not in SORTS[module]:

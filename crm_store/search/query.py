@@ -246,9 +246,16 @@ def _own_documents_source(
     owners = doc.owner_id.in_(sorted(seen.owners)) if seen.owners else false()
     pool = and_(doc.owner_id.is_(None), doc.module == "leads") if seen.pool else false()
     matches = _begins(q) if len(q) == 1 else doc.body.like(f"%{_escape(q)}%", escape="\\")
-    stmt = select(doc.id).where(or_(owners, pool), doc.module.in_(names), matches)
+    owned = [m for m in names if m not in scope.EVERYONE]
+    stmt = select(doc.id).where(or_(owners, pool), doc.module.in_(owned), matches)
     # The owner column is kept by a trigger; the record's own owner still decides, for each match.
-    return stmt.where(scope_check).order_by(doc.id.desc()).limit(CANDIDATES)
+    stmt = stmt.where(scope_check).order_by(doc.id.desc()).limit(CANDIDATES)
+    shared = [m for m in names if m in scope.EVERYONE]  # everyone's (the catalogue: a few hundred), whoever owns them
+    if not shared:
+        return stmt
+    theirs = select(doc.id).where(doc.module.in_(shared), matches).order_by(doc.id.desc()).limit(CANDIDATES)
+    both = union(stmt.subquery().select(), theirs.subquery().select()).subquery()
+    return select(both.c.id).order_by(both.c.id.desc()).limit(CANDIDATES)
 
 
 def _phone_source(

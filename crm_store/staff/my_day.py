@@ -30,7 +30,9 @@ ATTENTION_LIMIT = 20  # aging leads and rotting deals shown; the page says how m
 AGING_STATES = ("aging", "stale")  # cold leads are out of the active queues
 TASKS = ("task",)
 EVENTS = ("call", "meeting")
-LINKS = ("lead_id", "opportunity_id", "contact_id", "account_id")  # the record an activity is shown under
+# the record an activity or a memo is shown under: the first found
+LINKS = ("lead_id", "opportunity_id", "contact_id", "account_id", "quote_id", "sales_order_id", "invoice_id",
+         "product_id")
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@
   and may take one (`crm_store.staff.actions.take_lead`).
 - An inactive user sees nothing.
 
-Teams decide assignment; `record_sharing` decides visibility. Campaigns are the company's, seen by every user;
-a document is seen when its owner's records are, or when it is attached to a record that is.
+Teams decide assignment; `record_sharing` decides visibility. Campaigns and the catalogue (products, price books)
+are the company's, seen by every user — in lists, pages and the header's search; a document is seen when its
+owner's records are, or when it is attached to a record that is.
 
 `Scope` is worked out once per request (two small queries) and turned into a SQL condition on a model's
 `owner_id`: `owner_id IN (…)`, with `OR owner_id IS NULL` for the pool. Lists that must stay fast with a
@@ -29,7 +30,7 @@ from crm_store.records import registry
 from crm_store.settings import company
 
 OWNED = ("leads", "accounts", "contacts", "opportunities")  # the modules whose records are seen by their owner
-EVERYONE = ("campaigns",)  # the modules every user sees
+EVERYONE = ("campaigns", "products", "price_books")  # the modules every user sees
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@
                   convert, payments, print and PDF, send to the customer
     catalog/      products (image, stock, taxes, specifications, prices), price books and their prices, low stock
     transactions/ an account's Transactions tab: its quotes, orders, invoices, payments; what it owes and bought
+    notes/        the Notes card of every record page: write a note with a memo reminder, delete one
 
 An area is a folder with `routes.py` (a Blueprint named after the area, its routes from
 `crm_store.links.ROUTES`), `forms.py` (FlaskForms: every POST carries the CSRF token) and
@@ -50,6 +51,7 @@ from .documents.routes import bp as documents_bp
 from .intake.routes import bp as intake_bp
 from .lists.routes import bp as lists_bp
 from .myday.routes import bp as myday_bp
+from .notes.routes import bp as notes_bp
 from .records import changes as _record_changes  # noqa: F401 - its routes join the records blueprint
 from .records import editing as _record_editing  # noqa: F401 - so do these
 from .records.modules import ModuleConverter
@@ -69,6 +71,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     documents_bp, lists_bp,
     sales_documents_bp,
     catalog_bp, transactions_bp,
+    notes_bp,
 )
 SESSION_LIFETIME = dt.timedelta(hours=12)  # signed in for a working day after the last page seen
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -25,12 +25,14 @@ from crm_store.records import audit
 from crm_store.records.documents import MAX_DOCUMENT_BYTES, DocumentTooLarge, open_document
 from crm_store.sales import price_books, products, stock
 from crm_store.settings import company, picklists
+from crm_store.staff import scope as scoping
 
 from ...state import state
 from ..access import login_required, signed_in_user
 from ..documents.routes import TOO_LARGE, UPLOAD_BODY
 from ..forms import place_error, store_message
 from ..page import number
+from ..records import list_tools
 from ..records.routes import write
 from .forms import IMAGE_FIELD, ImageForm, PriceForm, StockForm
 
@@ -96,24 +98,41 @@ def currencies(db: Session) -> dict[int, Currency]:
 @bp.get(links.ROUTES["products"])
 @login_required
 def products_list() -> ResponseReturnValue:
-    """Products and services by name: a term in the name, code or number; category, type, active or not."""
+    """Products and services by name: a term in the name, code or number; category, type, active or not; my saved
+    filters and the CSV export (the lists' tools; no bulk actions: the catalogue is changed a product at a time)."""
     args, user = request.args, signed_in_user()
+    active_filter = list_tools.active_filter("products", user, args.get("saved"))  # someone else's: 404
+    if active_filter is not None and not list_tools.params_of(args):
+        return redirect(list_tools.with_query("products", {**active_filter[1], "saved": active_filter[0]}), code=303)
     page = max(int(args["page"]), 1) if args.get("page", "").isdigit() else 1
-    kind = args.get("type") if args.get("type") in products.PRODUCT_TYPES else None
-    active = {"yes": True, "no": False}.get(args.get("active", ""))
     with state().readers() as db:
-        stmt = products.listed(category=args.get("category") or None, active=active, search=args.get("q"),
-                               product_type=kind, limit=PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+        stmt = products.listed(**product_filter(args), limit=PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
         rows = list(db.scalars(stmt))
         currency_of = currencies(db)
         categories = picklists.values(db, "product_category")
+        shown_tools = product_tools(db, user, args, active_filter[0] if active_filter else None)
     filtered = any(args.get(key) for key in ("q", "category", "type", "active"))
     return render_template(
         "staff/catalog/products.html", rows=rows[:PAGE_SIZE], currency_of=currency_of, args=args, categories=categories,
-        filtered=filtered, types=TYPES, can_change=keeps_catalog(user),
+        filtered=filtered, types=TYPES, can_change=keeps_catalog(user), tools=shown_tools,
         previous=_here(args, page - 1) if page > 1 else None,
         next=_here(args, page + 1) if len(rows) > PAGE_SIZE else None,
     )
+
+
+def product_tools(db: Session, user: User, args: Any, active_id: int | None) -> list_tools.ListTools:
+    """The products list's tools: my saved filters and the export; no row to select (no bulk actions)."""
+    shown = list_tools.tools(db, user, "products", args, scoping.scope_of(db, user), [], active_id)
+    return replace(shown, can_reassign=False, statuses=[], can_delete=False)
+
+
+def product_filter(args: Any) -> dict[str, Any]:
+    """The products list's filter from its query (the page, its export and saved filters read it alike): what
+    `products.listed` narrows by; values that are not offered are left out."""
+    return {"category": args.get("category") or None,
+            "active": {"yes": True, "no": False}.get(args.get("active", "")),
+            "search": args.get("q"),
+            "product_type": args.get("type") if args.get("type") in products.PRODUCT_TYPES else None}
 
 
 def _here(args: Any, page: int) -> str:
@@ -303,3 +322,4 @@ def product_stock(number: str) -> ResponseReturnValue:
 
 from . import editing as _editing  # noqa: E402, F401 - adding and editing join this blueprint
 from . import price_books as _price_books  # noqa: E402, F401 - so do the price books' pages
+from . import tools as _tools  # noqa: E402, F401 - and the products list's saved filters and export

@@ -126,9 +126,8 @@ def sales_totals(module: str) -> ResponseReturnValue:
     if not form.validate_on_submit() and "csrf_token" in form.errors:
         return "", 400
     number = (form.number.data or "").strip() or None
-    with state().readers() as db:
+    with state().readers() as db:  # no select's choices: the block shows none (the accounts and contacts took 2/3)
         record = visible(db, user, name, number) if number else None
-        _fill(db, user, name, form, record)
         result = editor.preview(db, name, form, record)
     return render_template("staff/sales_documents/_totals.html", preview=result, money=_money(result), form=form,
                            fragment=True)

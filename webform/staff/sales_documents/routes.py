@@ -21,7 +21,7 @@ from crm_store.languages import N_
 from crm_store.models import Currency, Invoice
 from crm_store.records import audit, registry
 from crm_store.records.documents import content_disposition
-from crm_store.records.listing import PAGE_SIZE, ListFilter, list_records
+from crm_store.records.listing import PAGE_SIZE, list_records
 from crm_store.records.record_page import record_page
 from crm_store.sales import conversions, documents, payments, printing
 from crm_store.sales.print_view import view_of
@@ -32,6 +32,8 @@ from crm_store.staff import scope as scoping
 from ...state import state
 from ..access import login_required, signed_in_user
 from ..forms import place_error, store_message
+from ..lists import filters as list_filters
+from ..records import list_tools
 from ..records.routes import LIST_RESTARTED, _reference_paths, visible, write
 from .forms import ConvertForm, PaymentForm
 from .modules import document_path, module_of, module_path
@@ -47,24 +49,74 @@ TARGETS = {"quotes": ("sales_orders", "invoices"), "sales_orders": ("invoices",)
 @bp.get(links.ROUTES["sales_documents"])
 @login_required
 def sales_documents(module: str) -> ResponseReturnValue:
-    """A module's list, newest first, a page at a time, within the user's scope; mine or a subject's beginning."""
+    """A module's list, newest first, a page at a time, within the user's scope: by owner, status and a subject's
+    beginning; my saved filters, the CSV export and bulk actions (the lists' tools, `staff/_list.html`)."""
     name, user, args = module_of(module), signed_in_user(), request.args
-    shown = ListFilter(owner_id=user.id if args.get("owner") == "me" else None,
-                       prefix=(args.get("q") or "").strip()[:100] or None)
-    descending = args.get("order", "desc") != "asc"
+    active = list_tools.active_filter(name, user, args.get("saved"))  # someone else's: 404
+    if active is not None and not list_tools.params_of(args):
+        return redirect(list_tools.with_query(name, {**active[1], "saved": active[0]}), code=303)
     with state().readers() as db:
+        scope = scoping.scope_of(db, user)
+        offered = list_filters.choices(db, user, name, scope)
+        shown, sort, descending = list_filters.list_query(name, args, user, offered)
         try:
-            page = list_records(db, user, name, shown, descending=descending, cursor=args.get("cursor"),
-                                size=PAGE_SIZE)
+            page = list_records(db, user, name, shown, sort=sort, descending=descending, cursor=args.get("cursor"),
+                                size=PAGE_SIZE, scope=scope)
         except ValidationError:
             flash(gettext(LIST_RESTARTED), "info")
             return redirect(module_path(name), code=303)
         minor = {c.code: c.minor_unit for c in db.query(Currency)}
+        tools = list_tools.tools(db, user, name, args, scope, offered["owners"], active[0] if active else None)
     return render_template(
         "staff/sales_documents/list.html", module=name, spec=registry.get(name), page=page, args=args,
-        here=lambda **changes: _here(name, args, **changes), filtered=bool(args.get("q") or args.get("owner")),
-        tools=None, money=lambda amount, code: _money(amount, code, minor.get(code, 2)),
+        here=lambda **changes: _here(name, args, **changes), filtered=list_filters.is_filtered(args),
+        owners=offered["owners"], statuses=offered["statuses"], tools=tools,
+        money=lambda amount, code: _money(amount, code, minor.get(code, 2)),
     )
+
+
+def _export(module: str) -> ResponseReturnValue:
+    """The list, as its query filters it, every page, as CSV (the page's filter read alike)."""
+    user = signed_in_user()
+    with state().readers() as db:
+        offered = list_filters.choices(db, user, module, scoping.scope_of(db, user))
+    return list_tools.export_list(module, *list_filters.list_query(module, request.args, user, offered))
+
+
+@bp.post(links.ROUTES["sales_saved_filters"])
+@login_required
+def sales_saved_filters(module: str) -> ResponseReturnValue:
+    """Keep the list's filter under a name, then show the list with it."""
+    return list_tools.save_filter(module_of(module))
+
+
+@bp.post(links.ROUTES["sales_saved_filter_rename"])
+@login_required
+def sales_saved_filter_rename(module: str, filter_id: str) -> ResponseReturnValue:
+    """Give one of my saved filters of the list another name."""
+    return list_tools.rename_filter(module_of(module), filter_id)
+
+
+@bp.post(links.ROUTES["sales_saved_filter_delete"])
+@login_required
+def sales_saved_filter_delete(module: str, filter_id: str) -> ResponseReturnValue:
+    """Delete one of my saved filters of the list; the list stays as it was filtered."""
+    return list_tools.delete_filter(module_of(module), filter_id)
+
+
+@bp.get(links.ROUTES["sales_records_export"])
+@login_required
+def sales_records_export(module: str) -> ResponseReturnValue:
+    """The filtered list, every page of it, as a CSV file (streamed), within the user's scope; audited."""
+    return _export(module_of(module))
+
+
+@bp.post(links.ROUTES["sales_records_bulk"])
+@login_required
+def sales_records_bulk(module: str) -> ResponseReturnValue:
+    """Reassign, change the status of, or delete the selected documents: all of them, or none when one is refused
+    (invoices one save each: the Paid and Cancel locks, stock given back)."""
+    return list_tools.bulk(module_of(module))
 
 
 def _here(module: str, args: Any, **changes: Any) -> str:

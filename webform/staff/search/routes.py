@@ -22,6 +22,7 @@ from ..records.modules import record_path
 
 bp = Blueprint("search", __name__, template_folder="templates")
 PAGE_LIMIT, SUGGEST_LIMIT, MAX_TERM = 50, 8, 200
+SEARCHED = (*MODULES, "products", "price_books")  # the records, and the catalogue (everyone's: `scope.EVERYONE`)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def find(term: str, limit: int) -> list[Hit]:
     """The records matching `term` that the signed-in user may see, best first, with their owners."""
     user = signed_in_user()
     with state().readers() as db:
-        found = search(db, term, limit=limit, modules=MODULES, user=user)
+        found = search(db, term, limit=limit, modules=SEARCHED, user=user)
         owners = _owners(db, found)
     return [Hit(r, record_path(r.module, r.number), registry.get(r.module).label, owners.get((r.module, r.id)))
             for r in found]
