@@ -10,6 +10,7 @@
     reminders.py      events' and memos' reminders, each once, when their time has come
     daily_digest.py   each rep's morning digest (and their managers' team counts)
     housekeeping.py   the nightly backup and cleanup (flow runs, recycle bin, visitors' IP addresses)
+    (refresh-analytics: the nightly warehouse refresh, whose job is in flows/ — the store never imports analytics)
 
 Each function is named after its flow (`assign-leads` → `assign_leads`), takes a session factory, the
 `as_of` moment and an `Outcome` to count in, and is idempotent. `SCHEDULES` lists the flows, their cron
@@ -50,5 +51,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("backup", "0 2 * * *", N_("Backs up the database and documents, keeping the newest backup_keep.")),
     Schedule("cleanup", "30 2 * * *",
              N_("Deletes old automation runs, purges the expired recycle bin, forgets old IP addresses.")),
+    Schedule("refresh-analytics", "0 3 * * *",
+             N_("Copies the store into the analytics warehouse that the reports read.")),
 )
 BY_NAME = {s.name: s for s in SCHEDULES}
