@@ -8,6 +8,7 @@ uses — never formatting a value into the SQL.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,11 +68,47 @@ def run_report(con: duckdb.DuckDBPyConnection, name: str, params: ReportParams) 
     statements = con.extract_statements(sql)
     if len(statements) != 1:
         raise ValueError(f"analytics/sql/{name}.sql must hold exactly one statement")
-    values = bind_values(con, resolve(con, params))
+    resolved = resolve(con, params)
+    if OPEN_PERIOD in sql and params.date_from is None and params.date_to is None:
+        resolved = replace(resolved, date_from=None, date_to=None)  # no period given: all history up to as_of
+    values = bind_values(con, resolved)
     used = statements[0].named_parameters
-    result = con.execute(sql, {k: values[k] for k in used if k in values} if used else None)
-    columns = [d[0] for d in result.description or []]
-    return ReportResult(columns, result.fetchall())
+    relation = con.sql(sql, params={k: values[k] for k in used if k in values} if used else None)
+    columns = list(relation.columns)
+    if all(_ARROW_SAFE.match(str(t)) for t in relation.types):
+        return ReportResult(columns, _python_rows(relation.to_arrow_table()))
+    return ReportResult(columns, relation.fetchall())  # e.g. HUGEINT, which Arrow would hand back as a Decimal
+
+
+# A report whose header holds this line reads all history up to `as_of` unless a period is given (customer
+# value: "in the period when given"); the others default to the last 12 months.
+OPEN_PERIOD = "-- Period: optional"
+
+
+# Column types whose Arrow values are what fetchall() gives (same Python types and values).
+_ARROW_SAFE = re.compile(r"(VARCHAR|BIGINT|INTEGER|SMALLINT|TINYINT|DOUBLE|FLOAT|BOOLEAN|DATE|DECIMAL\(\d+,\d+\))$")
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def _python_rows(table: Any) -> list[tuple[Any, ...]]:
+    """An Arrow table's rows as tuples of the values fetchall() gives, built column by column.
+
+    Faster than fetchall() on a large report (customer-value's 88,061 rows on the large demo: 2.25 s to 1.74 s for
+    the whole report on a busy machine); dates go through their day numbers, which pyarrow turns into `date`
+    objects slowly one at a time.
+    """
+    import pyarrow as pa
+
+    columns: list[list[Any]] = []
+    for column in table.columns:
+        if pa.types.is_date32(column.type):
+            days = column.cast(pa.int32()).to_pylist()
+            columns.append([None if d is None else dt.date.fromordinal(d + _EPOCH_ORDINAL) for d in days])
+        else:
+            columns.append(column.to_pylist())
+    return list(zip(*columns, strict=True)) if columns else []
 
 
 def resolve(con: duckdb.DuckDBPyConnection, params: ReportParams) -> ReportParams:

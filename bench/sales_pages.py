@@ -23,12 +23,15 @@ the sign-in form with its own session) ask, one page at a time, in a closed loop
 - an invoice page (`/invoices/<number>`: header, lines, totals, payments), one of the drawn invoices at random;
 - the line editor's totals (`POST /invoices/totals`: the unsaved form's totals block computed by the store, what
   the editor's script asks for as lines change), one of the drawn forms at random, with the session's CSRF token;
-- the account's Transactions tab (`/accounts/<number>/transactions`: its quotes, orders, invoices and payments,
-  what it owes, what it bought).
+- the account's Transactions tab (`/accounts/<number>/transactions`: the newest 50 of its quotes, orders, invoices
+  and payments, the count and what it owes over all of them, the 20 products it bought for the most), what opening
+  the tab shows;
+- the tab's older pages (`?page=2` to the last), one at random.
 
 Before the clock starts every totals form is asked once: its answer must be a totals block, with the invoice's stored
 grand total for an invoice without shipping, overall discount or adjustment (which the editor's form does not
-carry); and the Transactions tab must list every document of the account. Every answer
+carry); and the Transactions tab, followed page by page by its "Older" links, must list every document of the
+account, no transaction twice. Every answer
 must then be a 200. A latency runs from the start of a request to the last byte of its answer; p50 / p95 / p99
 per page and their ratio to `/healthz`'s. Goal (issue): p95 < 150 ms on each page.
 
@@ -83,6 +86,9 @@ DOCUMENTS = 500
 INVOICES_PICKED, FORMS_PICKED = 200, 50
 SHARES = (("invoices", 5), ("quotes", 3), ("sales_orders", 2))  # how the added documents split, in tenths
 PASSWORD_LINE = re.compile(r"Password of each of them: (\S+)")
+OLDER_LINK = re.compile(r'<a class="btn" rel="next" href="([^"]+)"')  # the tab's pager (`ui.pager`)
+TAB_ROW = re.compile(r'<tr class="transactions__row transactions__row--(\w+)">')  # a row of the tab: its kind
+TAB_COUNT = re.compile(r'<li class="tile tile--count"><span class="tile__value">([\d,]+)</span>')  # "in all"
 
 
 # -- the copy ----------------------------------------------------------------------------------------
@@ -306,8 +312,8 @@ def shown_totals(amount: Decimal, currency: Any) -> list[str]:
     return [languages.format_money(amount, currency.code, currency.minor_unit, code) for code in ("en", "zh_Hant")]
 
 
-def pages(picks: Picks) -> list[Page]:
-    """The rows of the report (after /healthz)."""
+def pages(picks: Picks, older: Sequence[str] = ()) -> list[Page]:
+    """The rows of the report (after /healthz); `older`: the tab's pages after the first."""
     totals = links.path("sales_totals", module="invoices")
     tab = links.path("account_transactions", number=picks.account)
     documents = sum(picks.account_documents.values())
@@ -317,6 +323,8 @@ def pages(picks: Picks) -> list[Page]:
         Page("totals", "line editor's totals", f"POST {totals}", (totals,), roles=("rep",), method="POST",
              forms=tuple(picks.forms)),
         Page("transactions", f"Transactions tab, {documents:,} documents", tab, (tab,), roles=("rep",)),
+        *([Page("transactions_older", f"its older pages (2–{len(older) + 1})", f"{tab}?page=N", tuple(older),
+                roles=("rep",))] if older else []),
     ]
 
 
@@ -332,19 +340,36 @@ async def check(client: Client, picks: Picks) -> dict[str, Any]:
         if not computed or (expected and not any(shown in body for shown in expected)):
             raise BenchError(f"the totals of {form['number']} answered {resp.status} without "
                              f"{expected[0] if expected else 'its totals'}: {body[:300]}")
-    tab = client.base + links.path("account_transactions", number=picks.account)
-    async with client.http.get(tab, allow_redirects=False) as resp:
-        body = await resp.text()
-        if resp.status != 200:
-            raise BenchError(f"the Transactions tab answered {resp.status}")
-    missing = [n for n in picks.document_numbers if n not in body]
+    tab: str | None = links.path("account_transactions", number=picks.account)
+    bodies: list[str] = []
+    older: list[str] = []
+    while tab is not None:
+        async with client.http.get(client.base + tab, allow_redirects=False) as resp:
+            body = await resp.text()
+            if resp.status != 200:
+                raise BenchError(f"the Transactions tab's {tab} answered {resp.status}")
+        if bodies:
+            older.append(tab)
+        bodies.append(body)
+        following = OLDER_LINK.search(body)
+        tab = following.group(1).replace("&amp;", "&") if following else None
+        if len(bodies) > 1000:
+            raise BenchError("the Transactions tab's Older links do not end")
+    rows = [kind for body in bodies for kind in TAB_ROW.findall(body)]
+    whole = "".join(bodies)
+    missing = [n for n in picks.document_numbers if n not in whole]
     if missing:
-        raise BenchError(f"the Transactions tab does not list {len(missing)} of the account's documents, "
+        raise BenchError(f"the Transactions tab's pages do not list {len(missing)} of the account's documents, "
                          f"e.g. {missing[:3]}")
+    in_all = TAB_COUNT.search(bodies[0])
+    documents = sum(1 for kind in rows if kind != "payment")
+    if in_all is None or int(in_all.group(1).replace(",", "")) != len(rows) or documents != len(picks.document_numbers):
+        raise BenchError(f"the Transactions tab's pages list {len(rows)} rows ({documents} documents) where it "
+                         f"counts {in_all and in_all.group(1)} ({len(picks.document_numbers)} documents)")
     return {"totals_forms_checked": len(picks.forms),
             "totals_equal_to_stored": sum(1 for expected in picks.expected_totals if expected),
-            "tab_documents_listed": len(picks.document_numbers),
-            "tab_kb": round(len(body.encode()) / 1024, 1)}
+            "tab_documents_listed": len(picks.document_numbers), "tab_rows": len(rows), "tab_pages": len(bodies),
+            "tab_kb": round(len(bodies[0].encode()) / 1024, 1), "older_pages": older}
 
 
 async def drive(base: str, password: str, picks: Picks, args: argparse.Namespace,
@@ -357,9 +382,10 @@ async def drive(base: str, password: str, picks: Picks, args: argparse.Namespace
         for client in clients:
             await client.fetch_csrf(new_invoice)
         checked = await check(clients[0], picks)
-        log(f"checked: {checked}")
+        older = checked["older_pages"]
+        log(f"checked: { {k: v for k, v in checked.items() if k != 'older_pages'} }")
         out: dict[str, Recorded] = {}
-        for page in [HEALTHZ, *pages(picks)]:
+        for page in [HEALTHZ, *pages(picks, older)]:
             out[page.key] = rec = await phase(clients, page, args, server)
             window = summarise_page(page, rec, args)
             log(f"  {page.key}: {window['requests']:,} requests, p50 {_ms(window['latency_ms']['p50'])} ms, "
@@ -369,8 +395,9 @@ async def drive(base: str, password: str, picks: Picks, args: argparse.Namespace
     return out, checked
 
 
-def summarise(recorded: dict[str, Recorded], picks: Picks, args: argparse.Namespace) -> dict[str, Any]:
-    every = {HEALTHZ.key: HEALTHZ, **{p.key: p for p in pages(picks)}}
+def summarise(recorded: dict[str, Recorded], picks: Picks, args: argparse.Namespace,
+              older: Sequence[str] = ()) -> dict[str, Any]:
+    every = {HEALTHZ.key: HEALTHZ, **{p.key: p for p in pages(picks, older)}}
     rows = {key: summarise_page(every[key], rec, args) for key, rec in recorded.items()}
     health = rows[HEALTHZ.key]["latency_ms"]
     for key, row in rows.items():
@@ -402,7 +429,9 @@ def markdown(r: dict[str, Any]) -> str:
         f"{picks['account']} with {counts.get('quotes', 0):,} quotes, {counts.get('sales_orders', 0):,} orders and "
         f"{counts.get('invoices', 0):,} invoices"
         + (f" ({', '.join(f'{n:,} {k}' for k, n in picks['added_documents'].items())} added by the setup)"
-           if picks["added_documents"] else "") + f", {r['checked']['tab_kb']:,} KB.",
+           if picks["added_documents"] else "")
+        + f"; {r['checked']['tab_rows']:,} transactions on {r['checked']['tab_pages']} pages (the first "
+        f"{r['checked']['tab_kb']:,} KB).",
         "",
         "| page | requests/s | p50 ms | p95 ms | p99 ms | ÷ /healthz p50 · p95 · p99 | non-200 | KB | "
         "server CPU ms/req | clients CPU s | other CPU s | goal (p95) |",
@@ -513,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"work dir kept in {work} (reuse it with --keep {work})")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    result["pages"] = summarise(recorded, picks, args)
+    result["pages"] = summarise(recorded, picks, args, result["checked"].pop("older_pages"))
     result["load_average_at_end"] = list(os.getloadavg())
     result["goal_met"] = all(row.get("goal_met", True) for row in result["pages"].values())
     result["failures"] = sum(row["non_200"] for row in result["pages"].values())

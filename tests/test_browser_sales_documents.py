@@ -34,9 +34,11 @@ from .test_browser_staff import CHOSEN, browser, crm_server, page, playwright, s
 pytestmark = pytest.mark.parametrize("template", ["sqlite"], indirect=True)
 
 
-def shown(session: Session, account_id: int, lines: list[dict[str, Any]], language: str = "zh_Hant") -> str:
-    """The grand total the store computes for these lines, as the page shows it in `language`."""
-    clean, draft = documents.prepare(session, "quotes", {"subject": "x", "account_id": account_id}, lines)
+def shown(session: Session, account_id: int, lines: list[dict[str, Any]], language: str = "zh_Hant",
+          **charges: str) -> str:
+    """The grand total the store computes for these lines (and overall discount, shipping, adjustment), as the page
+    shows it in `language`."""
+    clean, draft = documents.prepare(session, "quotes", {"subject": "x", "account_id": account_id, **charges}, lines)
     total = documents.compute_totals(session, clean, draft).grand_total
     session.rollback()
     return languages.format_money(total, "TWD", 0, language)
@@ -91,6 +93,12 @@ def test_a_quote_of_two_lines_becomes_a_paid_in_part_invoice_printed_and_sent(
     shoot(page, "sales_editor_error_zh_Hant")
     page.locator("#lines-0-quantity").fill("5")
     expect(grand).to_have_text(shown(session, account_id, [widget | {"quantity": "5"}, gadget]))
+    charges = {"discount_percent": "5", "shipping_amount": "300", "adjustment": "-20"}
+    page.locator("#discount_percent").fill("5")
+    page.locator("#shipping_amount").fill("300")
+    page.locator("#adjustment").fill("-20")
+    expect(grand).to_have_text(shown(session, account_id, [widget | {"quantity": "5"}, gadget], **charges))
+    expect(page.locator("[data-totals-block]")).to_contain_text("運費稅額")
     shoot(page, "sales_editor_zh_Hant")
     page.set_viewport_size({"width": 390, "height": 844})
     shoot(page, "sales_editor_phone_zh_Hant")
@@ -131,7 +139,7 @@ def test_a_quote_of_two_lines_becomes_a_paid_in_part_invoice_printed_and_sent(
     page.get_by_role("link", name="寄給客戶").click()
     expect(page.locator(".send__to")).to_contain_text("hua@daming.example")
     shoot(page, "sales_send_zh_Hant")
-    page.get_by_role("button", name="送出", exact=True).click()
+    page.get_by_role("button", name="送出", exact=True).click(timeout=30_000)  # renders the PDF: slow on a busy machine
     expect(page.locator(".flash--success")).to_contain_text("hua@daming.example")
     expect(page.locator("#documents")).to_contain_text(f"{invoice_no}.pdf")
     expect(page.locator("section[aria-labelledby=activities-title]")).to_contain_text("hua@daming.example")
@@ -146,6 +154,8 @@ def test_a_quote_of_two_lines_becomes_a_paid_in_part_invoice_printed_and_sent(
     page.goto(crm_server.url(f"/invoices/{invoice_no}/edit"))
     expect(page.locator("h1")).to_have_text(f"Edit {invoice_no}")
     expect(page.locator("[data-grand-total]")).to_have_text(languages.format_money(total, "TWD", 0, "en"))
+    expect(page.locator("#shipping_amount")).to_have_value("300")
+    expect(page.locator("#adjustment")).to_have_value("-20")
     shoot(page, "sales_editor_en")
     page.set_viewport_size({"width": 390, "height": 844})
     shoot(page, "sales_editor_phone_en")

@@ -153,7 +153,7 @@ def check_invariants(rows: list[dict[str, Any]]) -> None:
 
 
 def test_customer_value_scores_segments_classes_and_lifetime_value(shop: Any) -> None:
-    rows = run(shop, "customer-value", AS_OF)
+    rows = run(shop, "customer-value", AS_OF, date_from=d(2025, 7, 1))  # the last 12 months up to AS_OF
     assert list(rows[0]) == COLUMNS
     assert [r["account_no"] for r in rows] == list(EXPECTED)  # by monetary descending: ACC10 is not there
     for row in rows:
@@ -184,10 +184,13 @@ def test_customer_value_over_a_longer_period_spreads_lifetime_value_over_the_act
     assert (rows["ACC3"]["frequency"], rows["ACC3"]["clv"]) == (5, D(24000))
     assert sorted(rows) == [f"ACC{i}" for i in range(1, 10)]
     check_invariants(list(rows.values()))
+    # Without --from/--to the period is open ("in the period when given"): every invoice up to AS_OF counts,
+    # the same as this longer period, which holds all of the shop's invoices dated before AS_OF.
+    assert by(run(shop, "customer-value", AS_OF), "account_no") == rows
 
 
 def test_customer_value_for_one_owner_scores_their_customers_among_themselves(shop: Any) -> None:
-    rows = run(shop, "customer-value", AS_OF, owner="ann@leadline.test")
+    rows = run(shop, "customer-value", AS_OF, date_from=d(2025, 7, 1), owner="ann@leadline.test")
     # Ann's five: ntile(5) over five rows gives each its own score.
     #   recency desc: ACC7 150, ACC3 60, ACC1 20, ACC5 5, ACC9 5      → R 1, 2, 3, 4, 5
     #   frequency asc: ACC5 1, ACC9 1, ACC7 2, ACC1 4, ACC3 4          → F 1, 2, 3, 4, 5
@@ -210,7 +213,7 @@ def test_customer_value_for_one_owner_scores_their_customers_among_themselves(sh
 
 
 def test_customer_value_for_a_team_keeps_its_members_customers(shop: Any) -> None:
-    rows = run(shop, "customer-value", AS_OF, team="South")
+    rows = run(shop, "customer-value", AS_OF, date_from=d(2025, 7, 1), team="South")
     # Bob's four, by monetary: ACC2 40000, ACC6 8000, ACC4 5000, ACC8 2000 (total 55000);
     # recency desc ACC4 150, ACC2 120, ACC8 90, ACC6 30 → R 1, 2, 3, 4 (ntile(5) over four rows)
     assert [r["account_no"] for r in rows] == ["ACC2", "ACC6", "ACC4", "ACC8"]

@@ -297,3 +297,116 @@ def test_send_without_a_contact_asks_for_an_address(client: Any, session: Sessio
     page = rep.post(f"/quotes/{number}/send", {"to": ""})
     assert rep.status == 422 and "give the address to send it to" in page.field_error("to")
     assert counted(session, OutboxMessage) == 0 and counted(session, Contact) == 0
+
+
+def form_of(page: Page) -> dict[str, str]:
+    """The editor's form as a browser would post it, from the page as drawn (every input, select and text area)."""
+    form = page.find("form", class_="editor")
+    values: dict[str, str] = {}
+    for element in form.all():
+        name = element.attrs.get("name")
+        if not name or element.attrs.get("type") in ("submit", "button"):
+            continue
+        if element.tag == "input":
+            values[name] = element.attrs.get("value", "")
+        elif element.tag == "select":
+            options = element.all("option")
+            chosen = [o for o in options if "selected" in o.attrs] or options[:1]
+            values[name] = chosen[0].attrs.get("value", "") if chosen else ""
+        elif element.tag == "textarea":
+            values[name] = "".join(element.parts).lstrip("\n")
+    return values
+
+
+def updates_of(session: Session, module: str) -> list[Any]:
+    """What the audit trail holds of the changes to `module`'s records (nothing for a save that changed nothing)."""
+    return [e.changes for e in session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "update", AuditEntry.module == module))]
+
+
+def charged_invoice(session: Session, crew: Crew, shop: Shop) -> tuple[str, D]:
+    """An invoice of the two lines with 5 % off overall, NT$300 shipping (taxed) and −NT$15 adjustment."""
+    values = {"subject": "Charges", "account_id": shop.account.id, "owner_id": crew.ids["rep"],
+              "discount_percent": "5", "shipping_amount": "300", "adjustment": "-15"}
+    saved = documents.create(session, "invoices", values, two_lines(shop), Actor.user(crew.ids["rep"]))
+    number, total = str(saved.document.invoice_no), saved.document.grand_total
+    session.commit()
+    return number, total
+
+
+def test_saving_an_edited_document_unchanged_keeps_its_discount_shipping_and_adjustment(
+    client: Any, session: Session, crew: Crew, shop: Shop,
+) -> None:
+    number, total = charged_invoice(session, crew, shop)
+    invoice = session.scalars(select(Invoice)).one()
+    kept = (invoice.discount_percent, invoice.discount_amount, invoice.shipping_amount, invoice.shipping_tax,
+            invoice.adjustment, invoice.overall_discount)
+    assert invoice.overall_discount and invoice.shipping_tax and invoice.adjustment == D(-15)
+    session.rollback()
+    rep = signed_in(client, crew, "rep")
+    page = rep.get(f"/invoices/{number}/edit")
+    assert grand_total(page) == f"NT${total:,.0f}"
+    form = form_of(page)
+    assert (form["discount_percent"], form["discount_amount"], form["shipping_amount"], form["adjustment"]) == (
+        "5", "", "300", "-15")
+    rep.post(f"/invoices/{number}/edit", form | {"save": "1"})
+    assert rep.status == 303
+    invoice = session.scalars(select(Invoice)).one()
+    assert invoice.grand_total == total
+    assert (invoice.discount_percent, invoice.discount_amount, invoice.shipping_amount, invoice.shipping_tax,
+            invoice.adjustment, invoice.overall_discount) == kept
+    assert not updates_of(session, "invoices")
+    session.rollback()
+
+
+def test_changing_shipping_in_the_editor_changes_the_totals_as_the_store_computes_them(
+    client: Any, session: Session, crew: Crew, shop: Shop,
+) -> None:
+    number, total = charged_invoice(session, crew, shop)
+    rep = signed_in(client, crew, "rep")
+    form = form_of(rep.get(f"/invoices/{number}/edit"))
+    fragment = rep.post("/invoices/totals", form | {"shipping_amount": "500"})
+    assert rep.status == 200
+    values = {"subject": "x", "account_id": shop.account.id, "discount_percent": "5", "shipping_amount": "500",
+              "adjustment": "-15"}
+    clean, draft = documents.prepare(session, "invoices", values, two_lines(shop))
+    expected = documents.compute_totals(session, clean, draft)
+    session.rollback()
+    assert expected.shipping_tax == D(25) and expected.grand_total != total
+    assert grand_total(fragment) == f"NT${expected.grand_total:,.0f}"
+    rows = {row.find("dt").text: row.find("dd").text for row in fragment.all("div", class_="totals__row")}
+    assert rows["Shipping & handling"] == "NT$500" and rows["Tax on shipping"] == "NT$25"
+    assert rows["Adjustment"] == "-NT$15"
+    plain = rep.post("/invoices/totals", form | {"shipping_amount": "", "discount_percent": "", "adjustment": ""})
+    clean, draft = documents.prepare(session, "invoices", {"subject": "x", "account_id": shop.account.id},
+                                     two_lines(shop))
+    assert grand_total(plain) == f"NT${documents.compute_totals(session, clean, draft).grand_total:,.0f}"
+    session.rollback()
+    assert counted(session, Invoice) == 1 and not updates_of(session, "invoices")
+
+
+@pytest.mark.parametrize(("changes", "field_id", "message"), [
+    ({"shipping_amount": "-1"}, "shipping_amount", "must not be negative"),
+    ({"discount_percent": "", "discount_amount": "99999"}, "discount_amount", "is more than the subtotal"),
+    ({"discount_amount": "10"}, "discount_amount", "give a discount as a percent or as an amount, not both"),
+    ({"discount_percent": "120"}, "discount_percent", "must be a percent from 0 to 100"),
+    ({"shipping_amount": "lots"}, "shipping_amount", "is not a number"),
+    ({"adjustment": "ten"}, "adjustment", "is not a number"),
+    ({"adjustment": "-99999"}, "adjustment", "would make the grand total negative"),
+])
+def test_a_bad_charge_is_named_beside_its_field_and_nothing_is_written(
+    client: Any, session: Session, crew: Crew, shop: Shop, changes: dict[str, str], field_id: str, message: str,
+) -> None:
+    number, total = charged_invoice(session, crew, shop)
+    rep = signed_in(client, crew, "rep")
+    form = form_of(rep.get(f"/invoices/{number}/edit"))
+    page = rep.post(f"/invoices/{number}/edit", form | changes | {"save": "1"})
+    assert rep.status == 422
+    assert message in page.field_error(field_id), [e.text for e in page.all(class_="field__error")]
+    assert session.scalars(select(Invoice)).one().grand_total == total
+    assert not updates_of(session, "invoices")
+    session.rollback()
+    rep.get("/quotes/new")
+    page = rep.post("/quotes/new", editor_form(shop, crew, save="1", discount_percent="5") | changes)
+    assert rep.status == 422 and message in page.field_error(field_id)
+    assert counted(session, Quote) == 0

@@ -27,6 +27,8 @@
 --                                   conversion_rate), then by name, joined with ", "
 -- Scope: $owner (a user's email) and $team (a team's name) keep the accounts owned by that user / by a
 --   member of that team; the scores, shares and classes are then those of the accounts kept.
+-- Period: optional
+--   (without --from/--to the runner binds NULL to both bounds: every invoice up to $as_of counts)
 -- Parameters: $as_of, $date_from, $date_to, $owner, $team, $clv_years, $minor_digits.
 
 with

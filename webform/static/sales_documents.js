@@ -1,8 +1,9 @@
 /* Leadline back office: the line editor of quotes, orders and invoices (no framework, no inline script).
    As the form changes it posts the unsaved form to the editor's totals address (data-totals) and shows the block
    the store computed — no arithmetic here. "Add a line" copies the last row, "Remove" drops one, and typing in a
-   product field lists the matching products (data-suggest, an HTML fragment the server escaped). Without this
-   script the form's own buttons do the same by reloading the page. */
+   product field lists the matching products (data-suggest, an HTML fragment the server escaped). The overall
+   discount, shipping and adjustment fields sit outside the replaced block, so they keep their focus as you type.
+   Without this script the form's own buttons do the same by reloading the page. */
 (function () {
   "use strict";
   var form = document.querySelector("form.editor[data-totals]");
@@ -10,7 +11,7 @@
   var body = form.querySelector("[data-lines] tbody");
   var block = form.querySelector("[data-totals-block]");
   var status = form.querySelector("[data-totals-status]");
-  var timer = null, asked = 0;
+  var timer = null, asked = 0, sending = false;
 
   function refresh() {
     var ticket = ++asked;
@@ -25,7 +26,7 @@
       })
       .catch(function () { status.textContent = ""; });
   }
-  function later() { clearTimeout(timer); timer = setTimeout(refresh, 300); }
+  function later() { if (sending) { return; } clearTimeout(timer); timer = setTimeout(refresh, 300); }
 
   function rows() { return Array.prototype.slice.call(body.querySelectorAll("[data-line]")); }
   function renumber() {
@@ -79,6 +80,10 @@
     }
   });
   form.addEventListener("change", later);
+  // Saving: no totals asked for any more (leaving a field fires "change" just before the click that saves; a
+  // totals request racing the save could write the session back as it was before the save's message was shown).
+  form.addEventListener("submit", function () { sending = true; clearTimeout(timer); asked++; });
+  window.addEventListener("pageshow", function () { sending = false; });
   form.addEventListener("input", function (event) {
     if (event.target.hasAttribute("data-product-input")) { suggest(event.target); } else { later(); }
   });

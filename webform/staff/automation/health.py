@@ -37,7 +37,12 @@ COUNT_LABELS = {
     "escalated": N_("Managers told"), "reassigned": N_("Reassigned"), "aging": N_("Became aging"),
     "stale": N_("Became stale"), "cold": N_("Went cold"), "notices": N_("Stale notices"),
     "rotting": N_("Rotting deals"), "sent": N_("Sent"), "retrying": N_("Retrying"), "failed": N_("Failed"),
-    "suppressed": N_("Suppressed (opted out)"),
+    "suppressed": N_("Suppressed (opted out)"), "tables": N_("Tables copied"), "rows": N_("Rows copied"),
+    "backups": N_("Backups made"), "deleted": N_("Old backups deleted"), "fired": N_("Playbooks fired"),
+    "tasks": N_("Tasks created"), "events": N_("Events reminded"), "memos": N_("Memos reminded"),
+    "too_late": N_("Events past reminding"), "flow_runs": N_("Run records removed"),
+    "prefect_runs": N_("Prefect runs removed"), "purged": N_("Purged from the recycle bin"),
+    "ips_forgotten": N_("IP addresses forgotten"),
 }
 RUN_STATUSES = {"running": N_("Running"), "completed": N_("Completed"), "failed": N_("Failed")}
 MAIL_STATUSES = {

@@ -31,7 +31,7 @@ from ..access import login_required, signed_in_user
 from ..records import pickers
 from ..records.routes import visible, with_current, write
 from . import editor
-from .forms import NEW_LINES, DocumentForm
+from .forms import CHARGES, NEW_LINES, DocumentForm
 from .modules import document_path, module_of, module_path
 from .routes import bp
 
@@ -39,6 +39,7 @@ SAVED = N_("%(number)s is saved.")
 STATUS_PICKLISTS = {"quotes": "quote_stage", "sales_orders": "sales_order_status", "invoices": "invoice_status"}
 CONTACT_LIMIT = 500
 SUGGEST_LIMIT = 8
+NONE_WHEN_ZERO = ("shipping_amount", "adjustment")  # shown empty when nothing is charged
 
 
 @bp.route(links.ROUTES["sales_document_new"], methods=["GET", "POST"])
@@ -64,6 +65,9 @@ def sales_document_edit(module: str, number: str) -> ResponseReturnValue:
                  for item, product in documents.lines_of(db, found)]
         data = {field: _text(getattr(found, field)) for field in (*editor.HEADER, "valid_till", "invoice_date",
                                                                    "due_date") if hasattr(found, field)}
+        charges = {field: getattr(found, field) for field in CHARGES}
+        data |= {field: "" if field in NONE_WHEN_ZERO and not value else _plain(value)
+                 for field, value in charges.items()}
     form = DocumentForm(data={**data, "lines": [*lines, {}], "number": number})
     return _editor(name, user, form, number)
 

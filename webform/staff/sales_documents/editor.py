@@ -3,7 +3,7 @@ the unsaved form, and a store error put beside the field — on its line — tha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask_babel import gettext
@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from crm_store.errors import ValidationError
 from crm_store.languages import N_
 from crm_store.models import Currency, User
-from crm_store.sales import documents, headers
+from crm_store.sales import documents, headers, line_items
 from crm_store.sales.totals import Totals
 
 from ..forms import place_error, store_message
-from .forms import DATES, DocumentForm
+from .forms import CHARGES, DATES, DocumentForm
 
 HEADER = ("subject", "account_id", "contact_id", "status", "owner_id", "price_book_id", "tax_mode", "terms",
           "description")
@@ -43,9 +43,10 @@ class Preview:
 
 
 def header_values(form: DocumentForm, module: str) -> dict[str, Any]:
-    """The header as the store takes it: text stripped, empty as None, ids as numbers."""
+    """The header as the store takes it: text stripped, empty as None, ids as numbers; the overall discount,
+    shipping and adjustment as typed (the store checks them; an empty adjustment is 0)."""
     values: dict[str, Any] = {}
-    for name in (*HEADER, *DATES[module]):
+    for name in (*HEADER, *DATES[module], *CHARGES):
         raw = form[name].data
         value = raw.strip() if isinstance(raw, str) else raw
         if value in ("", None):
@@ -99,6 +100,8 @@ def preview(db: Session, module: str, form: DocumentForm, record: Any | None) ->
     include = bool(record.prices_include_tax) if record is not None else None
     try:
         clean, draft = documents.prepare(db, module, values, lines, prices_include_tax=include)
+        if record is not None:
+            draft = _own_rates(record, clean, draft)
         totals = documents.compute_totals(db, clean, draft)
     except ValidationError as exc:
         return Preview(None, *_currency(db, values, record), [], place(form, exc, where))
@@ -107,6 +110,15 @@ def preview(db: Session, module: str, form: DocumentForm, record: Any | None) ->
               "amounts": t} for e, t in zip(draft.entries, totals.lines, strict=True)]
     return Preview(totals, currency.code, currency.minor_unit, shown, tax_mode=clean["tax_mode"],
                    prices_include_tax=bool(clean["prices_include_tax"]))
+
+
+def _own_rates(record: Any, clean: dict[str, Any], draft: documents.Draft) -> documents.Draft:
+    """An edited document's rates as `documents.update` applies them: the shipping taxes it was saved with and,
+    while it stays in group tax mode, its group taxes (the editor does not choose them)."""
+    group = draft.group_taxes
+    if clean["tax_mode"] == "group" and record.tax_mode == "group":
+        group = line_items.rates_of(record.taxes)
+    return replace(draft, group_taxes=group, shipping_taxes=line_items.rates_of(record.shipping_taxes))
 
 
 def _currency(db: Session, values: dict[str, Any], record: Any | None) -> tuple[str, int]:

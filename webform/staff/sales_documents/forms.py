@@ -14,6 +14,7 @@ from ..forms import TOO_LONG
 REQUIRED = lazy_gettext("This field is required.")
 NEW_LINES = 2  # the empty lines a new document starts with
 DATES = {"quotes": ("valid_till",), "sales_orders": ("due_date",), "invoices": ("invoice_date", "due_date")}
+CHARGES = ("discount_percent", "discount_amount", "shipping_amount", "adjustment")  # the store's names
 DATE_LABELS = {"valid_till": lazy_gettext("Valid till"), "due_date": lazy_gettext("Due date"),
                "invoice_date": lazy_gettext("Invoice date")}
 
@@ -61,6 +62,14 @@ class DocumentForm(FlaskForm):
                           render_kw={"rows": 3})
     description = TextAreaField(lazy_gettext("Description"), validators=[Length(max=20_000, message=TOO_LONG)],
                                 render_kw={"rows": 3})
+    discount_percent = StringField(lazy_gettext("Overall discount (%)"),
+                                   validators=[Length(max=30, message=TOO_LONG)], render_kw={"inputmode": "decimal"})
+    discount_amount = StringField(lazy_gettext("Overall discount (amount)"),
+                                  validators=[Length(max=30, message=TOO_LONG)], render_kw={"inputmode": "decimal"})
+    shipping_amount = StringField(lazy_gettext("Shipping & handling"), validators=[Length(max=30, message=TOO_LONG)],
+                                  render_kw={"inputmode": "decimal", "placeholder": "0"})
+    adjustment = StringField(lazy_gettext("Adjustment"), validators=[Length(max=30, message=TOO_LONG)],
+                             render_kw={"inputmode": "decimal", "placeholder": "0"})
     lines = FieldList(FormField(LineForm), min_entries=1, max_entries=200)
     number = HiddenField()  # the document being edited: its own tax setting and currency for the totals
 
@@ -69,6 +78,10 @@ class DocumentForm(FlaskForm):
         names = ["subject", "account_id", "contact_id", "status", *DATES[module], "owner_id", "price_book_id",
                  "tax_mode"]
         return [self[name] for name in names]
+
+    def charge_fields(self) -> list[Any]:
+        """The document's own amounts beside the totals: overall discount, shipping & handling, adjustment."""
+        return [self[name] for name in CHARGES]
 
 
 class PaymentForm(FlaskForm):

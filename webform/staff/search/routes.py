@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from crm_store import links
 from crm_store.models import User
 from crm_store.records import registry
-from crm_store.records.listing import MODULES
+from crm_store.records.listing import MODULES, SALES_DOCUMENTS
 from crm_store.search.query import SearchResult, search
 
 from ...state import state
@@ -22,7 +22,8 @@ from ..records.modules import record_path
 
 bp = Blueprint("search", __name__, template_folder="templates")
 PAGE_LIMIT, SUGGEST_LIMIT, MAX_TERM = 50, 8, 200
-SEARCHED = (*MODULES, "products", "price_books")  # the records, and the catalogue (everyone's: `scope.EVERYONE`)
+# The records, the sales documents (in the same scope), and the catalogue (everyone's: `scope.EVERYONE`).
+SEARCHED = (*MODULES, *SALES_DOCUMENTS, "products", "price_books")
 
 
 @dataclass(frozen=True)
