@@ -31,7 +31,13 @@ REPORTS = report_names()
 
 @dataclass(frozen=True)
 class ReportParams:
-    """What a report is asked for; None means the default (or, for owner and team, everyone)."""
+    """What a report is asked for; None means the default (or, for owner, team and viewers, everyone).
+
+    `viewers` is who is looking, as the ids of the users whose records they may see (a rep: themselves; a
+    manager: their teams' members): every report keeps only the records owned by one of them, whatever owner and
+    team are asked for — a record without an owner is no viewer's, and an empty set sees nothing. (Campaigns list
+    the company's campaigns and costs as ever, counting only the viewers' leads and deals.)
+    """
 
     as_of: dt.date | None = None
     date_from: dt.date | None = None
@@ -39,6 +45,7 @@ class ReportParams:
     owner: str | None = None  # a user's email
     team: str | None = None  # a team's name
     process: str | None = None  # a sales process's name
+    viewers: frozenset[int] | None = None  # the users whose records may be seen (ids); None: everyone's
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,8 @@ def bind_values(con: duckdb.DuckDBPyConnection, params: ReportParams) -> dict[st
     return {
         "as_of": params.as_of, "date_from": params.date_from, "date_to": params.date_to,
         "owner": params.owner, "team": params.team, "process": params.process,
+        # a list (SQL: $viewers::bigint[]), NULL for everyone; sorted so the same viewers bind the same value
+        "viewers": None if params.viewers is None else sorted(params.viewers),
         "clv_years": int(settings.get("clv_years", 3)),
         "aging_days": int(settings.get("lead_aging_days", 7)),
         "stale_days": int(settings.get("lead_stale_days", 30)),

@@ -224,6 +224,19 @@ def refresh(database_url: str, target: Path, *, progress: Progress | None = None
     return Refresh(len(tables), rows, time.perf_counter() - started, snapshot_at)
 
 
+def refresh_job(factory: Any, as_of: dt.datetime, outcome: Any) -> None:
+    """The refresh-analytics job (`crm_store.automation.runs.Job`): rebuild $CRM_DATA_DIR/analytics.duckdb from the
+    configured store; count the tables and rows. Run nightly by the flow, by `crm flows run refresh-analytics`, and
+    by an admin's "Refresh now" on the Reports page. The warehouse shows the store as it is now whatever `as_of`
+    says: a copy cannot be taken in the past."""
+    from crm_store.config import load_config
+
+    config = load_config()
+    done = refresh(config.database_url, warehouse_path(config.data_dir))
+    outcome.add("tables", done.tables)
+    outcome.add("rows", done.rows)
+
+
 def _copy(duck: duckdb.DuckDBPyConnection, backend: str, table: Table, batches: Any) -> int:
     columns = ", ".join(f"{_duck_value(backend, f)} AS {_q(f.name)}" for f in fields(table))
     duck.register("_source", batches)

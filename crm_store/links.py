@@ -113,7 +113,13 @@ ROUTES: dict[str, str] = {
     "note_delete": "/notes/<note_id>/delete",  # POST: its author's, or anyone's for a manager or an admin
     "note_edit": "/notes/<note_id>/edit",  # its author's: the text and the reminder
     # -- end of issue 17's notes block
+    # the reports (issue 19): the analytics warehouse's reports as pages; a report's page carries its filters as query
+    # arguments (date_from, date_to, as_of, owner, team, process), and so do its downloads
+    "reports": "/reports",
+    "reports_refresh": "/reports/refresh",  # POST (admins): rebuild the warehouse now
     "report": "/reports/<name>",
+    "report_csv": "/reports/<name>.csv",
+    "report_xlsx": "/reports/<name>.xlsx",
     "hosted_form": "/forms/<public_id>",
     "form_thanks": "/forms/<public_id>/thanks",
     "embed_js": "/forms/<public_id>/embed.js",

@@ -196,10 +196,12 @@ CONTEXT: dict[str, dict[str, str]] = {
     "scheduled_report": {
         **_GREETING,
         "report_name": "Name of the report.",
-        "report_slug": "URL segment of the report in the app.",
+        "report_slug": "URL segment of the report in the app (its name: /reports/<name>).",
+        "report_query": "The report page's filters as a query string without the \"?\" (as_of=2025-03-14), or \"\".",
         "period": "Period covered, formatted.",
         "columns": "Column headings (strings).",
         "rows": "Rows of already-formatted cells (lists of strings); may be empty.",
+        "total_rows": "How many rows the report has; when more than `rows`, the mail says it shows the first ones.",
         "charts": "Images {cid, title}; each cid must be the inline_cid of an attachment.",
         "csv_filename": "Filename of the attached CSV; render() checks that it is attached.",
     },
@@ -454,7 +456,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "scheduled_report": {
         "recipient_name": "張經理",
         "report_name": "Pipeline by stage",
-        "report_slug": "pipeline-by-stage",
+        "report_slug": "pipeline",
+        "report_query": "as_of=2025-03-14",
         "period": "2025-03-01 – 2025-03-14",
         "columns": ["Stage", "Opportunities", "Amount"],
         "rows": [
@@ -462,8 +465,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
             ["Proposal or Price Quote", "5", "NT$8,250,000"],
             ["Negotiation or Review", "2", "NT$3,100,000"],
         ],
+        "total_rows": 3,
         "charts": [{"cid": "pipeline-chart@leadline", "title": "Amount by stage"}],
-        "csv_filename": "pipeline-by-stage-2025-03-14.csv",
+        "csv_filename": "pipeline-2025-03-14.csv",
     },
     "sales_document": {
         "recipient_name": "陳志明",

@@ -48,7 +48,8 @@ JOBS = {
     "daily-digest": "crm_store.automation.daily_digest:daily_digest",
     "backup": "crm_store.automation.housekeeping:backup",
     "cleanup": "flows.housekeeping:cleanup",
-    "refresh-analytics": "flows.warehouse_refresh:refresh_analytics_warehouse",
+    "refresh-analytics": "analytics.warehouse:refresh_job",
+    "report-emails": "flows.scheduled_reports:report_emails",
 }
 
 

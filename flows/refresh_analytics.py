@@ -11,5 +11,5 @@ from flows.runs import run_flow
 
 @flow(name="refresh-analytics", description="Copies the store into the analytics warehouse that the reports read.")
 def refresh_analytics(as_of: str | None = None) -> dict[str, Any]:
-    """Rebuild the analytics warehouse from the store (flows.warehouse_refresh); `as_of` is recorded only."""
+    """Rebuild the analytics warehouse from the store (analytics.warehouse.refresh_job); `as_of` is recorded only."""
     return run_flow("refresh-analytics", as_of)

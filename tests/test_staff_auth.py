@@ -102,7 +102,7 @@ def test_sign_in_shows_my_day_and_sign_out_ends_the_session(staff: Staff, people
     assert people.rep.name in page.find("h1").text
     nav = page.find("nav", class_="mainnav")
     bar = [li.find("a").text for li in nav.all("li") if not li.attrs.get("class")]
-    assert bar == ["My day", "Leads", "Accounts", "Contacts", "Opportunities", "Board", "Agenda"]
+    assert bar == ["My day", "Leads", "Accounts", "Contacts", "Opportunities", "Board", "Agenda", "Reports"]
     more = [a.text for a in nav.find("details").all("a")]
     assert more == ["Activities", "Campaigns", "Documents", "Quotes", "Sales orders", "Invoices", "Products",
                     "Price books", "Low stock", "Duplicates", "Recycle bin"]  # no Users for a rep

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -212,6 +213,7 @@ def own_listeners(inherited: Iterable[Any], backlog: int) -> list[socket.socket]
 
 def _product() -> WholeRequests:
     """The web app with its intake: submissions stored and answered at once, processed in the background."""
+    from analytics.charts import warm_up
     from crm_store.config import load_config
     from webform.app import MAX_BODY, create_app
     from webform.extensions import limiter
@@ -223,6 +225,8 @@ def _product() -> WholeRequests:
     state = app.extensions["leadline"]
     # with the intake in a process of its own (`crm serve`), this worker's thread stands by for it
     state.intake = intake = Intake(state, standby=STANDBY if os.environ.get(PROCESS_ENV) == "1" else 0.0)
+    # matplotlib and the CJK font load in seconds: now, beside the first requests, rather than in the first report page
+    threading.Thread(target=warm_up, name="charts-warm-up", daemon=True).start()
     return WholeRequests(app, max_body=lambda scope: body_limit(scope["method"], scope["path"], MAX_BODY),
                          admit=partial(limiter.admit, app),
                          on_startup=intake.start, on_shutdown=intake.stop)

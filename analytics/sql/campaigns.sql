@@ -12,7 +12,9 @@
 -- Company-local days: the period's bounds are worked out once as naive-UTC moments (`bounds`) and the stored
 -- timestamps compared with them, not each row converted to the company's zone (half a second a million rows).
 -- Parameters: date_from, date_to; owner / team (the campaign's owner: a user's email / a team they belong to);
--- minor_digits.
+-- viewers (the users whose records the viewer may see, ids; null: everyone's): leads, opportunities and won
+-- count only the leads / opportunities one of them owns (an unowned one is not theirs) — the campaigns listed
+-- and their cost stay the company's; minor_digits.
 with
 
 bounds as (
@@ -34,6 +36,13 @@ scoped_users as (
         ))
 ),
 
+-- the users whose leads and opportunities are counted: the viewers (everyone's when $viewers is null)
+viewer_users as (
+    select u.id
+    from users as u
+    where list_contains($viewers::bigint[], u.id)
+),
+
 scoped_campaigns as (
     select c.id, c.campaign_no, c.name, c.actual_cost
     from campaigns as c
@@ -48,6 +57,7 @@ campaign_leads as (
     where l.deleted_at is null
         and l.campaign_id is not null
         and l.created_at >= b.period_start and l.created_at < b.period_end
+        and ($viewers::bigint[] is null or l.owner_id in (select id from viewer_users))
     group by l.campaign_id
 ),
 
@@ -58,6 +68,7 @@ campaign_opportunities as (
     where o.deleted_at is null
         and o.campaign_id is not null
         and o.created_at >= b.period_start and o.created_at < b.period_end
+        and ($viewers::bigint[] is null or o.owner_id in (select id from viewer_users))
     group by o.campaign_id
 ),
 
@@ -70,6 +81,7 @@ campaign_wins as (
         and o.campaign_id is not null
         and s.is_won
         and o.closed_at >= b.period_start and o.closed_at < b.period_end
+        and ($viewers::bigint[] is null or o.owner_id in (select id from viewer_users))
     group by o.campaign_id
 ),
 

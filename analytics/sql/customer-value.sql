@@ -26,10 +26,12 @@
 --   top_products                    up to 3 products' names by revenue (the lines' net × the invoice's
 --                                   conversion_rate), then by name, joined with ", "
 -- Scope: $owner (a user's email) and $team (a team's name) keep the accounts owned by that user / by a
---   member of that team; the scores, shares and classes are then those of the accounts kept.
+--   member of that team; $viewers (user ids; null: everyone's) keeps only the accounts owned by one of those
+--   users, on top — an account without an owner is no viewer's; the scores, shares and classes are then those
+--   of the accounts kept.
 -- Period: optional
 --   (without --from/--to the runner binds NULL to both bounds: every invoice up to $as_of counts)
--- Parameters: $as_of, $date_from, $date_to, $owner, $team, $clv_years, $minor_digits.
+-- Parameters: $as_of, $date_from, $date_to, $owner, $team, $viewers, $clv_years, $minor_digits.
 
 with
 
@@ -43,13 +45,15 @@ scope as (
           join teams as t on t.id = m.team_id
           where t.name = $team
       ))
+      and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 accounts_in_scope as (
     select a.id, a.account_no, a.name
     from accounts as a
     where a.deleted_at is null
-      and (($owner is null and $team is null) or a.owner_id in (select user_id from scope))
+      and (($owner is null and $team is null and $viewers::bigint[] is null)
+          or a.owner_id in (select user_id from scope))
 ),
 
 sales as (

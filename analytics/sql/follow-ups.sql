@@ -11,7 +11,7 @@
 -- Company-local days: the period's bounds are worked out once as naive-UTC moments (`bounds`) and the stored
 -- timestamps compared with them, not each row converted to the company's zone (half a second a million rows).
 -- Parameters: date_from, date_to; owner / team (the opportunity's owner: a user's email / a team they
--- belong to).
+-- belong to); viewers (user ids; null: everyone's): only the sales owned by one of them, on top.
 with
 
 bounds as (
@@ -31,6 +31,7 @@ scoped_users as (
             join teams as t on t.id = m.team_id
             where t.name = $team
         ))
+        and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 sales as (
@@ -41,7 +42,8 @@ sales as (
     where s.is_won
         and o.deleted_at is null
         and o.closed_at >= b.period_start and o.closed_at < b.period_end
-        and (o.owner_id in (select id from scoped_users) or ($owner is null and $team is null))
+        and (o.owner_id in (select id from scoped_users)
+            or ($owner is null and $team is null and $viewers::bigint[] is null))
 ),
 
 follow_up_activities as (

@@ -14,8 +14,9 @@
 --                           a probability of its own takes its stage's
 --   won_amount              the sum of the amounts of the deals won in the month
 -- Scope: $owner (a user's email) and $team (a team's name) keep the deals owned by that user / by a member
---   of that team.
--- Parameters: $as_of, $date_from, $date_to, $owner, $team, $minor_digits.
+--   of that team; $viewers (user ids; null: everyone's) keeps only the deals owned by one of those users, on
+--   top (a deal without an owner is no viewer's).
+-- Parameters: $as_of, $date_from, $date_to, $owner, $team, $viewers, $minor_digits.
 
 with
 
@@ -29,6 +30,7 @@ scope as (
           join teams as t on t.id = m.team_id
           where t.name = $team
       ))
+      and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 deals as (
@@ -44,7 +46,8 @@ deals as (
     from opportunities as o
     join sales_stages as s on s.id = o.stage_id
     where o.deleted_at is null
-      and (($owner is null and $team is null) or o.owner_id in (select user_id from scope))
+      and (($owner is null and $team is null and $viewers::bigint[] is null)
+          or o.owner_id in (select user_id from scope))
 ),
 
 -- The company's day of a time (local_date) is costly to work out (ICU), so it is taken only for times within

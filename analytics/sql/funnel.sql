@@ -14,8 +14,9 @@
 --   median_days_in_stage  the stage (summed over its stays), in days of 24 hours, one decimal; a stay not
 --                         left yet is not counted
 -- Scope: $owner (a user's email) and $team (a team's name) keep the deals owned by that user / by a member
---   of that team.
--- Parameters: $as_of, $date_from, $date_to, $process, $owner, $team.
+--   of that team; $viewers (user ids; null: everyone's) keeps only the deals owned by one of those users, on
+--   top (a deal without an owner is no viewer's).
+-- Parameters: $as_of, $date_from, $date_to, $process, $owner, $team, $viewers.
 
 with
 
@@ -29,6 +30,7 @@ scope as (
           join teams as t on t.id = m.team_id
           where t.name = $team
       ))
+      and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 process as (
@@ -62,7 +64,8 @@ deals as (
               and o.created_at < least($date_to, $as_of) then true
           else local_date(o.created_at) between $date_from and least($date_to, $as_of)
       end
-      and (($owner is null and $team is null) or o.owner_id in (select user_id from scope))
+      and (($owner is null and $team is null and $viewers::bigint[] is null)
+          or o.owner_id in (select user_id from scope))
 ),
 
 entries as (

@@ -10,7 +10,8 @@
 --   '0-A', 'A+1-S', 'S+1-C', 'C+1+'  (default '0-7', '8-30', '31-90', '91+'); taken in ascending order
 --   whatever order the settings are in, as the flow does.
 -- Parameters: as_of; aging_days, stale_days, cold_days; owner / team (the lead's owner: a user's email / a
--- team they belong to). Order: bucket from the freshest, then status.
+-- team they belong to); viewers (user ids; null: everyone's): only the leads owned by one of them, on top (an
+-- unowned lead is no viewer's). Order: bucket from the freshest, then status.
 with
 
 -- Company-local midnights as naive-UTC moments, worked out once: the stored timestamps are compared with them
@@ -42,6 +43,7 @@ scoped_users as (
             join teams as t on t.id = m.team_id
             where t.name = $team
         ))
+        and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 bucketed as (
@@ -59,7 +61,8 @@ bucketed as (
         and l.created_at < b.as_of_end
         and (l.converted_at is null or l.converted_at >= b.as_of_end)
         and coalesce(l.status, '') not in ('Junk Lead', 'Lost Lead')
-        and (l.owner_id in (select id from scoped_users) or ($owner is null and $team is null))
+        and (l.owner_id in (select id from scoped_users)
+            or ($owner is null and $team is null and $viewers::bigint[] is null))
 ),
 
 final as (

@@ -13,7 +13,9 @@
 -- Company-local days: the period's bounds are worked out once as naive-UTC moments (`bounds`) and the stored
 -- timestamps compared with them, not each row converted to the company's zone (half a second a million rows).
 -- Parameters: date_from, date_to, as_of; owner / team (the lead's owner: a user's email / a team they
--- belong to); minor_digits. Order: most leads first, then by source.
+-- belong to); viewers (user ids; null: everyone's): only the leads owned by one of them, on top (an unowned
+-- lead is no viewer's; what they were converted into counts with them); minor_digits.
+-- Order: most leads first, then by source.
 with
 
 bounds as (
@@ -34,6 +36,7 @@ scoped_users as (
             join teams as t on t.id = m.team_id
             where t.name = $team
         ))
+        and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 period_leads as (
@@ -47,7 +50,8 @@ period_leads as (
     cross join bounds as b
     where l.deleted_at is null
         and l.created_at >= b.period_start and l.created_at < b.period_end
-        and (l.owner_id in (select id from scoped_users) or ($owner is null and $team is null))
+        and (l.owner_id in (select id from scoped_users)
+            or ($owner is null and $team is null and $viewers::bigint[] is null))
 ),
 
 converted_opportunities as (

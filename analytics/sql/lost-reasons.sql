@@ -14,7 +14,7 @@
 -- Company-local days: the period's bounds are worked out once as naive-UTC moments (`bounds`) and the stored
 -- timestamps compared with them, not each row converted to the company's zone (half a second a million rows).
 -- Parameters: date_from, date_to; owner / team (the opportunity's owner: a user's email / a team they belong
--- to); minor_digits.
+-- to); viewers (user ids; null: everyone's): only the deals owned by one of them, on top; minor_digits.
 with
 
 bounds as (
@@ -34,6 +34,7 @@ scoped_users as (
             join teams as t on t.id = m.team_id
             where t.name = $team
         ))
+        and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 lost_deals as (
@@ -47,7 +48,8 @@ lost_deals as (
     where s.is_lost
         and o.deleted_at is null
         and o.closed_at >= b.period_start and o.closed_at < b.period_end
-        and (o.owner_id in (select id from scoped_users) or ($owner is null and $team is null))
+        and (o.owner_id in (select id from scoped_users)
+            or ($owner is null and $team is null and $viewers::bigint[] is null))
 ),
 
 open_stages_entered as (

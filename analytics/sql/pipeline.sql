@@ -14,8 +14,9 @@
 --   avg_age_days       the average of $as_of − the day each deal was created, one decimal
 --   avg_days_in_stage  the average of $as_of − the day each deal entered its stage, one decimal
 -- Scope: $owner (a user's email) and $team (a team's name) keep the deals owned by that user / by a member
---   of that team.
--- Parameters: $as_of, $process, $owner, $team, $minor_digits.
+--   of that team; $viewers (user ids; null: everyone's) keeps only the deals owned by one of those users, on
+--   top (a deal without an owner is no viewer's).
+-- Parameters: $as_of, $process, $owner, $team, $viewers, $minor_digits.
 
 with
 
@@ -29,6 +30,7 @@ scope as (
           join teams as t on t.id = m.team_id
           where t.name = $team
       ))
+      and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 open_stages as (
@@ -55,7 +57,8 @@ deals as (
           when o.created_at >= $as_of + interval 2 day then false
           else local_date(o.created_at) <= $as_of
       end
-      and (($owner is null and $team is null) or o.owner_id in (select user_id from scope))
+      and (($owner is null and $team is null and $viewers::bigint[] is null)
+          or o.owner_id in (select user_id from scope))
 ),
 
 by_stage as (

@@ -14,7 +14,8 @@
 --                       conversion_rate (company currency), each rounded to the currency's minor unit
 -- Company-local days: the period's bounds are worked out once as naive-UTC moments (`bounds`) and the stored
 -- timestamps compared with them, not each row converted to the company's zone (half a second a million rows).
--- Parameters: date_from, date_to, as_of; owner / team (the user's email / a team they belong to); minor_digits.
+-- Parameters: date_from, date_to, as_of; owner / team (the user's email / a team they belong to); viewers (user
+-- ids; null: everyone): only those users' rows, on top; minor_digits.
 -- Order: by owner.
 with
 
@@ -36,6 +37,7 @@ scoped_users as (
             join teams as t on t.id = m.team_id
             where t.name = $team
         ))
+        and ($viewers::bigint[] is null or list_contains($viewers::bigint[], u.id))
 ),
 
 assigned as (

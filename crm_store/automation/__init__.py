@@ -10,7 +10,9 @@
     reminders.py      events' and memos' reminders, each once, when their time has come
     daily_digest.py   each rep's morning digest (and their managers' team counts)
     housekeeping.py   the nightly backup and cleanup (flow runs, recycle bin, visitors' IP addresses)
-    (refresh-analytics: the nightly warehouse refresh, whose job is in flows/ — the store never imports analytics)
+    report_emails.py  which managers' weekly pipeline and monthly customer-value emails are due, each claimed once
+    (refresh-analytics: the nightly warehouse refresh, and report-emails' reports and mail: their jobs are
+    analytics.warehouse.refresh_job and flows/scheduled_reports.py — the store never imports analytics)
 
 Each function is named after its flow (`assign-leads` → `assign_leads`), takes a session factory, the
 `as_of` moment and an `Outcome` to count in, and is idempotent. `SCHEDULES` lists the flows, their cron
@@ -53,5 +55,8 @@ SCHEDULES: tuple[Schedule, ...] = (
              N_("Deletes old automation runs, purges the expired recycle bin, forgets old IP addresses.")),
     Schedule("refresh-analytics", "0 3 * * *",
              N_("Copies the store into the analytics warehouse that the reports read.")),
+    Schedule("report-emails", "*/15 * * * *",
+             N_("Managers' weekly pipeline email (Mondays from 08:00) and monthly customer value email (the 1st "
+                "from 08:00), each of their team, with charts and the CSV.")),
 )
 BY_NAME = {s.name: s for s in SCHEDULES}

@@ -36,6 +36,12 @@ class User(Base):
     digest_time: Mapped[str | None] = mapped_column(String(5))
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     last_digest_on: Mapped[dt.date | None] = mapped_column(Date)
+    # A manager's report emails (flows/scheduled_reports.py): whether they are sent, and the Monday of the last
+    # weekly pipeline email's week and the 1st of the last monthly customer-value email's month, each claimed by
+    # a conditional UPDATE as `last_digest_on` is.
+    report_emails_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    last_pipeline_report_week: Mapped[dt.date | None] = mapped_column(Date)
+    last_customer_value_report_month: Mapped[dt.date | None] = mapped_column(Date)
     out_of_office_from: Mapped[dt.datetime | None]
     out_of_office_to: Mapped[dt.datetime | None]
     password_hash: Mapped[str | None] = mapped_column(String(255))

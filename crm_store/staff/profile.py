@@ -64,6 +64,12 @@ def set_digest(session: Session, user: User, *, enabled: bool, time: str | None)
     session.flush()
 
 
+def set_report_emails(session: Session, user: User, *, enabled: bool) -> None:
+    """Turn a manager's weekly pipeline and monthly customer-value emails on or off (report-emails)."""
+    user.report_emails_enabled = enabled
+    session.flush()
+
+
 def parse_digest_time(value: str | None) -> dt.time | None:
     """A time of day typed as H:MM or HH:MM, 00:00 to 23:59; None for anything else."""
     found = _TIME.fullmatch((value or "").strip())

@@ -23,6 +23,7 @@
     catalog/      products (image, stock, taxes, specifications, prices), price books and their prices, low stock
     transactions/ an account's Transactions tab: its quotes, orders, invoices, payments; what it owes and bought
     notes/        the Notes card of every record page: write a note with a memo reminder, delete one
+    reports/      the analytics reports as pages: filters within the viewer's scope, charts, table, CSV/XLSX, refresh
 
 An area is a folder with `routes.py` (a Blueprint named after the area, its routes from
 `crm_store.links.ROUTES`), `forms.py` (FlaskForms: every POST carries the CSRF token) and
@@ -56,6 +57,7 @@ from .records import changes as _record_changes  # noqa: F401 - its routes join 
 from .records import editing as _record_editing  # noqa: F401 - so do these
 from .records.modules import ModuleConverter
 from .records.routes import bp as records_bp
+from .reports.routes import bp as reports_bp
 from .sales_documents.modules import SalesConverter
 from .sales_documents.routes import bp as sales_documents_bp
 from .search.routes import bp as search_bp
@@ -72,6 +74,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     sales_documents_bp,
     catalog_bp, transactions_bp,
     notes_bp,
+    reports_bp,
 )
 SESSION_LIFETIME = dt.timedelta(hours=12)  # signed in for a working day after the last page seen
 

@@ -62,6 +62,7 @@ NAV = (
     NavItem("opportunities", N_("Opportunities"), "records", {"module": "opportunities"}),
     NavItem("board", N_("Board"), "board"),
     NavItem("agenda", N_("Agenda"), "agenda"),
+    NavItem("reports", N_("Reports"), "reports"),
     # under "More"
     NavItem("activities", N_("Activities"), "activities", more=True),
     NavItem("campaigns", N_("Campaigns"), "campaigns", more=True),

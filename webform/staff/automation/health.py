@@ -42,7 +42,9 @@ COUNT_LABELS = {
     "tasks": N_("Tasks created"), "events": N_("Events reminded"), "memos": N_("Memos reminded"),
     "too_late": N_("Events past reminding"), "flow_runs": N_("Run records removed"),
     "prefect_runs": N_("Prefect runs removed"), "purged": N_("Purged from the recycle bin"),
-    "ips_forgotten": N_("IP addresses forgotten"),
+    "ips_forgotten": N_("IP addresses forgotten"), "pipeline": N_("Pipeline emails"),
+    "customer_value": N_("Customer value emails"), "skipped_opted_out": N_("Managers opted out"),
+    "warehouse_refreshed": N_("Warehouse refreshed"),
 }
 RUN_STATUSES = {"running": N_("Running"), "completed": N_("Completed"), "failed": N_("Failed")}
 MAIL_STATUSES = {

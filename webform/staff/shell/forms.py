@@ -25,7 +25,8 @@ class DayField(DateField):
 
 
 class ProfileForm(FlaskForm):
-    """The signed-in user's language, time zone, out-of-office days and morning digest."""
+    """The signed-in user's language, time zone, out-of-office days, morning digest (and a manager's report
+    emails)."""
 
     language = SelectField(lazy_gettext("Language"), validate_choice=False)
     time_zone = SelectField(lazy_gettext("Time zone"), validate_choice=False)
@@ -33,6 +34,8 @@ class ProfileForm(FlaskForm):
     out_of_office_to = DayField(lazy_gettext("Away until"), validators=[Optional()])
     digest_enabled = BooleanField(lazy_gettext("Email me my morning digest on working days"))
     digest_time = StringField(lazy_gettext("Digest time"))  # checked by the store (profile.set_digest)
+    report_emails_enabled = BooleanField(
+        lazy_gettext("Email me the weekly pipeline and monthly customer value reports"))  # managers only
 
     def fill_choices(self, company_zone: str, current_zone: str | None) -> None:
         """The languages, and the time zones with "the company's" first (and the user's own, if unusual)."""

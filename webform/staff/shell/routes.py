@@ -39,10 +39,13 @@ def profile() -> ResponseReturnValue:
             "away_from": form.out_of_office_from.data, "away_to": form.out_of_office_to.data,
         }
         digest = {"enabled": bool(form.digest_enabled.data), "time": form.digest_time.data}
+        reports = bool(form.report_emails_enabled.data)
 
         def save(db: Session) -> None:
             row = _row(db, user)
             profiles.set_digest(db, row, **digest)  # checked first: a bad time changes nothing
+            if row.role == "manager":  # the report emails go to managers only (see flows/scheduled_reports.py)
+                profiles.set_report_emails(db, row, enabled=reports)
             profiles.update_profile(db, row, **values)
 
         try:
@@ -107,6 +110,7 @@ def _profile_form(user: User, *, submitted: bool) -> ProfileForm:
     away_from, away_to = profiles.away_days(user, g.zone)
     data = {"language": user.language, "time_zone": user.time_zone or "", "out_of_office_from": away_from,
             "out_of_office_to": away_to, "digest_enabled": user.digest_enabled,
+            "report_emails_enabled": user.report_emails_enabled,
             "digest_time": user.digest_time or DIGEST_TIME}
     form = ProfileForm(data=data) if submitted else ProfileForm(formdata=None, data=data)
     with state().readers() as db:
