@@ -90,9 +90,10 @@ def test_pipeline_counts_open_deals_by_stage_with_weighted_amounts_and_ages(deal
     assert list(rows[0]) == ["stage", "opportunities", "amount", "weighted_amount", "avg_age_days",
                              "avg_days_in_stage"]
     assert figures(rows, "stage") == {
-        # O1 100000 at 10 % + O2 US$1001 × 32.5 = 32532.5 → 32533 at its stage's 10 % (its own is empty):
-        # weighted 10000 + 3253.3 = 13253.3 → 13253; created 1 June (29 days) and 1 May (60): 44.5 both ways
-        PROSPECTING: row(2, 132533, 13253, 44.5, 44.5),
+        # O1 100000 at 10 % + O2 US$1001 × 32.5 = 32532.5 → 32533 at its stage's 10 % (its own is empty) + O14
+        # 7000 at 10 % (won on 1 July, after as_of: open in Prospecting when 30 June ended): weighted
+        # 10000 + 3253.3 + 700 = 13953.3 → 13953; created 1 June (29 days), 1 May (60), 1 June (29): 39.3 both ways
+        PROSPECTING: row(3, 139533, 13953, 39.3, 39.3),
         # O3 50000 at its own 35 % = 17500; created 1 April local (90 days; 31 March in UTC would be 91),
         # in the stage since 10 June (20 days)
         QUALIFICATION: row(1, 50000, 17500, 90.0, 20.0),
@@ -103,14 +104,15 @@ def test_pipeline_counts_open_deals_by_stage_with_weighted_amounts_and_ages(deal
         # O5 has no amount: it counts as a deal worth 0; created in the stage on 20 June (10 days)
         "Negotiation or Review": row(1, 0, 0, 10.0, 10.0),
     }
-    # closed deals (O6, O7, O11, O12, O14), the binned O8, O10 and O13 created after as_of and O9 of another
+    # deals closed by as_of (O6, O7, O11, O12), the binned O8, O10 and O13 created after as_of and O9 of another
     # process: none
-    assert sum(r["opportunities"] for r in rows) == 5
+    assert sum(r["opportunities"] for r in rows) == 6
 
 
 def test_pipeline_for_one_owner_and_for_another_process(deals: Any) -> None:
     bob = figures(run(deals, "pipeline", AS_OF, owner="bob@leadline.test"), "stage")
-    assert bob[PROSPECTING] == row(1, 32533, 3253, 60.0, 60.0)  # O2: 3253.3 → 3253
+    # O2 3253.3 + O14 700 = 3953.3 → 3953; created 60 and 29 days before as_of
+    assert bob[PROSPECTING] == row(2, 39533, 3953, 44.5, 44.5)
     assert bob[PROPOSAL] == row(1, 200000, 130000, 121.0, 30.0)  # O4
     assert bob[QUALIFICATION] == bob["Negotiation or Review"] == EMPTY
     north = figures(run(deals, "pipeline", AS_OF, team="North"), "stage")  # Ann's O1, O3, O5
@@ -171,3 +173,25 @@ def test_money_is_rounded_to_the_company_currencys_cents(session: Session, datab
     assert (prospecting["stage"], prospecting["amount"], prospecting["weighted_amount"]) == \
         (PROSPECTING, D("1011.49"), D("101.15"))
     assert str(prospecting["amount"]) == "1011.49"  # two places, as the currency has
+
+
+def test_pipeline_as_of_a_past_day_shows_each_deal_in_the_stage_it_was_in(session: Session, database_url: str,
+                                                                          tmp_path: Path) -> None:
+    staff = make_staff(session)
+    # created 1 June in Prospecting, Qualification on 10 June, Proposal on 5 July, won on 20 July
+    add_deal(session, "Moving", staff.ann, taipei(2026, 6, 1, 9),
+             [(QUALIFICATION, taipei(2026, 6, 10, 9)), (PROPOSAL, taipei(2026, 7, 5, 9)),
+              ("Closed Won", taipei(2026, 7, 20, 9))], amount="1000")
+    session.commit()
+    con = warehouse(database_url, tmp_path)
+    try:
+        def where(as_of: dt.date) -> dict[str, tuple[int, float | None]]:
+            rows = run(con, "pipeline", as_of)
+            return {r["stage"]: (r["opportunities"], r["avg_days_in_stage"]) for r in rows if r["opportunities"]}
+
+        assert where(dt.date(2026, 6, 5)) == {PROSPECTING: (1, 4.0)}
+        assert where(dt.date(2026, 6, 30)) == {QUALIFICATION: (1, 20.0)}  # since 10 June, never negative
+        assert where(dt.date(2026, 7, 10)) == {PROPOSAL: (1, 5.0)}
+        assert where(dt.date(2026, 7, 20)) == {}  # won that day: no longer open when it ended
+    finally:
+        con.close()

@@ -3,7 +3,10 @@
 -- Grain: one row per open stage (neither won nor lost) of the process $process, in the process's stage
 --   order — also the stages no deal is in (0, and empty averages).
 -- Deals: opportunities not in the recycle bin, created on or before $as_of (the company's day), in the
---   stage they are in now.
+--   stage they were in when that day ended (company time), from the stage history: a deal won or lost since
+--   counts in the open stage it was in then, one moved since in its stage of then. A deal without a history
+--   entry for that moment (e.g. imported) counts in the stage it is in now. Amount and probability: the deal's
+--   own now while it is still in that stage, else the ones the history kept when it entered it.
 -- Money: in the company currency — each deal's amount × its own conversion_rate, rounded to $minor_digits
 --   (half up); an empty amount counts as 0.
 -- Definitions:
@@ -42,21 +45,37 @@ open_stages as (
       and not s.is_lost
 ),
 
+-- the moment the company's day $as_of ends, as stored (naive UTC)
+day_end as (
+    select timezone('UTC', timezone(zone, cast($as_of + 1 as timestamp))) as cutoff
+    from (select coalesce(max(value) filter (where key = 'time_zone'), 'UTC') as zone from _settings)
+),
+
+-- each deal's stage when the day ended: the stage-history entry entered by then and not left by then
+stage_then as (
+    select h.opportunity_id, h.stage_id, h.entered_at, h.left_at, h.amount, h.probability
+    from stage_history as h
+    cross join day_end as d
+    where h.entered_at < d.cutoff
+      and (h.left_at is null or h.left_at >= d.cutoff)
+    qualify row_number() over (partition by h.opportunity_id order by h.entered_at desc, h.id desc) = 1
+),
+
 deals as (
     select
-        o.stage_id,
-        round(coalesce(o.amount, 0) * o.conversion_rate, $minor_digits) as amount,
-        coalesce(o.probability, s.probability) as probability,
+        s.id as stage_id,
+        round(coalesce(case when t.left_at is null then o.amount else coalesce(t.amount, o.amount) end, 0)
+              * o.conversion_rate, $minor_digits) as amount,
+        coalesce(case when t.left_at is null then o.probability else t.probability end, s.probability)
+            as probability,
         $as_of - local_date(o.created_at) as age_days,
-        $as_of - local_date(coalesce(o.stage_entered_at, o.created_at)) as days_in_stage
+        $as_of - local_date(coalesce(t.entered_at, o.stage_entered_at, o.created_at)) as days_in_stage
     from opportunities as o
-    join open_stages as s on s.id = o.stage_id
+    cross join day_end as d
+    left join stage_then as t on t.opportunity_id = o.id
+    join open_stages as s on s.id = coalesce(t.stage_id, o.stage_id)
     where o.deleted_at is null
-      and case  -- the costly local_date only within a day of as_of: no zone is more than 14 hours from UTC
-          when o.created_at < $as_of - interval 1 day then true
-          when o.created_at >= $as_of + interval 2 day then false
-          else local_date(o.created_at) <= $as_of
-      end
+      and o.created_at < d.cutoff
       and (($owner is null and $team is null and $viewers::bigint[] is null)
           or o.owner_id in (select user_id from scope))
 ),
