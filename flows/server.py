@@ -43,9 +43,15 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    """In the child, before it runs: ask Linux to send it SIGTERM when its parent dies (even by SIGKILL)."""
+    """In the child, before it runs: ask Linux to kill it when its parent dies (even by SIGKILL).
+
+    SIGKILL, not SIGTERM: a parent that stopped normally has already stopped its server gracefully (`stop`); one
+    that died without doing so (killed, or ended by Prefect's runner on SIGTERM) leaves nobody to wait for a
+    graceful shutdown, which on a loaded machine outlived `crm up`'s own exit. SQLite keeps the server's
+    database whole through a kill.
+    """
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 @dataclass
